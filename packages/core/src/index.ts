@@ -1,0 +1,55 @@
+export type {
+  ChatEvent,
+  ChatModel,
+  ChatRequest,
+  ChatResponse,
+  Embedder,
+  FinishReason,
+  ToolSpec,
+} from './chat-model.js';
+export type { SessionsErrorCode, SessionsErrorOptions } from './errors.js';
+export {
+  BudgetExceededError,
+  ConflictError,
+  InvalidInputError,
+  isRetryable,
+  ModelError,
+  NotConfiguredError,
+  NotFoundError,
+  RateLimitError,
+  SessionCorruptError,
+  SessionsError,
+  TimeoutError,
+} from './errors.js';
+export { assertSessionId, isValidSessionId, newId } from './ids.js';
+export type {
+  KnowledgeAddOptions,
+  KnowledgeBase,
+  KnowledgeDocument,
+  KnowledgeHit,
+  KnowledgeSearchOptions,
+  KnowledgeSource,
+} from './knowledge-base.js';
+export { MemorySessionStore } from './memory-session-store.js';
+export type {
+  MemoryHit,
+  MemoryInput,
+  MemoryRecord,
+  MemorySearchOptions,
+  MemoryStore,
+  Scope,
+} from './memory-store.js';
+export type { Message, Role, ToolCall, Usage } from './message.js';
+export type { Middleware, TurnContext, TurnResult } from './middleware.js';
+export { compose } from './middleware.js';
+export type {
+  AgentConfig,
+  AppendOptions,
+  AppendResult,
+  ListFilter,
+  SessionState,
+  SessionStore,
+  SessionSummary,
+  StoredSession,
+} from './session-store.js';
+export type { Tool, ToolContext } from './tool.js';
