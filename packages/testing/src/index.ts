@@ -1,1 +1,4 @@
-export {};
+export type { FakeOpenAI, FakeOpenAIOptions, FakeReply, RecordedRequest } from './fake-openai.js';
+export { startFakeOpenAI } from './fake-openai.js';
+export type { ConformanceApi } from './session-store-conformance.js';
+export { sessionStoreConformance } from './session-store-conformance.js';
