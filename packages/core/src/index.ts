@@ -1,3 +1,5 @@
+export type { AgentOptions, ChatOptions, StreamChunk } from './agent.js';
+export { Agent } from './agent.js';
 export type {
   ChatEvent,
   ChatModel,
@@ -43,6 +45,16 @@ export type { Message, Role, ToolCall, Usage } from './message.js';
 export type { Middleware, TurnContext, TurnResult } from './middleware.js';
 export { compose } from './middleware.js';
 export type {
+  AddMemoryOptions,
+  BuildContextOptions,
+  MemoryType,
+  SearchKnowledgeOptions,
+  SearchMemoryOptions,
+  SessionContext,
+  SessionOptions,
+} from './session.js';
+export { Session } from './session.js';
+export type {
   AgentConfig,
   AppendOptions,
   AppendResult,
@@ -52,4 +64,5 @@ export type {
   SessionSummary,
   StoredSession,
 } from './session-store.js';
+export { estimateTokens } from './tokens.js';
 export type { Tool, ToolContext } from './tool.js';

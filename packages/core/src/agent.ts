@@ -1,0 +1,358 @@
+import { Channel } from './channel.js';
+import type { ChatModel, ChatRequest, ChatResponse } from './chat-model.js';
+import { InvalidInputError, NotConfiguredError } from './errors.js';
+import { newId } from './ids.js';
+import type { Message, ToolCall, Usage } from './message.js';
+import { compose, type TurnContext, type TurnResult } from './middleware.js';
+import { Session } from './session.js';
+import type { AgentConfig } from './session-store.js';
+import { estimateTokens } from './tokens.js';
+import type { Tool } from './tool.js';
+
+export interface AgentOptions {
+  name: string;
+  role?: string;
+  instructions?: string;
+  /** Functions the model may call. */
+  // biome-ignore lint/suspicious/noExplicitAny: tools take arguments of their own types
+  tools?: Tool<any>[];
+  /** Put the most relevant memories of the session into the prompt. Needs the session's `memory`. */
+  memory?: boolean;
+  /** Put the most relevant knowledge passages into the prompt. Needs the session's `knowledge`. */
+  knowledge?: boolean;
+  /** The session to work in; a new in-memory one (with `model`) when absent. */
+  session?: Session;
+  /** Overrides the session's model for this agent. */
+  model?: ChatModel;
+  /** Most model calls that may ask for tools in one turn. Default 8. */
+  maxToolRounds?: number;
+  /** Rough token budget for the memory and knowledge put into the prompt. Default 1,500. */
+  contextTokens?: number;
+  /** Most memories and most passages put into the prompt. Default 5. */
+  contextItems?: number;
+  /** Rough token budget for the history sent to the model (the newest turns are kept). Default 8,000. */
+  historyTokens?: number;
+  temperature?: number;
+  maxTokens?: number;
+}
+
+export interface ChatOptions {
+  signal?: AbortSignal;
+  /** Names this turn so a retry of it is stored once. Generated when absent. */
+  turnId?: string;
+}
+
+export interface StreamChunk {
+  delta: string;
+}
+
+interface TurnRun {
+  turn: TurnContext;
+  produced: Message[];
+  result: TurnResult;
+}
+
+/**
+ * An agent working in a session: it answers with the session's shared history, its own
+ * instructions and tools, and (when asked) the session's memory and knowledge.
+ */
+export class Agent {
+  readonly name: string;
+  readonly role: string | undefined;
+  readonly instructions: string | undefined;
+  readonly session: Session;
+  // biome-ignore lint/suspicious/noExplicitAny: tools take arguments of their own types
+  readonly tools: readonly Tool<any>[];
+  readonly #options: AgentOptions;
+  readonly #model: ChatModel | undefined;
+
+  constructor(options: AgentOptions) {
+    if (typeof options?.name !== 'string' || options.name.trim() === '') {
+      throw new InvalidInputError('An agent needs a name: Agent({ name: "Assistant" })');
+    }
+    this.name = options.name;
+    this.role = options.role;
+    this.instructions = options.instructions;
+    this.session = options.session ?? new Session(options.model ? { model: options.model } : {});
+    this.tools = [...(options.tools ?? [])];
+    this.#options = options;
+    this.#model = options.model ?? this.session.model;
+    const names = new Set<string>();
+    for (const tool of this.tools) {
+      if (names.has(tool.name))
+        throw new InvalidInputError(`Agent "${this.name}" has two tools named "${tool.name}"`);
+      names.add(tool.name);
+    }
+    if (options.memory && !this.session.memory) {
+      throw new NotConfiguredError(
+        `Agent "${this.name}" asks for memory but its session has none: pass \`memory: new Memory()\` from @sessions/memory to new Session()`,
+      );
+    }
+    if (options.knowledge && !this.session.knowledge) {
+      throw new NotConfiguredError(
+        `Agent "${this.name}" asks for knowledge but its session has none: pass \`knowledge: new Knowledge()\` from @sessions/knowledge to new Session()`,
+      );
+    }
+    this.session.registerAgent(this.config);
+  }
+
+  /** What is persisted about this agent (tools by name only). */
+  get config(): AgentConfig {
+    const config: AgentConfig = { name: this.name };
+    if (this.role !== undefined) config.role = this.role;
+    if (this.instructions !== undefined) config.instructions = this.instructions;
+    if (this.#options.memory) config.memory = true;
+    if (this.#options.knowledge) config.knowledge = true;
+    if (this.tools.length > 0) config.tools = this.tools.map((tool) => tool.name);
+    return config;
+  }
+
+  /** Answers `message`. The user turn and the reply are stored before the promise resolves. */
+  async chat(message: string, options: ChatOptions = {}): Promise<string> {
+    const run = await this.#run(message, options, undefined);
+    return run.result.content;
+  }
+
+  /** Alias of `chat`, as the remote client names it. */
+  sendMessage(message: string, options: ChatOptions = {}): Promise<string> {
+    return this.chat(message, options);
+  }
+
+  /**
+   * Answers `message` as a stream of text deltas. The turn is stored when the stream ends; a
+   * stream that is aborted or left early stores nothing and cancels the model call.
+   */
+  stream(message: string, options: ChatOptions = {}): AsyncIterable<StreamChunk> {
+    const channel = new Channel<StreamChunk>();
+    const controller = new AbortController();
+    const outer = options.signal;
+    const onAbort = (): void => controller.abort(outer?.reason);
+    if (outer?.aborted) onAbort();
+    else outer?.addEventListener('abort', onAbort, { once: true });
+    let started = false;
+    const start = (): void => {
+      if (started) return;
+      started = true;
+      this.#run(message, { ...options, signal: controller.signal }, (delta) => channel.push({ delta })).then(
+        () => channel.end(),
+        (error: unknown) => channel.fail(error),
+      );
+    };
+    return {
+      [Symbol.asyncIterator]: (): AsyncIterator<StreamChunk> => {
+        start();
+        const inner = channel[Symbol.asyncIterator]();
+        const finish = (): void => {
+          outer?.removeEventListener('abort', onAbort);
+        };
+        return {
+          next: async () => {
+            try {
+              const item = await inner.next();
+              if (item.done) finish();
+              return item;
+            } catch (error) {
+              finish();
+              throw error;
+            }
+          },
+          return: async () => {
+            finish();
+            controller.abort(new DOMException('The stream was closed early', 'AbortError'));
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    };
+  }
+
+  async #run(
+    message: string,
+    options: ChatOptions,
+    onDelta: ((delta: string) => void) | undefined,
+  ): Promise<TurnRun> {
+    if (typeof message !== 'string') {
+      throw new InvalidInputError('chat(message) takes a string');
+    }
+    const session = this.session;
+    await session.history();
+    const turn: TurnContext = {
+      sessionId: session.sessionId,
+      userId: session.userId,
+      agentName: this.name,
+      message,
+      streaming: onDelta !== undefined,
+      metadata: {},
+      ...(options.signal !== undefined && { signal: options.signal }),
+    };
+    let produced: Message[] = [];
+    let sent = message;
+    const handler = async (current: TurnContext): Promise<TurnResult> => {
+      sent = current.message;
+      const outcome = await this.#answer(current, onDelta);
+      produced = outcome.produced;
+      return outcome.result;
+    };
+    const result = await compose(session.middleware, handler)(turn);
+    if (typeof result?.content !== 'string') {
+      throw new InvalidInputError('A middleware returned a turn result without string content');
+    }
+    turn.signal?.throwIfAborted();
+    const at = session.now().toISOString();
+    const user: Message = { id: newId('msg'), role: 'user', content: sent, createdAt: at };
+    const reply: Message = {
+      id: newId('msg'),
+      role: 'assistant',
+      content: result.content,
+      name: this.name,
+      createdAt: session.now().toISOString(),
+      ...(result.usage && { metadata: { usage: result.usage } }),
+    };
+    await session.appendTurn([user, ...produced, reply], options.turnId ?? newId('turn'));
+    return { turn, produced, result };
+  }
+
+  async #answer(
+    turn: TurnContext,
+    onDelta: ((delta: string) => void) | undefined,
+  ): Promise<{ result: TurnResult; produced: Message[] }> {
+    const model = this.#model;
+    if (!model) {
+      throw new NotConfiguredError(
+        `Agent "${this.name}" has no model: pass \`model: new OpenAIChatModel({ model: 'gpt-4o-mini' })\` from @sessions/openai to new Session()`,
+      );
+    }
+    const history = await this.session.history();
+    const system = await this.#systemPrompt(turn.message);
+    const user: Message = { id: newId('msg'), role: 'user', content: turn.message, createdAt: '' };
+    const window = trimHistory(history, this.#options.historyTokens ?? 8_000);
+    const produced: Message[] = [];
+    const maxRounds = this.#options.maxToolRounds ?? 8;
+    let usage: Usage | undefined;
+    let rounds = 0;
+    while (true) {
+      const offerTools = this.tools.length > 0 && rounds < maxRounds;
+      const request: ChatRequest = {
+        messages: [...(system ? [systemMessage(system)] : []), ...window, user, ...produced],
+        ...(offerTools && {
+          tools: this.tools.map(({ name, description, parameters }) => ({ name, description, parameters })),
+        }),
+        ...(turn.signal !== undefined && { signal: turn.signal }),
+        ...(this.#options.temperature !== undefined && { temperature: this.#options.temperature }),
+        ...(this.#options.maxTokens !== undefined && { maxTokens: this.#options.maxTokens }),
+      };
+      const response = onDelta ? await streamed(model, request, onDelta) : await model.generate(request);
+      usage = addUsage(usage, response.usage);
+      const calls = offerTools ? (response.toolCalls ?? []) : [];
+      if (calls.length === 0) {
+        return {
+          result: { content: response.content, toolRounds: rounds, ...(usage && { usage }) },
+          produced,
+        };
+      }
+      rounds += 1;
+      const at = this.session.now().toISOString();
+      produced.push({
+        id: newId('msg'),
+        role: 'assistant',
+        content: response.content,
+        name: this.name,
+        toolCalls: calls,
+        createdAt: at,
+      });
+      for (const call of calls) {
+        produced.push({
+          id: newId('msg'),
+          role: 'tool',
+          name: call.name,
+          toolCallId: call.id,
+          content: await this.#callTool(call, turn),
+          createdAt: this.session.now().toISOString(),
+        });
+      }
+    }
+  }
+
+  async #callTool(call: ToolCall, turn: TurnContext): Promise<string> {
+    const tool = this.tools.find((candidate) => candidate.name === call.name);
+    if (!tool) return JSON.stringify({ error: `Unknown tool "${call.name}"` });
+    let args: Record<string, unknown>;
+    try {
+      args = call.arguments.trim() === '' ? {} : JSON.parse(call.arguments);
+    } catch {
+      return JSON.stringify({ error: `Arguments of "${call.name}" are not valid JSON` });
+    }
+    try {
+      const value = await tool.execute(args, {
+        sessionId: turn.sessionId,
+        userId: turn.userId,
+        agentName: this.name,
+        ...(turn.signal !== undefined && { signal: turn.signal }),
+      });
+      return typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
+    } catch (error) {
+      turn.signal?.throwIfAborted();
+      return JSON.stringify({ error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  async #systemPrompt(query: string): Promise<string> {
+    const parts: string[] = [];
+    parts.push(`You are ${this.name}${this.role ? `, ${this.role}` : ''}.`);
+    if (this.instructions) parts.push(this.instructions);
+    if (this.#options.memory || this.#options.knowledge) {
+      const context = await this.session.buildContext(query, {
+        memory: this.#options.memory === true,
+        knowledge: this.#options.knowledge === true,
+        maxItems: this.#options.contextItems ?? 5,
+        maxTokens: this.#options.contextTokens ?? 1_500,
+      });
+      if (context) parts.push(context);
+    }
+    return parts.join('\n\n');
+  }
+}
+
+function systemMessage(content: string): Message {
+  return { id: 'system', role: 'system', content, createdAt: '' };
+}
+
+/** The newest messages within `budget` tokens, starting at a user message so tool calls stay paired. */
+function trimHistory(history: readonly Message[], budget: number): Message[] {
+  let start = history.length;
+  let spent = 0;
+  for (let index = history.length - 1; index >= 0; index -= 1) {
+    spent += estimateTokens(history[index]!.content) + 4;
+    if (spent > budget) break;
+    start = index;
+  }
+  while (start < history.length && history[start]!.role !== 'user') start += 1;
+  return history.slice(start);
+}
+
+async function streamed(
+  model: ChatModel,
+  request: ChatRequest,
+  onDelta: (delta: string) => void,
+): Promise<ChatResponse> {
+  let content = '';
+  for await (const event of model.stream(request)) {
+    if (event.type === 'delta') {
+      content += event.delta;
+      if (event.delta) onDelta(event.delta);
+    } else {
+      return { ...event.response, content: event.response.content || content };
+    }
+  }
+  return { content };
+}
+
+function addUsage(total: Usage | undefined, more: Usage | undefined): Usage | undefined {
+  if (!more) return total;
+  if (!total) return { ...more };
+  return {
+    inputTokens: total.inputTokens + more.inputTokens,
+    outputTokens: total.outputTokens + more.outputTokens,
+    totalTokens: total.totalTokens + more.totalTokens,
+  };
+}

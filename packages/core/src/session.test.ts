@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { MemorySessionStore } from './memory-session-store.js';
+import { ScriptedModel } from './scripted-model.test-helper.js';
+import { Session } from './session.js';
+
+describe('Session', () => {
+  it('generates a session id and defaults the user', () => {
+    const session = new Session();
+    expect(session.sessionId).toMatch(/^sess_[a-f0-9]{32}$/);
+    expect(session.userId).toBe('default_user');
+  });
+
+  it('refuses invalid session ids with a typed error', () => {
+    for (const sessionId of ['../x', '', 'a/b', '.', '..', 'x'.repeat(129), 'a b']) {
+      expect(() => new Session({ sessionId })).toThrow(expect.objectContaining({ code: 'invalid_input' }));
+    }
+  });
+
+  it('merges saved state and restores it in a new instance', async () => {
+    const store = new MemorySessionStore();
+    const first = new Session({ sessionId: 'chat_1', userId: 'u1', store });
+    await first.saveState({ topic: 'AI research' });
+    await first.saveState({ step: 1 });
+    await first.setState('step', 2);
+    expect(await first.incrementState('visits')).toBe(1);
+    expect(await first.incrementState('visits', 2)).toBe(3);
+
+    const second = new Session({ sessionId: 'chat_1', store });
+    expect(await second.restoreState()).toEqual({ topic: 'AI research', step: 2, visits: 3 });
+    expect(second.userId).toBe('u1');
+    expect(second.getState('step', 0)).toBe(2);
+    expect(second.getState('missing', 'fallback')).toBe('fallback');
+  });
+
+  it('refuses to increment a value that is not a number', async () => {
+    const session = new Session();
+    await session.setState('name', 'x');
+    await expect(session.incrementState('name')).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
+  it('reports its context', async () => {
+    const model = new ScriptedModel();
+    const session = new Session({ sessionId: 'ctx', userId: 'u', model });
+    session.Agent({ name: 'Assistant' });
+    await session.Agent({ name: 'Assistant' }).chat('hello');
+    const context = session.getContext();
+    expect(context).toMatchObject({ sessionId: 'ctx', userId: 'u', messageCount: 2, agents: ['Assistant'] });
+    expect(Date.parse(context.createdAt)).not.toBeNaN();
+    expect(context.updatedAt >= context.createdAt).toBe(true);
+  });
+
+  it('throws NotConfiguredError naming the package when a port is missing', async () => {
+    const session = new Session();
+    await expect(session.addMemory('x')).rejects.toMatchObject({
+      code: 'not_configured',
+      message: expect.stringContaining('@sessions/memory'),
+    });
+    await expect(session.searchKnowledge('x')).rejects.toMatchObject({
+      code: 'not_configured',
+      message: expect.stringContaining('@sessions/knowledge'),
+    });
+    await expect(session.Agent({ name: 'A' }).chat('hi')).rejects.toMatchObject({
+      code: 'not_configured',
+      message: expect.stringContaining('@sessions/openai'),
+    });
+    expect(() => session.Agent({ name: 'A', memory: true })).toThrow(
+      expect.objectContaining({ code: 'not_configured' }),
+    );
+  });
+
+  it('persists agent configurations with the state', async () => {
+    const store = new MemorySessionStore();
+    const session = new Session({ sessionId: 'agents', store, model: new ScriptedModel() });
+    await session.Agent({ name: 'Researcher', instructions: 'You research topics' }).chat('go');
+    const restored = new Session({ sessionId: 'agents', store });
+    await restored.restoreState();
+    expect(restored.getContext().agents).toEqual(['Researcher']);
+    expect(restored.getAgentConfig('Researcher')).toEqual({
+      name: 'Researcher',
+      instructions: 'You research topics',
+    });
+  });
+});

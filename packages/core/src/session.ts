@@ -1,0 +1,376 @@
+import { Agent, type AgentOptions } from './agent.js';
+import type { ChatModel } from './chat-model.js';
+import { InvalidInputError, NotConfiguredError } from './errors.js';
+import { assertSessionId, newId } from './ids.js';
+import type {
+  KnowledgeAddOptions,
+  KnowledgeBase,
+  KnowledgeDocument,
+  KnowledgeHit,
+  KnowledgeSource,
+} from './knowledge-base.js';
+import { MemorySessionStore } from './memory-session-store.js';
+import type { MemoryHit, MemoryRecord, MemoryStore, Scope } from './memory-store.js';
+import type { Message } from './message.js';
+import type { Middleware } from './middleware.js';
+import type { AgentConfig, AppendResult, SessionState, SessionStore } from './session-store.js';
+import { estimateTokens } from './tokens.js';
+
+export interface SessionOptions {
+  /** Generated when absent. 1-128 characters from [A-Za-z0-9._-]. */
+  sessionId?: string;
+  /** Defaults to the stored session's user, else `'default_user'`. */
+  userId?: string;
+  /** Where history and state live. Defaults to a `MemorySessionStore`: nothing persists. */
+  store?: SessionStore;
+  model?: ChatModel;
+  memory?: MemoryStore;
+  knowledge?: KnowledgeBase;
+  /** Run around every turn, the first outermost. */
+  middleware?: Middleware[];
+  /** Injectable clock, for tests. */
+  now?: () => Date;
+}
+
+/** Memory kinds of the reference docs, kept in a memory's `metadata.type`. */
+export type MemoryType = 'short' | 'long';
+
+export interface AddMemoryOptions {
+  /** Default `'long'`. */
+  type?: MemoryType;
+  metadata?: Record<string, unknown>;
+}
+
+export interface SearchMemoryOptions {
+  /** Default 5. */
+  limit?: number;
+  type?: MemoryType;
+  minScore?: number;
+}
+
+export interface SearchKnowledgeOptions {
+  /** Default 5. */
+  limit?: number;
+}
+
+export interface BuildContextOptions {
+  /** Most memories and most knowledge passages each. Default 5. */
+  maxItems?: number;
+  /** Rough token budget of the whole text. Default 1,500. */
+  maxTokens?: number;
+  memory?: boolean;
+  knowledge?: boolean;
+}
+
+/** What `getContext()` returns. */
+export interface SessionContext {
+  sessionId: string;
+  userId: string;
+  createdAt: string;
+  updatedAt: string;
+  messageCount: number;
+  agents: string[];
+}
+
+const DEFAULT_USER = 'default_user';
+
+/**
+ * A conversation that survives restarts: its history, its user state, its agents, and the memory
+ * and knowledge its agents draw on. Every agent made by one session shares all of these.
+ */
+export class Session {
+  readonly sessionId: string;
+  readonly store: SessionStore;
+  readonly model: ChatModel | undefined;
+  readonly memory: MemoryStore | undefined;
+  readonly knowledge: KnowledgeBase | undefined;
+  readonly middleware: readonly Middleware[];
+  readonly now: () => Date;
+
+  #userId: string;
+  readonly #userIdGiven: boolean;
+  #createdAt: string;
+  #updatedAt: string;
+  #data: Record<string, unknown> = {};
+  #messages: Message[] = [];
+  readonly #agents = new Map<string, AgentConfig>();
+  #loading: Promise<void> | undefined;
+  #stateSaved = false;
+  #stateDirty = false;
+
+  constructor(options: SessionOptions = {}) {
+    const sessionId = options.sessionId ?? newId('sess');
+    assertSessionId(sessionId);
+    if (options.userId !== undefined && (typeof options.userId !== 'string' || options.userId === '')) {
+      throw new InvalidInputError('Invalid userId: use a non-empty string');
+    }
+    this.sessionId = sessionId;
+    this.#userId = options.userId ?? DEFAULT_USER;
+    this.#userIdGiven = options.userId !== undefined;
+    this.store = options.store ?? new MemorySessionStore();
+    this.model = options.model;
+    this.memory = options.memory;
+    this.knowledge = options.knowledge;
+    this.middleware = [...(options.middleware ?? [])];
+    this.now = options.now ?? (() => new Date());
+    this.#createdAt = this.now().toISOString();
+    this.#updatedAt = this.#createdAt;
+  }
+
+  get userId(): string {
+    return this.#userId;
+  }
+
+  /** Makes an agent that works in this session (the reference docs' spelling). */
+  Agent(options: Omit<AgentOptions, 'session'>): Agent {
+    return new Agent({ ...options, session: this });
+  }
+
+  /** Alias of `Agent`. */
+  agent(options: Omit<AgentOptions, 'session'>): Agent {
+    return this.Agent(options);
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  /** Merges `data` into the user state and persists it with the agents. History is persisted on every turn. */
+  async saveState(data: Record<string, unknown> = {}): Promise<void> {
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      throw new InvalidInputError('saveState(data) takes a plain object');
+    }
+    await this.#ensureLoaded();
+    Object.assign(this.#data, structuredClone(data));
+    await this.#persistState();
+  }
+
+  /** Reloads history, agents and user state from the store; returns the user state. */
+  async restoreState(): Promise<Record<string, unknown>> {
+    this.#loading = this.#load();
+    await this.#loading;
+    return structuredClone(this.#data);
+  }
+
+  /** A value of the user state (as last loaded or set), or `defaultValue`. */
+  getState<T = unknown>(key: string, defaultValue?: T): T {
+    return (Object.hasOwn(this.#data, key) ? this.#data[key] : defaultValue) as T;
+  }
+
+  /** Sets one value of the user state and persists it. */
+  async setState(key: string, value: unknown): Promise<void> {
+    await this.#ensureLoaded();
+    this.#data[key] = structuredClone(value);
+    await this.#persistState();
+  }
+
+  /** Adds `by` to a numeric value of the user state (starting from `defaultValue`), persists, returns it. */
+  async incrementState(key: string, by = 1, defaultValue = 0): Promise<number> {
+    await this.#ensureLoaded();
+    const current = this.#data[key] ?? defaultValue;
+    if (typeof current !== 'number') {
+      throw new InvalidInputError(
+        `State "${key}" holds ${typeof current}, not a number: cannot increment it`,
+      );
+    }
+    const next = current + by;
+    this.#data[key] = next;
+    await this.#persistState();
+    return next;
+  }
+
+  /** The session's metadata as last loaded or changed here. */
+  getContext(): SessionContext {
+    const last = this.#messages.at(-1)?.createdAt;
+    return {
+      sessionId: this.sessionId,
+      userId: this.#userId,
+      createdAt: this.#createdAt,
+      updatedAt: last !== undefined && last > this.#updatedAt ? last : this.#updatedAt,
+      messageCount: this.#messages.length,
+      agents: [...this.#agents.keys()],
+    };
+  }
+
+  /** The whole history, oldest first (loaded from the store on first use). */
+  async messages(): Promise<Message[]> {
+    await this.#ensureLoaded();
+    return structuredClone(this.#messages);
+  }
+
+  /** The configuration of an agent of this session, as persisted. */
+  getAgentConfig(name: string): AgentConfig | undefined {
+    const config = this.#agents.get(name);
+    return config && structuredClone(config);
+  }
+
+  // ---- memory and knowledge ---------------------------------------------------------------
+
+  /** The scope of memories added through this session. */
+  get scope(): Scope {
+    return { userId: this.#userId, sessionId: this.sessionId };
+  }
+
+  async addMemory(text: string, options: AddMemoryOptions = {}): Promise<MemoryRecord> {
+    const memory = this.#requireMemory('addMemory');
+    if (typeof text !== 'string' || text.trim() === '') {
+      throw new InvalidInputError('addMemory(text) takes a non-empty string');
+    }
+    const metadata = { ...options.metadata, type: options.type ?? 'long' };
+    return memory.add({ text, metadata, createdAt: this.now() }, this.scope);
+  }
+
+  async searchMemory(query: string, options: SearchMemoryOptions = {}): Promise<MemoryHit[]> {
+    const memory = this.#requireMemory('searchMemory');
+    const { limit = 5, type, minScore } = options;
+    return memory.search(query, {
+      limit,
+      scope: this.scope,
+      ...(minScore !== undefined && { minScore }),
+      ...(type !== undefined && { filter: { type } }),
+    });
+  }
+
+  /** Removes this session's memories (only those of `type` when given); returns how many. */
+  async clearMemory(type?: MemoryType): Promise<number> {
+    const memory = this.#requireMemory('clearMemory');
+    if (type === undefined) return memory.clear(this.scope);
+    const records = await memory.list(this.scope);
+    const own = records.filter(
+      (record) => record.scope.sessionId === this.sessionId && record.metadata.type === type,
+    );
+    await Promise.all(own.map((record) => memory.delete(record.id)));
+    return own.length;
+  }
+
+  async addKnowledge(source: KnowledgeSource, options?: KnowledgeAddOptions): Promise<KnowledgeDocument> {
+    return this.#requireKnowledge('addKnowledge').add(source, options);
+  }
+
+  async searchKnowledge(query: string, options: SearchKnowledgeOptions = {}): Promise<KnowledgeHit[]> {
+    const { limit = 5 } = options;
+    return this.#requireKnowledge('searchKnowledge').search(query, { limit });
+  }
+
+  /** The memory and knowledge text an agent would get for `query`; empty when nothing is relevant. */
+  async buildContext(query: string, options: BuildContextOptions = {}): Promise<string> {
+    const { maxItems = 5, maxTokens = 1_500 } = options;
+    const useMemory = options.memory ?? this.memory !== undefined;
+    const useKnowledge = options.knowledge ?? this.knowledge !== undefined;
+    const [memories, passages] = await Promise.all([
+      useMemory ? this.searchMemory(query, { limit: maxItems }) : [],
+      useKnowledge ? this.searchKnowledge(query, { limit: maxItems }) : [],
+    ]);
+    const sections: string[] = [];
+    let budget = maxTokens;
+    const take = (lines: string[]): string[] => {
+      const kept: string[] = [];
+      for (const line of lines) {
+        const cost = estimateTokens(line);
+        if (cost > budget) break;
+        budget -= cost;
+        kept.push(line);
+      }
+      return kept;
+    };
+    const memoryLines = take(memories.map((hit) => `- ${hit.text}`));
+    if (memoryLines.length > 0) sections.push(`Relevant memories:\n${memoryLines.join('\n')}`);
+    const knowledgeLines = take(passages.map((hit, index) => `[${index + 1}] ${cite(hit)}\n${hit.text}`));
+    if (knowledgeLines.length > 0) sections.push(`Relevant knowledge:\n${knowledgeLines.join('\n\n')}`);
+    return sections.join('\n\n');
+  }
+
+  // ---- used by Agent ------------------------------------------------------------------------
+
+  /** @internal Registers an agent's configuration; it is persisted with the next turn or save. */
+  registerAgent(config: AgentConfig): void {
+    const before = this.#agents.get(config.name);
+    if (before && JSON.stringify(before) === JSON.stringify(config)) return;
+    this.#agents.set(config.name, structuredClone(config));
+    this.#stateDirty = true;
+  }
+
+  /** @internal The history as the model should see it, loaded on first use. */
+  async history(): Promise<readonly Message[]> {
+    await this.#ensureLoaded();
+    return this.#messages;
+  }
+
+  /** @internal Appends one turn's messages durably, then to the in-memory history. */
+  async appendTurn(messages: Message[], idempotencyKey: string): Promise<AppendResult> {
+    await this.#ensureLoaded();
+    const result = await this.store.append(this.sessionId, messages, { idempotencyKey });
+    this.#messages.push(...messages);
+    if (!this.#stateSaved || this.#stateDirty) await this.#persistState();
+    return result;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  #requireMemory(method: string): MemoryStore {
+    if (this.memory) return this.memory;
+    throw new NotConfiguredError(
+      `session.${method}() needs a memory store: pass \`memory: new Memory()\` from @sessions/memory to new Session()`,
+    );
+  }
+
+  #requireKnowledge(method: string): KnowledgeBase {
+    if (this.knowledge) return this.knowledge;
+    throw new NotConfiguredError(
+      `session.${method}() needs a knowledge base: pass \`knowledge: new Knowledge()\` from @sessions/knowledge to new Session()`,
+    );
+  }
+
+  #ensureLoaded(): Promise<void> {
+    this.#loading ??= this.#load();
+    return this.#loading;
+  }
+
+  async #load(): Promise<void> {
+    let stored: Awaited<ReturnType<SessionStore['load']>>;
+    try {
+      stored = await this.store.load(this.sessionId);
+    } catch (error) {
+      this.#loading = undefined;
+      throw error;
+    }
+    this.#messages = stored?.messages ?? [];
+    const state = stored?.state;
+    if (!state) return;
+    if (!this.#userIdGiven) this.#userId = state.userId;
+    this.#createdAt = state.createdAt;
+    this.#updatedAt = state.updatedAt;
+    this.#data = state.data ?? {};
+    for (const agent of state.agents ?? []) {
+      if (!this.#agents.has(agent.name)) this.#agents.set(agent.name, agent);
+    }
+    this.#stateSaved = true;
+  }
+
+  async #persistState(): Promise<void> {
+    this.#updatedAt = this.now().toISOString();
+    this.#stateDirty = false;
+    const state: SessionState = {
+      schemaVersion: 1,
+      sessionId: this.sessionId,
+      userId: this.#userId,
+      createdAt: this.#createdAt,
+      updatedAt: this.#updatedAt,
+      data: structuredClone(this.#data),
+      agents: [...this.#agents.values()].map((agent) => structuredClone(agent)),
+    };
+    try {
+      await this.store.saveState(this.sessionId, state);
+      this.#stateSaved = true;
+    } catch (error) {
+      this.#stateDirty = true;
+      throw error;
+    }
+  }
+}
+
+function cite(hit: KnowledgeHit): string {
+  const parts = [hit.title ?? hit.source];
+  if (hit.title && hit.source !== hit.title) parts.push(hit.source);
+  if (hit.page !== undefined) parts.push(`page ${hit.page}`);
+  parts.push(`chunk ${hit.chunkIndex}`);
+  return `(${parts.join(', ')})`;
+}
