@@ -1,8 +1,14 @@
 import type { TurnContext, TurnResult } from '@sessions/core';
-import { BudgetExceededError, compose, InvalidInputError, SessionsError } from '@sessions/core';
+import {
+  BudgetExceededError,
+  compose,
+  estimateTokens,
+  InvalidInputError,
+  SessionsError,
+} from '@sessions/core';
 import { describe, expect, it } from 'vitest';
 import type { BudgetStore } from './budget.js';
-import { budget, estimateTokens } from './budget.js';
+import { budget } from './budget.js';
 
 const makeTurn = (over: Partial<TurnContext> = {}): TurnContext => ({
   sessionId: 's1',

@@ -1,5 +1,5 @@
 import type { Middleware, TurnContext, TurnResult } from '@sessions/core';
-import { BudgetExceededError, InvalidInputError } from '@sessions/core';
+import { BudgetExceededError, estimateTokens, InvalidInputError } from '@sessions/core';
 
 /**
  * Where `budget` keeps the tokens spent per key: a `Map<string, number>` is one; async methods are
@@ -20,11 +20,6 @@ export interface BudgetOptions {
   key?: (turn: TurnContext) => string;
   /** Tokens a turn cost. Default: `usage.totalTokens`, else (message + response characters) / 4. */
   count?: (turn: TurnContext, result: TurnResult) => number;
-}
-
-/** About four characters per token, the usual rule of thumb for English text. */
-export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / 4);
 }
 
 const defaultCount = (turn: TurnContext, result: TurnResult): number =>

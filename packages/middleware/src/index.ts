@@ -1,7 +1,7 @@
 export type { AfterResponseHandler } from './after-response.js';
 export { afterResponse } from './after-response.js';
 export type { BudgetOptions, BudgetStore } from './budget.js';
-export { budget, estimateTokens } from './budget.js';
+export { budget } from './budget.js';
 export type { Logger, LoggingOptions, LogLevel } from './logging.js';
 export { consoleLogger, logging } from './logging.js';
 export type { RateLimitOptions } from './rate-limit.js';
