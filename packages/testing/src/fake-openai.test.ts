@@ -334,10 +334,12 @@ describe('startFakeOpenAI', () => {
     const deltas: string[] = [];
     for await (const chunk of stream) {
       deltas.push(chunk.choices[0]?.delta.content ?? '');
-      await vi.waitFor(() => expect(timers.set).toHaveLength(1));
-      controller.abort();
+      if (deltas.length === 2) {
+        await vi.waitFor(() => expect(timers.set).toHaveLength(1));
+        controller.abort();
+      }
     }
-    expect(deltas).toEqual(['']); // only the role chunk arrived
+    expect(deltas).toEqual(['', 'a ']); // the role chunk and the first piece arrived, then nothing
     await vi.waitFor(() => expect(timers.cleared).toEqual(timers.set));
   });
 

@@ -79,7 +79,7 @@ export interface FakeReplyObject {
   finishReason?: 'stop' | 'length' | 'tool_calls' | 'content_filter';
   /** Wait this long before answering. Cut short when the client disconnects. */
   delayMs?: number;
-  /** When streaming, wait this long between chunks. */
+  /** When streaming, wait this long before each chunk after the first piece of the answer. */
   chunkDelayMs?: number;
   /** How to split `content` when streaming. Default: word-ish pieces (`'Hello '`, `'world'`). */
   chunks?: string[];
@@ -341,7 +341,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     });
     let written = 0;
     const write = async (data: string): Promise<boolean> => {
-      if (written > 0 && reply.chunkDelayMs) await sleep(reply.chunkDelayMs, signal);
+      // The role chunk and the first piece go out at once; the delay separates the pieces after them.
+      if (written > 1 && reply.chunkDelayMs) await sleep(reply.chunkDelayMs, signal);
       if (signal.aborted || res.destroyed) return false;
       if (reply.hangUpAfterChunks !== undefined && written >= reply.hangUpAfterChunks) {
         req.socket.destroy();
