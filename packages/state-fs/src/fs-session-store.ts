@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
   type AppendOptions,
@@ -105,6 +105,22 @@ async function readRange(handle: FileHandle, position: number, length: number, s
     done += bytesRead;
   }
   return buffer.subarray(0, spare + done);
+}
+
+/** Reads a whole (small) file without asking its size first. */
+async function readToEnd(handle: FileHandle): Promise<Buffer> {
+  let buffer = Buffer.allocUnsafe(16_384);
+  let done = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, done, buffer.length - done, done);
+    done += bytesRead;
+    if (bytesRead === 0) return buffer.subarray(0, done);
+    if (done === buffer.length) {
+      const bigger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(bigger);
+      buffer = bigger;
+    }
+  }
 }
 
 async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
@@ -458,18 +474,25 @@ export class FsSessionStore implements SessionStore {
       }
       return { messages: scan.messages, scan, file };
     } finally {
-      await handle.close();
+      // Read-only: nothing to wait for, so the caller does not wait on another round trip.
+      handle.close().catch(() => {});
     }
   }
 
   async #readState(dir: string): Promise<SessionState | undefined> {
     const file = join(dir, STATE_FILE);
-    let text: string;
+    let handle: FileHandle;
     try {
-      text = await readFile(file, 'utf8');
+      handle = await open(file, 'r');
     } catch (error) {
       if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return undefined;
       throw error;
+    }
+    let text: string;
+    try {
+      text = (await readToEnd(handle)).toString('utf8');
+    } finally {
+      handle.close().catch(() => {});
     }
     let value: unknown;
     try {
