@@ -83,6 +83,8 @@ function codeForStatus(status: number): SessionsErrorCode {
       return 'payload_too_large';
     case 429:
       return 'rate_limited';
+    case 501:
+      return 'not_configured';
     case 502:
       return 'model_error';
     default:

@@ -547,6 +547,11 @@ describe('RemoteSession session, state, memory and knowledge', () => {
     await remote.setState('step', 2);
     expect(await remote.state()).toEqual({ topic: 'AI research', step: 2 });
     expect(await remote.restoreState()).toEqual({ topic: 'AI research', step: 2 });
+    expect(await remote.getState('step', 0)).toBe(2);
+    expect(await remote.getState('missing', 'fallback')).toBe('fallback');
+    expect(await remote.incrementState('visits')).toBe(1);
+    expect(await remote.incrementState('visits', 5)).toBe(6);
+    expect(bodyOf(1, '/sessions/chat_123/state/visits/increment')).toEqual({ by: 5, default: 0 });
     expect((await caught(remote.saveState([] as unknown as Record<string, unknown>))).code).toBe(
       'invalid_input',
     );
@@ -594,7 +599,17 @@ describe('RemoteSession session, state, memory and knowledge', () => {
       await writeFile(file, '# Paper\nAI improves efficiency by 40%');
       const doc = await remote.addKnowledge(file);
       expect(doc.source).toBe('research_paper.md');
-      await remote.addKnowledge({ path: file });
+      await remote.addKnowledge({ path: file, title: 'The paper' }, { id: 'paper' });
+      const form = await new Request('http://x/', {
+        method: 'POST',
+        headers: { 'content-type': server.requestsTo('/sessions/chat_123/knowledge')[1]?.contentType ?? '' },
+        body: server.requestsTo('/sessions/chat_123/knowledge')[1]?.bytes,
+      }).formData();
+      expect([form.get('id'), form.get('title'), (form.get('file') as File).name]).toEqual([
+        'paper',
+        'The paper',
+        'research_paper.md',
+      ]);
       for (const request of server.requestsTo('/sessions/chat_123/knowledge')) {
         expect(request.contentType).toMatch(/^multipart\/form-data/);
         expect(request.body).not.toContain(dir);

@@ -80,8 +80,8 @@ export interface RemoteAddKnowledgeOptions extends RemoteCallOptions {
 export type RemoteKnowledgeSource =
   | string
   | { text: string; title?: string }
-  | { path: string }
-  | { data: Uint8Array | Blob; filename: string };
+  | { path: string; title?: string }
+  | { data: Uint8Array | Blob; filename: string; title?: string };
 
 /** The answer of `POST /agent`. */
 interface AgentAnswer {
@@ -199,26 +199,23 @@ export class RemoteSession {
     return toContext(await readJson<Record<string, unknown>>(response, url));
   }
 
-  /** The whole history, oldest first, fetched page by page. */
+  /** The whole history, oldest first, fetched page by page (`GET /sessions/{id}/messages`). */
   async messages(options: RemoteCallOptions = {}): Promise<Message[]> {
     const url = this.#sessionRoute('messages', 'messages');
     const all: Message[] = [];
-    let cursor: string | undefined;
+    let offset = 0;
     for (;;) {
-      const searchParams: Record<string, string> = { limit: String(MESSAGES_PAGE) };
-      if (cursor !== undefined) searchParams.cursor = cursor;
       const response = await this.#send('GET', url, {
         retry: 'idempotent',
-        searchParams,
+        searchParams: { offset: String(offset), limit: String(MESSAGES_PAGE) },
         signal: options.signal,
       });
-      const page = await readJson<{ messages?: unknown; next_cursor?: unknown }>(response, url);
+      const page = await readJson<{ messages?: unknown; nextOffset?: unknown }>(response, url);
       if (!Array.isArray(page.messages)) throw protocolError(url, 'a page without "messages"');
       all.push(...(page.messages as Message[]));
-      if (typeof page.next_cursor !== 'string' || page.next_cursor === '' || page.messages.length === 0) {
-        return all;
-      }
-      cursor = page.next_cursor;
+      const next = page.nextOffset;
+      if (typeof next !== 'number' || next <= offset || page.messages.length === 0) return all;
+      offset = next;
     }
   }
 
@@ -239,7 +236,7 @@ export class RemoteSession {
     await this.#send('PATCH', url, { json: data, retry: 'idempotent', signal: options.signal });
   }
 
-  /** The session's user state as the server has it. */
+  /** The session's user state as the server has it (the local `restoreState()` reloads it too). */
   async restoreState(options: RemoteCallOptions = {}): Promise<Record<string, unknown>> {
     return this.state(options);
   }
@@ -248,18 +245,46 @@ export class RemoteSession {
   async state(options: RemoteCallOptions = {}): Promise<Record<string, unknown>> {
     const url = this.#sessionRoute('state', 'state');
     const response = await this.#send('GET', url, { retry: 'idempotent', signal: options.signal });
-    const body = await readJson<unknown>(response, url);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    const { state } = await readJson<{ state?: unknown }>(response, url);
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) {
       throw protocolError(url, 'a state that is not an object');
     }
-    return body as Record<string, unknown>;
+    return state as Record<string, unknown>;
+  }
+
+  /** One value of the user state, or `defaultValue` (asks the server: unlike the local one, async). */
+  async getState<T = unknown>(key: string, defaultValue?: T, options: RemoteCallOptions = {}): Promise<T> {
+    assertKey(key, 'getState');
+    const state = await this.state(options);
+    return (Object.hasOwn(state, key) ? state[key] : defaultValue) as T;
   }
 
   /** Sets one value of the session's user state on the server. */
   async setState(key: string, value: unknown, options: RemoteCallOptions = {}): Promise<void> {
-    if (typeof key !== 'string' || key === '')
-      throw new InvalidInputError('setState(key) takes a non-empty key');
+    assertKey(key, 'setState');
     await this.saveState({ [key]: value }, options);
+  }
+
+  /** Adds `by` to a numeric value of the user state on the server (from `defaultValue`); returns it. */
+  async incrementState(
+    key: string,
+    by = 1,
+    defaultValue = 0,
+    options: RemoteCallOptions = {},
+  ): Promise<number> {
+    assertKey(key, 'incrementState');
+    if (!Number.isFinite(by) || !Number.isFinite(defaultValue)) {
+      throw new InvalidInputError('incrementState(key, by, defaultValue) takes finite numbers');
+    }
+    const url = this.#sessionRoute('incrementState', 'state', key, 'increment');
+    const response = await this.#send('POST', url, {
+      json: { by, default: defaultValue },
+      retry: 'once',
+      signal: options.signal,
+    });
+    const { value } = await readJson<{ value?: unknown }>(response, url);
+    if (typeof value !== 'number') throw protocolError(url, 'an increment without a numeric "value"');
+    return value;
   }
 
   // ---- memory and knowledge ----------------------------------------------------------------
@@ -319,6 +344,8 @@ export class RemoteSession {
       const form = new FormData();
       form.set('file', upload.blob, upload.filename);
       if (id !== undefined) form.set('id', id);
+      const title = (source as { title?: unknown }).title;
+      if (typeof title === 'string' && title !== '') form.set('title', title);
       if (metadata !== undefined) form.set('metadata', JSON.stringify(metadata));
       request = { body: form, retry: 'once', signal };
     } else {
@@ -603,6 +630,12 @@ function turnKey(options: RemoteChatOptions): string {
 function assertMessage(message: unknown, method: string): asserts message is string {
   if (typeof message !== 'string' || message.trim() === '') {
     throw new InvalidInputError(`remote.${method}(message) takes a non-empty string`);
+  }
+}
+
+function assertKey(key: unknown, method: string): asserts key is string {
+  if (typeof key !== 'string' || key === '') {
+    throw new InvalidInputError(`remote.${method}(key) takes a non-empty string`);
   }
 }
 

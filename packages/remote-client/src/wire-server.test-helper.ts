@@ -146,17 +146,30 @@ export async function startWireServer(): Promise<WireServer> {
         res.writeHead(204).end();
         return;
       case 'GET messages': {
-        const start = Number(req.query.get('cursor') ?? 0);
+        const offset = Number(req.query.get('offset') ?? 0);
         const limit = Math.min(Number(req.query.get('limit') ?? PAGE), PAGE);
-        const page = stored.messages.slice(start, start + limit);
-        const next = start + limit < stored.messages.length ? String(start + limit) : null;
-        return json(res, 200, { messages: page, next_cursor: next });
+        const messages = stored.messages.slice(offset, offset + limit);
+        const next = offset + messages.length;
+        return json(res, 200, {
+          messages,
+          total: stored.messages.length,
+          offset,
+          limit,
+          nextOffset: next < stored.messages.length ? next : null,
+        });
       }
       case 'GET state':
-        return json(res, 200, stored.state);
+        return json(res, 200, { state: stored.state });
       case 'PATCH state':
         Object.assign(stored.state, JSON.parse(req.body));
-        return json(res, 200, stored.state);
+        return json(res, 200, { state: stored.state });
+      case 'POST state': {
+        const key = parts[3] ?? '';
+        const { by = 1, default: start = 0 } = JSON.parse(req.body || '{}');
+        const value = Number(stored.state[key] ?? start) + by;
+        stored.state[key] = value;
+        return json(res, 200, { key, value });
+      }
       case 'POST memory': {
         const { text, type = 'long', metadata = {} } = JSON.parse(req.body);
         const record = { id: `mem_${stored.memory.length + 1}`, text, metadata: { ...metadata, type } };
