@@ -103,7 +103,8 @@ export function retryAfterMs(value: string | null, now: number = Date.now()): nu
 
 /** The typed error for an answer `{ error: { code, message } }` (or any other failed answer). */
 export function errorFromAnswer(options: {
-  status: number;
+  /** Undefined for an `error` event of a stream (its answer began as a 200). */
+  status: number | undefined;
   statusText?: string;
   body: string;
   url: string;
@@ -127,15 +128,18 @@ export function errorFromAnswer(options: {
   const code =
     remoteCode !== undefined && KNOWN_CODES.has(remoteCode)
       ? (remoteCode as SessionsErrorCode)
-      : codeForStatus(status);
-  const statusLine = `${status}${options.statusText ? ` ${options.statusText}` : ''}`;
+      : codeForStatus(status ?? 500);
+  const statusLine =
+    status === undefined
+      ? 'in its event stream'
+      : `${status}${options.statusText ? ` ${options.statusText}` : ''}`;
   const message =
     remoteMessage === undefined
       ? `${method} ${url} failed with ${statusLine}`
       : `${remoteMessage} (${method} ${url}: ${statusLine})`;
-  const details: RemoteFailure & { status: number } = {
-    status,
+  const details: RemoteFailure = {
     url,
+    ...(status !== undefined && { status }),
     ...(remoteCode !== undefined && { remoteCode }),
   };
   return Object.assign(coreError(code, message, options.retryAfter ?? null, details), details);
@@ -145,7 +149,7 @@ function coreError(
   code: SessionsErrorCode,
   message: string,
   retryAfter: string | null,
-  details: RemoteFailure & { status: number },
+  details: RemoteFailure,
 ): SessionsError {
   const { status } = details;
   switch (code) {

@@ -466,7 +466,18 @@ describe('RemoteSession stream', () => {
     const remote = new RemoteSession({ agentUrl: server.agentUrl, sessionId: 's1' });
     const error = await caught(collect(remote.stream('hi')));
     expect(error.name).toBe('ModelError');
-    expect(error.message).toMatch(/The model failed/);
+    expect(error.status).toBeUndefined();
+    expect(error.message).toBe(`The model failed (POST ${server.agentUrl}: in its event stream)`);
+  });
+
+  it('does not count the time the caller holds a delta against the timeout', async () => {
+    const remote = new RemoteSession({ agentUrl: server.agentUrl, sessionId: 's1', timeout: 100 });
+    const deltas: string[] = [];
+    for await (const { delta } of remote.stream('take your time')) {
+      deltas.push(delta);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    expect(deltas.join('')).toBe('Echo: take your time');
   });
 
   it('times out a stream that goes quiet', async () => {

@@ -433,12 +433,16 @@ export class RemoteSession {
     const url = this.routes.agent;
     let idle: ReturnType<typeof setTimeout> | undefined;
     let timedOut = false;
-    const armIdle = (): void => {
-      clearTimeout(idle);
-      idle = setTimeout(() => {
-        timedOut = true;
-        controller.abort(new TimeoutError(`The agent at ${url} sent nothing for ${this.timeout} ms`));
-      }, this.timeout);
+    // Runs only while waiting for the server, never while the caller holds a delta.
+    const waiting: IdleTimer = {
+      arm: () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          timedOut = true;
+          controller.abort(new TimeoutError(`The agent at ${url} sent nothing for ${this.timeout} ms`));
+        }, this.timeout);
+      },
+      clear: () => clearTimeout(idle),
     };
     const stop = (): void => {
       clearTimeout(idle);
@@ -450,11 +454,11 @@ export class RemoteSession {
     const run = async function* (this: RemoteSession): AsyncGenerator<StreamChunk> {
       const release = await this.#claim();
       try {
-        yield* this.#streamEvents(message, key, controller.signal, armIdle);
+        yield* this.#streamEvents(message, key, controller.signal, waiting);
       } catch (error) {
         if (timedOut) throw controller.signal.reason;
         if (SessionsError.is(error) || outer?.aborted) throw error;
-        throw new RemoteError('unavailable', `The stream from ${url} broke: ${describe(error)}`, {
+        throw new RemoteError('unavailable', `The stream from ${url} broke: ${reasonOf(error)}`, {
           url,
           cause: error,
         });
@@ -487,7 +491,7 @@ export class RemoteSession {
     message: string,
     key: string,
     signal: AbortSignal,
-    armIdle: () => void,
+    waiting: IdleTimer,
   ): AsyncGenerator<StreamChunk> {
     const url = this.routes.agent;
     const response = await this.#send('POST', url, {
@@ -508,9 +512,10 @@ export class RemoteSession {
       .pipeThrough(new TextDecoderStream())
       .pipeThrough(new EventSourceParserStream())
       .getReader();
-    armIdle();
     for (;;) {
+      waiting.arm();
       const { done, value } = await events.read();
+      waiting.clear();
       if (done) {
         throw new RemoteError(
           'unavailable',
@@ -521,7 +526,6 @@ export class RemoteSession {
           },
         );
       }
-      armIdle();
       if (value.event === 'delta' || value.event === undefined) {
         const delta = (parseData(value.data, url) as { delta?: unknown }).delta;
         if (typeof delta === 'string' && delta !== '') yield { delta };
@@ -529,7 +533,8 @@ export class RemoteSession {
         this.#adoptAnswer(parseData(value.data, url) as AgentAnswer);
         return;
       } else if (value.event === 'error') {
-        throw errorFromAnswer({ status: response.status, body: value.data, url, method: 'POST' });
+        // The answer's status was 200 before the failure: the error has no status of its own.
+        throw errorFromAnswer({ status: undefined, body: value.data, url, method: 'POST' });
       }
     }
   }
@@ -610,6 +615,11 @@ export class RemoteSession {
   }
 }
 
+interface IdleTimer {
+  arm(): void;
+  clear(): void;
+}
+
 interface SendOptions {
   retry: RetryKind;
   json?: unknown;
@@ -645,7 +655,7 @@ function assertQuery(query: unknown, method: string): asserts query is string {
   }
 }
 
-function describe(error: unknown): string {
+function reasonOf(error: unknown): string {
   return networkCode(error) ?? (error instanceof Error ? error.message : String(error));
 }
 
