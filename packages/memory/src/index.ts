@@ -1,2 +1,2 @@
-export { Memory } from './memory.js';
 export type { MemoryOptions } from './memory.js';
+export { Memory } from './memory.js';

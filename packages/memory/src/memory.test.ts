@@ -22,22 +22,32 @@ describe('Memory in memory', () => {
 });
 
 describe('Memory on SQLite', () => {
-  memoryStoreConformance(async () => new Memory({ path: await tempDir() }), { it, expect, afterEach }, {
-    close: (store) => (store as Memory).close(),
-  });
+  memoryStoreConformance(
+    async () => new Memory({ path: await tempDir() }),
+    { it, expect, afterEach },
+    {
+      close: (store) => (store as Memory).close(),
+    },
+  );
 });
 
 describe('Memory persistence', () => {
   it('finds everything again from a new instance on the same path', async () => {
     const path = await tempDir();
     const first = new Memory({ path });
-    await first.add({ text: 'Caroline went to the LGBTQ support group', metadata: { dia_id: 'D1:3' } }, { userId: 'u' });
+    await first.add(
+      { text: 'Caroline went to the LGBTQ support group', metadata: { dia_id: 'D1:3' } },
+      { userId: 'u' },
+    );
     await first.add('Melanie painted a sunrise', { userId: 'u' });
     await first.close();
 
     const second = new Memory({ path });
     const hits = await second.search('support group', { scope: { userId: 'u' } });
-    expect(hits[0]).toMatchObject({ text: 'Caroline went to the LGBTQ support group', metadata: { dia_id: 'D1:3' } });
+    expect(hits[0]).toMatchObject({
+      text: 'Caroline went to the LGBTQ support group',
+      metadata: { dia_id: 'D1:3' },
+    });
     expect(await second.size()).toBe(2);
     await second.close();
   });
@@ -72,13 +82,20 @@ describe('Memory with an embedder', () => {
   afterAll(() => fake.close());
 
   const embedder = () =>
-    new OpenAIEmbedder({ apiKey: fake.apiKey, baseURL: fake.url, model: 'text-embedding-3-small', dimensions: 256 });
+    new OpenAIEmbedder({
+      apiKey: fake.apiKey,
+      baseURL: fake.url,
+      model: 'text-embedding-3-small',
+      dimensions: 256,
+    });
 
   it('computes each embedding once and stores it', async () => {
     const path = await tempDir();
     fake.reset();
     const memory = new Memory({ path, embedder: embedder() });
-    await memory.addMany(['the cat sat on the mat', 'dogs chase cats', 'stock markets fell today'], { userId: 'u' });
+    await memory.addMany(['the cat sat on the mat', 'dogs chase cats', 'stock markets fell today'], {
+      userId: 'u',
+    });
     await memory.add('the cat sat on the mat', { userId: 'u' }); // duplicate: no new embedding
     await memory.close();
     expect(fake.embeddingRequests()).toHaveLength(1);

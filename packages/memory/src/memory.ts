@@ -84,7 +84,8 @@ export class Memory implements MemoryStore {
     const cleanScope = checkScope(scope);
     const records = inputs.map((input) => this.#toRecord(input, cleanScope));
     const fresh = dedupe(records.filter((record) => !this.#records.has(record.id)));
-    const vectors = fresh.length > 0 && this.embedder ? await this.embedder.embed(fresh.map((r) => r.text)) : [];
+    const vectors =
+      fresh.length > 0 && this.embedder ? await this.embedder.embed(fresh.map((r) => r.text)) : [];
     const stored = fresh.map((record, i) => toStored(record, vectors[i]));
     await this.#write(() => this.keyv.setMany(stored.map((value) => ({ key: RECORD + value.id, value }))));
     for (const [i, record] of fresh.entries()) {
@@ -99,7 +100,8 @@ export class Memory implements MemoryStore {
   async search(query: string, options: MemorySearchOptions = {}): Promise<MemoryHit[]> {
     if (typeof query !== 'string') throw new InvalidInputError('search(query) takes a string');
     const { limit = 5, minScore = 0, filter } = options;
-    if (!Number.isInteger(limit) || limit < 1) throw new InvalidInputError(`Invalid limit ${limit}: use a positive integer`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new InvalidInputError(`Invalid limit ${limit}: use a positive integer`);
     await this.#ensureReady();
     const scope = checkScope(options.scope ?? {});
     const vector = this.embedder && query.trim() ? (await this.embedder.embed([query]))[0] : undefined;
@@ -188,8 +190,15 @@ export class Memory implements MemoryStore {
       throw new InvalidInputError('Memory metadata must be a plain object');
     }
     const at = createdAt === undefined ? this.#now() : new Date(createdAt);
-    if (Number.isNaN(at.getTime())) throw new InvalidInputError(`Invalid memory createdAt ${String(createdAt)}`);
-    return { id: memoryId(text, scope), text, metadata: structuredClone(metadata), scope, createdAt: at.toISOString() };
+    if (Number.isNaN(at.getTime()))
+      throw new InvalidInputError(`Invalid memory createdAt ${String(createdAt)}`);
+    return {
+      id: memoryId(text, scope),
+      text,
+      metadata: structuredClone(metadata),
+      scope,
+      createdAt: at.toISOString(),
+    };
   }
 
   #newIndex(): SearchIndex {
@@ -209,9 +218,11 @@ export class Memory implements MemoryStore {
     const vectors = new Map<string, Float32Array>();
     let snapshot: Snapshot | undefined;
     if (typeof this.keyv.iterator !== 'function') {
-      throw new InvalidInputError('Memory needs a Keyv adapter that can iterate its keys (SQLite, Redis, Postgres, Map)');
+      throw new InvalidInputError(
+        'Memory needs a Keyv adapter that can iterate its keys (SQLite, Redis, Postgres, Map)',
+      );
     }
-    for await (const [key, value] of this.keyv.iterator()) {
+    for await (const [key, value] of this.keyv.iterator(undefined)) {
       if (key === SNAPSHOT) {
         snapshot = value as Snapshot;
         continue;
@@ -276,7 +287,10 @@ function openKeyv(path: string | undefined): Keyv {
   if (path === undefined) return new Keyv({ namespace: 'memory' });
   const folder = resolve(path);
   mkdirSync(folder, { recursive: true });
-  return new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${join(folder, 'memory.sqlite')}` }), namespace: 'memory' });
+  return new Keyv({
+    store: new KeyvSqlite({ uri: `sqlite://${join(folder, 'memory.sqlite')}` }),
+    namespace: 'memory',
+  });
 }
 
 function checkScope(scope: Scope): Scope {
@@ -295,7 +309,9 @@ function checkScope(scope: Scope): Scope {
 
 /** A memory is visible from a query scope when they agree on every key both set. */
 function visible(record: Scope, query: Scope): boolean {
-  return SCOPE_KEYS.every((key) => record[key] === undefined || query[key] === undefined || record[key] === query[key]);
+  return SCOPE_KEYS.every(
+    (key) => record[key] === undefined || query[key] === undefined || record[key] === query[key],
+  );
 }
 
 /** A memory is inside a scope when it has every key the scope sets, with the same value. */

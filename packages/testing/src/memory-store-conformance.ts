@@ -44,7 +44,11 @@ export function memoryStoreConformance(
   it('keeps metadata and the given time', async () => {
     const store = await fresh();
     const record = await store.add(
-      { text: 'Met Bob at the conference', metadata: { source: 'chat', importance: 3 }, createdAt: '2024-05-01T10:00:00.000Z' },
+      {
+        text: 'Met Bob at the conference',
+        metadata: { source: 'chat', importance: 3 },
+        createdAt: '2024-05-01T10:00:00.000Z',
+      },
       alice,
     );
     expect(record.metadata).toEqual({ source: 'chat', importance: 3 });
@@ -81,7 +85,16 @@ export function memoryStoreConformance(
     expect(await store.search('gardening', { scope: alice, limit: 3 })).toHaveLength(3);
     const all = await store.search('gardening', { scope: alice, limit: 20 });
     expect(all).toHaveLength(8);
-    expect(await store.search('gardening', { scope: alice, limit: 20, minScore: 1.01 })).toEqual([]);
+    const ranked = await store.search('gardening number 3', { scope: alice, limit: 20 });
+    const threshold = ranked[0]!.score;
+    expect(threshold).toBeGreaterThan(ranked.at(-1)!.score);
+    const strong = await store.search('gardening number 3', { scope: alice, limit: 20, minScore: threshold });
+    expect(strong.length).toBeGreaterThan(0);
+    expect(strong.length).toBeLessThan(ranked.length);
+    for (const hit of strong) expect(hit.score).toBeGreaterThanOrEqual(threshold);
+    await expect(store.search('gardening', { scope: alice, minScore: 1.5 })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
     expect(await store.search('quantum chromodynamics', { scope: alice })).toEqual([]);
   });
 
@@ -91,10 +104,19 @@ export function memoryStoreConformance(
     await store.add('Session two likes dogs', { userId: 'alice', sessionId: 's2' });
     await store.add('Alice is allergic to peanuts', { userId: 'alice' });
     await store.add('Bob is allergic to shellfish', { userId: 'bob' });
-    const fromS1 = await store.search('likes allergic', { scope: { userId: 'alice', sessionId: 's1' }, limit: 10 });
-    expect(fromS1.map((hit) => hit.text).sort()).toEqual(['Alice is allergic to peanuts', 'Session one likes cats']);
+    const fromS1 = await store.search('likes allergic', {
+      scope: { userId: 'alice', sessionId: 's1' },
+      limit: 10,
+    });
+    expect(fromS1.map((hit) => hit.text).sort()).toEqual([
+      'Alice is allergic to peanuts',
+      'Session one likes cats',
+    ]);
     const fromS2 = await store.list({ userId: 'alice', sessionId: 's2' });
-    expect(fromS2.map((record) => record.text).sort()).toEqual(['Alice is allergic to peanuts', 'Session two likes dogs']);
+    expect(fromS2.map((record) => record.text).sort()).toEqual([
+      'Alice is allergic to peanuts',
+      'Session two likes dogs',
+    ]);
     const bob = await store.search('allergic', { scope: { userId: 'bob', sessionId: 'b1' } });
     expect(bob.map((hit) => hit.text)).toEqual(['Bob is allergic to shellfish']);
   });
