@@ -81,3 +81,19 @@ describe('Session', () => {
     });
   });
 });
+
+describe('Session metadata', () => {
+  it('keeps host metadata in the stored state across instances', async () => {
+    const store = new MemorySessionStore();
+    const first = new Session({ sessionId: 'meta', store, metadata: { owner: 'alice' } });
+    await first.saveState({ a: 1 });
+    expect((await store.load('meta'))?.state?.metadata).toEqual({ owner: 'alice' });
+    const second = new Session({ sessionId: 'meta', store });
+    await second.setState('b', 2);
+    expect(second.metadata).toEqual({ owner: 'alice' });
+    expect((await store.load('meta'))?.state).toMatchObject({
+      metadata: { owner: 'alice' },
+      data: { a: 1, b: 2 },
+    });
+  });
+});

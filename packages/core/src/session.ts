@@ -28,6 +28,8 @@ export interface SessionOptions {
   knowledge?: KnowledgeBase;
   /** Run around every turn, the first outermost. */
   middleware?: Middleware[];
+  /** Host metadata kept in the stored state (the server keeps a session's owner here); merged over what is stored. */
+  metadata?: Record<string, unknown>;
   /** Injectable clock, for tests. */
   now?: () => Date;
 }
@@ -92,6 +94,8 @@ export class Session {
   #createdAt: string;
   #updatedAt: string;
   #data: Record<string, unknown> = {};
+  #metadata: Record<string, unknown>;
+  readonly #metadataGiven: Record<string, unknown>;
   #messages: Message[] = [];
   readonly #agents = new Map<string, AgentConfig>();
   #loading: Promise<void> | undefined;
@@ -115,6 +119,14 @@ export class Session {
     this.now = options.now ?? (() => new Date());
     this.#createdAt = this.now().toISOString();
     this.#updatedAt = this.#createdAt;
+    this.#metadataGiven = structuredClone(options.metadata ?? {});
+    this.#metadata = structuredClone(this.#metadataGiven);
+    if (Object.keys(this.#metadata).length > 0) this.#stateDirty = true;
+  }
+
+  /** Host metadata kept with the stored state (not the user state). */
+  get metadata(): Readonly<Record<string, unknown>> {
+    return structuredClone(this.#metadata);
   }
 
   get userId(): string {
@@ -339,6 +351,7 @@ export class Session {
     this.#createdAt = state.createdAt;
     this.#updatedAt = state.updatedAt;
     this.#data = state.data ?? {};
+    this.#metadata = { ...state.metadata, ...this.#metadataGiven };
     for (const agent of state.agents ?? []) {
       if (!this.#agents.has(agent.name)) this.#agents.set(agent.name, agent);
     }
@@ -356,6 +369,7 @@ export class Session {
       updatedAt: this.#updatedAt,
       data: structuredClone(this.#data),
       agents: [...this.#agents.values()].map((agent) => structuredClone(agent)),
+      ...(Object.keys(this.#metadata).length > 0 && { metadata: structuredClone(this.#metadata) }),
     };
     try {
       await this.store.saveState(this.sessionId, state);

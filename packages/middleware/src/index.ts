@@ -1,1 +1,14 @@
-export {};
+export type { AfterResponseHandler } from './after-response.js';
+export { afterResponse } from './after-response.js';
+export type { BudgetOptions, BudgetStore } from './budget.js';
+export { budget } from './budget.js';
+export type { Logger, LoggingOptions, LogLevel } from './logging.js';
+export { consoleLogger, logging } from './logging.js';
+export type { RateLimitOptions } from './rate-limit.js';
+export { rateLimit } from './rate-limit.js';
+export type { RedactOptions, RedactPattern, RedactReplacement, RedactTextOptions } from './redact.js';
+export { defaultRedactPatterns, luhnValid, redact, redactText } from './redact.js';
+export type { RetryOptions } from './retry.js';
+export { abortableSleep, retry } from './retry.js';
+export type { TimeoutOptions } from './timeout.js';
+export { timeout } from './timeout.js';

@@ -1,0 +1,136 @@
+import type { TurnContext, TurnResult } from '@sessions/core';
+import { compose, ModelError } from '@sessions/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Logger } from './logging.js';
+import { consoleLogger, logging } from './logging.js';
+
+const makeTurn = (over: Partial<TurnContext> = {}): TurnContext => ({
+  sessionId: 's1',
+  userId: 'u1',
+  agentName: 'Assistant',
+  message: 'hello',
+  streaming: false,
+  metadata: {},
+  ...over,
+});
+
+interface Line {
+  level: 'info' | 'error';
+  fields: Record<string, unknown>;
+  message: string;
+}
+
+/** A logger whose methods use `this`, as pino's do. */
+class MemoryLogger implements Logger {
+  readonly lines: Line[] = [];
+  info(fields: Record<string, unknown>, message: string): void {
+    this.lines.push({ level: 'info', fields, message });
+  }
+  error(fields: Record<string, unknown>, message: string): void {
+    this.lines.push({ level: 'error', fields, message });
+  }
+}
+
+const answer = (result: TurnResult) => async (): Promise<TurnResult> => result;
+
+describe('logging', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('logs one line per completed turn with message, response, usage, tool rounds and duration', async () => {
+    const logger = new MemoryLogger();
+    const usage = { inputTokens: 3, outputTokens: 4, totalTokens: 7 };
+    const run = compose([logging({ logger })], answer({ content: 'hi there', usage, toolRounds: 1 }));
+    const result = await run(makeTurn({ streaming: true }));
+
+    expect(result.content).toBe('hi there');
+    expect(logger.lines).toHaveLength(1);
+    const [line] = logger.lines;
+    expect(line?.level).toBe('info');
+    expect(line?.message).toBe('turn completed');
+    expect(line?.fields).toMatchObject({
+      sessionId: 's1',
+      userId: 'u1',
+      agentName: 'Assistant',
+      streaming: true,
+      message: 'hello',
+      response: 'hi there',
+      usage,
+      toolRounds: 1,
+    });
+    expect(typeof line?.fields.durationMs).toBe('number');
+    expect(line?.fields.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('leaves usage and tool rounds out when the result has none', async () => {
+    const logger = new MemoryLogger();
+    await compose([logging({ logger })], answer({ content: 'ok' }))(makeTurn());
+    expect(logger.lines[0]?.fields).not.toHaveProperty('usage');
+    expect(logger.lines[0]?.fields).not.toHaveProperty('toolRounds');
+  });
+
+  it('truncates the message and the response to maxLength', async () => {
+    const logger = new MemoryLogger();
+    const run = compose([logging({ logger, maxLength: 5 })], answer({ content: 'abcdefghij' }));
+    await run(makeTurn({ message: 'hello world' }));
+    expect(logger.lines[0]?.fields.message).toBe('hello… (+6 chars)');
+    expect(logger.lines[0]?.fields.response).toBe('abcde… (+5 chars)');
+  });
+
+  it('never cuts a surrogate pair in half', async () => {
+    const logger = new MemoryLogger();
+    await compose([logging({ logger, maxLength: 3 })], answer({ content: 'ab😀cd' }))(makeTurn());
+    expect(logger.lines[0]?.fields.response).toBe('ab… (+4 chars)');
+  });
+
+  it('logs a failed turn with the error and its code, then rethrows it', async () => {
+    const logger = new MemoryLogger();
+    const failure = new ModelError('upstream 503', { status: 503, retryable: true });
+    const run = compose([logging({ logger })], async () => {
+      throw failure;
+    });
+    await expect(run(makeTurn())).rejects.toBe(failure);
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]?.level).toBe('error');
+    expect(logger.lines[0]?.message).toBe('turn failed: upstream 503');
+    expect(logger.lines[0]?.fields).toMatchObject({ err: failure, code: 'model_error', message: 'hello' });
+  });
+
+  it("logs only failures at level 'error'", async () => {
+    const logger = new MemoryLogger();
+    await compose([logging({ logger, level: 'error' })], answer({ content: 'ok' }))(makeTurn());
+    expect(logger.lines).toHaveLength(0);
+    const run = compose([logging({ logger, level: 'error' })], async () => {
+      throw new Error('boom');
+    });
+    await expect(run(makeTurn())).rejects.toThrow('boom');
+    expect(logger.lines.map((l) => l.message)).toEqual(['turn failed: boom']);
+    expect(logger.lines[0]?.fields).not.toHaveProperty('code');
+  });
+
+  it('logs the message as inner middleware rewrote it (what was sent and stored)', async () => {
+    const logger = new MemoryLogger();
+    const run = compose(
+      [
+        logging({ logger }),
+        async (turn, next) => {
+          turn.message = turn.message.toUpperCase();
+          return next();
+        },
+      ],
+      answer({ content: 'ok' }),
+    );
+    await run(makeTurn({ message: 'quiet' }));
+    expect(logger.lines[0]?.fields.message).toBe('QUIET');
+  });
+
+  it('writes to console by default', async () => {
+    const info = vi.spyOn(console, 'info').mockImplementation(() => undefined);
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    await compose([logging()], answer({ content: 'ok' }))(makeTurn());
+    expect(info).toHaveBeenCalledTimes(1);
+    expect(info.mock.calls[0]?.[0]).toBe('[sessions] turn completed');
+    expect(info.mock.calls[0]?.[1]).toMatchObject({ message: 'hello', response: 'ok' });
+    consoleLogger.error({ code: 'x' }, 'bad');
+    expect(error).toHaveBeenCalledWith('[sessions] bad', { code: 'x' });
+  });
+});

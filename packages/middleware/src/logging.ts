@@ -1,0 +1,84 @@
+import type { Middleware, TurnResult } from '@sessions/core';
+import { SessionsError } from '@sessions/core';
+import { truncate } from './truncate.js';
+
+/**
+ * Where `logging` writes: an object with `info` and `error` methods taking `(fields, message)`,
+ * the shape of pino, bunyan-style loggers and `console`.
+ */
+export interface Logger {
+  info(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/** Which turns `logging` writes: `'info'` every turn, `'error'` only the turns that fail. */
+export type LogLevel = 'info' | 'error';
+
+export interface LoggingOptions {
+  /** Default: a logger on `console.info` / `console.error`. */
+  logger?: Logger;
+  /** Default `'info'`: a line for every turn; `'error'`: only failed turns. */
+  level?: LogLevel;
+  /** The message and the response are cut to this many characters. Default 200. */
+  maxLength?: number;
+}
+
+/** One line per turn on `console`: the message first, then the fields. */
+export const consoleLogger: Logger = {
+  info: (fields, message) => console.info(`[sessions] ${message}`, fields),
+  error: (fields, message) => console.error(`[sessions] ${message}`, fields),
+};
+
+/**
+ * Logs one line per turn when it ends: the user message (as sent to the model and stored), the
+ * response (as returned and stored), the duration, token usage and tool rounds; or, when the turn
+ * fails, the error (as `err`, which pino serializes) and the duration, and rethrows it.
+ *
+ * Put it first (outermost) so it logs what is stored: the message and response after the inner
+ * middleware (redaction included) changed them, and the duration of all retries.
+ */
+export const logging = ({
+  logger = consoleLogger,
+  level = 'info',
+  maxLength = 200,
+}: LoggingOptions = {}): Middleware =>
+  async function logging(turn, next) {
+    const started = performance.now();
+    const fields = (): Record<string, unknown> => ({
+      sessionId: turn.sessionId,
+      userId: turn.userId,
+      agentName: turn.agentName,
+      streaming: turn.streaming,
+      message: truncate(turn.message, maxLength),
+      durationMs: Math.round(performance.now() - started),
+    });
+    let result: TurnResult;
+    try {
+      result = await next();
+    } catch (error) {
+      logger.error({ ...fields(), ...describeError(error) }, `turn failed: ${errorSummary(error)}`);
+      throw error;
+    }
+    if (level === 'info') logger.info(turnFields(fields(), result, maxLength), 'turn completed');
+    return result;
+  };
+
+function turnFields(
+  base: Record<string, unknown>,
+  result: TurnResult,
+  maxLength: number,
+): Record<string, unknown> {
+  const fields: Record<string, unknown> = { ...base, response: truncate(result.content, maxLength) };
+  if (result.usage !== undefined) fields.usage = result.usage;
+  if (result.toolRounds !== undefined) fields.toolRounds = result.toolRounds;
+  return fields;
+}
+
+function describeError(error: unknown): Record<string, unknown> {
+  return SessionsError.is(error) ? { err: error, code: error.code } : { err: error };
+}
+
+function errorSummary(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

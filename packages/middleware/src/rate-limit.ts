@@ -1,0 +1,63 @@
+import type { Middleware, TurnContext } from '@sessions/core';
+import { InvalidInputError, RateLimitError } from '@sessions/core';
+
+export interface RateLimitOptions {
+  /** Turns allowed per key within any `windowMs`. */
+  limit: number;
+  /** Length of the sliding window in milliseconds. */
+  windowMs: number;
+  /** Whose turns are counted together. Default: the user id, else the session id. */
+  key?: (turn: TurnContext) => string;
+  /** The clock, in milliseconds. Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * Allows at most `limit` turns per key in any sliding window of `windowMs`, counted in this process
+ * (a sliding log: the start time of each turn in the window). Refused turns are not counted; turns
+ * that fail are. Throws `RateLimitError` (code `rate_limited`, `retryAfterMs` set) before `next()`.
+ */
+export const rateLimit = ({
+  limit,
+  windowMs,
+  key = (turn) => turn.userId || turn.sessionId,
+  now = Date.now,
+}: RateLimitOptions): Middleware => {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new InvalidInputError(`rateLimit: limit must be a positive integer, got ${limit}`);
+  }
+  if (!Number.isFinite(windowMs) || windowMs <= 0) {
+    throw new InvalidInputError(`rateLimit: windowMs must be a positive number, got ${windowMs}`);
+  }
+  /** Per key, the start times of the turns still in the window, oldest first. */
+  const log = new Map<string, number[]>();
+  let nextSweep = now() + windowMs;
+
+  const sweep = (time: number): void => {
+    nextSweep = time + windowMs;
+    for (const [k, times] of log) {
+      if ((times.at(-1) ?? Number.NEGATIVE_INFINITY) <= time - windowMs) log.delete(k);
+    }
+  };
+
+  return async function rateLimit(turn, next) {
+    const time = now();
+    if (time >= nextSweep) sweep(time);
+    const k = key(turn);
+    let times = log.get(k);
+    if (times === undefined) {
+      times = [];
+      log.set(k, times);
+    }
+    while (times.length > 0 && times[0]! <= time - windowMs) times.shift();
+    if (times.length >= limit) {
+      const retryAfterMs = Math.max(1, times[0]! + windowMs - time);
+      throw new RateLimitError(
+        `Rate limit exceeded for "${k}": at most ${limit} turns per ${windowMs} ms; retry in ${retryAfterMs} ms`,
+        { retryAfterMs },
+      );
+    }
+    times.push(time);
+    return next();
+  };
+};
