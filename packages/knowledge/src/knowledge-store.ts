@@ -26,14 +26,21 @@ export type StoredChunk = Omit<Chunk, 'index'>;
 /** The serialized search index with what it was built from, so a stale snapshot is patched, not trusted. */
 export interface IndexSnapshot {
   schema: number;
-  /** Embedding dimensions the vectors in the index have; `null` for a lexical-only index. */
-  dimensions: number | null;
+  /** The embedding space of the vectors in the index; `null` for a lexical-only index. */
+  embedding: EmbeddingSpace | null;
   /** Per document: its content hash and chunk count when the snapshot was taken. */
   documents: Record<string, [hash: string, chunkCount: number]>;
   index: unknown;
 }
 
+/** Which embeddings fit together: the embedder's model name (when it has one) and vector length. */
+export interface EmbeddingSpace {
+  model: string | null;
+  dimensions: number;
+}
+
 interface StoredEmbeddings {
+  model: string | null;
   dimensions: number;
   /** Base64 of the little-endian float32 values of every chunk's vector, in chunk order. */
   data: string;
@@ -101,24 +108,35 @@ export class KnowledgeStore {
   async putEmbeddings(
     id: string,
     hash: string,
-    dimensions: number,
+    model: string | null,
     vectors: readonly Float32Array[],
   ): Promise<void> {
+    const dimensions = vectors[0]?.length ?? 0;
     const data = new Float32Array(vectors.length * dimensions);
     vectors.forEach((vector, index) => {
       data.set(vector, index * dimensions);
     });
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     await this.#set(embeddingsKey(id, hash), {
+      model,
       dimensions,
       data: bytes.toString('base64'),
     } satisfies StoredEmbeddings);
   }
 
-  /** The stored embeddings of a document, or `undefined` when absent or of other dimensions. */
-  async embeddings(record: DocumentRecord, dimensions: number): Promise<Float32Array[] | undefined> {
+  /**
+   * The stored embeddings of a document, or `undefined` when absent or from another model or of
+   * other dimensions (`dimensions` undefined: any).
+   */
+  async embeddings(
+    record: DocumentRecord,
+    model: string | null,
+    dimensions: number | undefined,
+  ): Promise<Float32Array[] | undefined> {
     const value = await this.#keyv.get<StoredEmbeddings>(embeddingsKey(record.id, record.hash));
-    if (!value || value.dimensions !== dimensions || typeof value.data !== 'string') return undefined;
+    if (!value || typeof value.data !== 'string' || (value.model ?? null) !== model) return undefined;
+    if (dimensions !== undefined && value.dimensions !== dimensions) return undefined;
+    dimensions = value.dimensions;
     const bytes = Buffer.from(value.data, 'base64');
     if (bytes.byteLength !== record.chunkCount * dimensions * 4) return undefined;
     const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));

@@ -23,8 +23,8 @@ export interface LoadSourceOptions {
   allowPrivateNetwork: boolean;
   maxBytes: number;
   timeoutMs: number;
-  /** Bytes loaded of the expected total (0 while unknown). */
-  onLoad?: (done: number, total: number) => void;
+  /** Bytes loaded of the expected total (0 while unknown), and the source as it will be cited. */
+  onLoad?: (done: number, total: number, source: string) => void;
 }
 
 export interface LoadedSource {
@@ -69,7 +69,7 @@ async function loadText(
   options: LoadSourceOptions,
 ): Promise<LoadedSource> {
   if (text.trim() === '') throw new InvalidInputError('Cannot add empty text to the knowledge base');
-  options.onLoad?.(text.length, text.length);
+  options.onLoad?.(text.length, text.length, 'text');
   const document = loadString(text, sniffText(text) === 'markdown' ? 'markdown' : 'text');
   const chosen = title?.trim() || document.title;
   return chosen ? { document, source: 'text', title: chosen } : { document, source: 'text' };
@@ -89,12 +89,12 @@ async function loadPath(path: string, options: LoadSourceOptions): Promise<Loade
   if (size > options.maxBytes) throw new SourceTooLargeError(absolute, options.maxBytes);
   const known = typeFromFilename(absolute);
   if (!known && hasExtension(absolute)) throw unsupported(absolute);
-  options.onLoad?.(0, size);
+  options.onLoad?.(0, size, absolute);
   const bytes = await readFile(absolute);
   const type = known ?? sniffType(bytes);
   if (!type) throw unsupported(absolute);
   const document = await loadDocument(bytes, type, absolute);
-  options.onLoad?.(size, size);
+  options.onLoad?.(size, size, absolute);
   return { document, source: absolute, title: document.title ?? basename(absolute) };
 }
 
@@ -107,14 +107,15 @@ async function loadBytes(bytes: Uint8Array, options: LoadSourceOptions): Promise
   }
   type ??= sniffType(bytes);
   if (!type) throw unsupported(name);
-  options.onLoad?.(0, bytes.byteLength);
+  options.onLoad?.(0, bytes.byteLength, name);
   const document = await loadDocument(bytes, type, name);
-  options.onLoad?.(bytes.byteLength, bytes.byteLength);
+  options.onLoad?.(bytes.byteLength, bytes.byteLength, name);
   const title = document.title ?? (options.filename ? basename(options.filename) : undefined);
   return title ? { document, source: name, title } : { document, source: name };
 }
 
 async function loadUrl(url: string, options: LoadSourceOptions): Promise<LoadedSource> {
+  const { onLoad } = options;
   const fetched = await fetchUrl(url, {
     fetch: options.fetch,
     lookup: options.lookup,
@@ -122,7 +123,7 @@ async function loadUrl(url: string, options: LoadSourceOptions): Promise<LoadedS
     maxBytes: options.maxBytes,
     timeoutMs: options.timeoutMs,
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onLoad ? { onBytes: options.onLoad } : {}),
+    ...(onLoad ? { onBytes: (done: number, total: number) => onLoad(done, total, url) } : {}),
   });
   const path = new URL(fetched.url).pathname;
   const fileName = decodeURIComponent(path.split('/').pop() ?? '');
@@ -133,7 +134,7 @@ async function loadUrl(url: string, options: LoadSourceOptions): Promise<LoadedS
     sniffType(fetched.bytes);
   if (!type) throw unsupported(url, fetched.contentType);
   const document = await loadDocument(fetched.bytes, type, url);
-  options.onLoad?.(fetched.bytes.byteLength, fetched.bytes.byteLength);
+  onLoad?.(fetched.bytes.byteLength, fetched.bytes.byteLength, url);
   const title = document.title ?? (fileName || new URL(fetched.url).hostname);
   return { document, source: url, title };
 }

@@ -1,11 +1,11 @@
 /** A passage as indexed: its id (`docId#chunkIndex`), text fields and optional embedding. */
-export interface Passage {
+export type Passage = {
   id: string;
   title: string;
   headings: string;
   text: string;
   vector?: Float32Array;
-}
+};
 
 export interface PassageSearchOptions {
   limit: number;
