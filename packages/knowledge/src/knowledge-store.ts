@@ -92,9 +92,8 @@ export class KnowledgeStore {
     await this.#set(`${PREFIX}doc:${record.id}`, record);
   }
 
-  async putChunks(id: string, hash: string, chunks: readonly Chunk[]): Promise<void> {
-    const stored: StoredChunk[] = chunks.map(({ index: _index, ...chunk }) => chunk);
-    await this.#set(chunksKey(id, hash), stored);
+  async putChunks(id: string, hash: string, chunks: readonly StoredChunk[]): Promise<void> {
+    await this.#set(chunksKey(id, hash), chunks);
   }
 
   async chunks(record: DocumentRecord): Promise<StoredChunk[]> {

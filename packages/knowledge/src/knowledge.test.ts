@@ -381,10 +381,20 @@ describe('Knowledge: persistence', () => {
     expect(await reopened.search('ghost')).toEqual([]);
   });
 
-  it('reports a damaged catalog as SessionCorruptError', async () => {
+  it('reports a damaged catalog or missing chunks as SessionCorruptError', async () => {
     const keyv = new Keyv();
     await keyv.set('kb:catalog', { not: 'a list' });
     await expect(knowledge({ keyv }).list()).rejects.toMatchObject({ code: 'session_corrupt' });
+
+    const other = new Keyv();
+    const doc = await knowledge({ keyv: other }).add('Chunks that will go missing.');
+    for await (const [key] of other.iterator!(undefined)) {
+      if (String(key).startsWith('kb:chunks:') || String(key) === 'kb:index') await other.delete(String(key));
+    }
+    await expect(knowledge({ keyv: other }).search('chunks')).rejects.toMatchObject({
+      code: 'session_corrupt',
+      message: expect.stringContaining(doc.id),
+    });
   });
 });
 

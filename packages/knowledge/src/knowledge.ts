@@ -214,7 +214,8 @@ export class Knowledge implements KnowledgeBase {
       if (loaded.title !== undefined) record.title = loaded.title;
       if (metadata !== undefined) record.metadata = metadata;
 
-      await this.#store.putChunks(id, hash, chunks);
+      const stored: StoredChunk[] = chunks.map(({ index: _index, ...chunk }) => chunk);
+      await this.#store.putChunks(id, hash, stored);
       if (vectors) await this.#store.putEmbeddings(id, hash, this.#model, vectors);
       await this.#store.putRecord(record);
       if (!previous) await this.#store.putCatalog([...this.#documents.keys(), id]);
@@ -223,7 +224,6 @@ export class Knowledge implements KnowledgeBase {
       if (previous) this.#unindex(previous);
       if (previous) this.#documents.delete(id);
       this.#documents.set(id, record);
-      const stored = chunks.map(({ index: _index, ...chunk }) => chunk);
       this.#chunks.set(id, Promise.resolve(stored));
       this.#indexDocument(record, stored, vectors, (done, total) => report('index', done, total));
       if (previous) await this.#store.deleteVersion(id, previous.hash);
