@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { assertSessionId, InvalidInputError } from '@sessions/core';
+import type { Hono } from 'hono';
+import { type AgentAnswer, ClientGoneError } from './agent-turns.js';
+import { errorAnswer } from './error-response.js';
+import type { IdempotentResult } from './idempotency-cache.js';
+import { type RouteDeps, readJson, type ServerContext, type ServerEnv } from './server-env.js';
+import { sseEvent, wantsEventStream } from './sse.js';
+import { type AgentRequest, parseAgentRequest } from './wire-schemas.js';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The `Idempotency-Key` header, checked: 1-255 visible ASCII characters. */
+function idempotencyKeyOf(c: ServerContext): string | undefined {
+  const key = c.req.header('idempotency-key');
+  if (key === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw new InvalidInputError('Invalid Idempotency-Key: use 1-255 visible ASCII characters (a UUID, say)');
+  }
+  return key;
+}
+
+function fingerprint(request: AgentRequest): string {
+  const asked = JSON.stringify([request.message, request.sessionId ?? null, request.userId ?? null]);
+  return createHash('sha256').update(asked).digest('base64url');
+}
+
+interface AnswerOptions {
+  signal: AbortSignal;
+  onDelta?: (delta: string) => void;
+}
+
+/** Runs the turn, once per principal and `Idempotency-Key` while its answer is kept. */
+function answerOnce(
+  deps: RouteDeps,
+  principal: string,
+  request: AgentRequest,
+  key: string | undefined,
+  options: AnswerOptions,
+): Promise<IdempotentResult<AgentAnswer>> {
+  const run = (): Promise<AgentAnswer> => deps.turns.run(principal, request, { ...options, turnId: key });
+  if (key === undefined) return run().then((value) => ({ value, replayed: false }));
+  return deps.idempotency.run(`${principal}\n${key}`, fingerprint(request), run);
+}
+
+/** `POST /agent`: one turn, answered as JSON or (with `Accept: text/event-stream`) as a stream. */
+export function agentRoute(app: Hono<ServerEnv>, deps: RouteDeps): void {
+  app.post('/agent', async (c) => {
+    const request = parseAgentRequest(await readJson(c));
+    if (request.sessionId !== undefined) assertSessionId(request.sessionId);
+    const key = idempotencyKeyOf(c);
+    const principal = c.get('principal');
+    if (wantsEventStream(c.req.header('accept'))) return streamAnswer(c, deps, principal, request, key);
+    const { value, replayed } = await answerOnce(deps, principal, request, key, { signal: c.get('signal') });
+    if (replayed) c.header('idempotent-replayed', 'true');
+    return c.json(value);
+  });
+}
+
+/**
+ * Streams one turn as server-sent events: `delta` events as the model writes, then `done` with the
+ * whole answer (as the JSON answer would be). A failure before the first delta is an ordinary JSON
+ * error with its status; after it, an `error` event. A client that goes away cancels the turn.
+ */
+async function streamAnswer(
+  c: ServerContext,
+  deps: RouteDeps,
+  principal: string,
+  request: AgentRequest,
+  key: string | undefined,
+): Promise<Response> {
+  const requestId = c.get('requestId');
+  const end = deps.tracker.begin();
+  const cancelled = new AbortController();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let open = true;
+  const body = new ReadableStream<Uint8Array>({
+    start(streamController) {
+      controller = streamController;
+    },
+    cancel(reason) {
+      open = false;
+      cancelled.abort(reason);
+    },
+  });
+  const send = (event: string, data: unknown): void => {
+    if (!open) return;
+    try {
+      controller.enqueue(sseEvent(event, data));
+    } catch {
+      open = false;
+    }
+  };
+  const close = (): void => {
+    if (!open) return;
+    open = false;
+    try {
+      controller.close();
+    } catch {
+      // already closed by the client
+    }
+  };
+  let started = false;
+  let markStarted!: () => void;
+  const firstDelta = new Promise<void>((resolve) => {
+    markStarted = resolve;
+  });
+  const outcome = answerOnce(deps, principal, request, key, {
+    signal: AbortSignal.any([c.get('signal'), cancelled.signal]),
+    onDelta: (delta) => {
+      started = true;
+      send('delta', { delta });
+      markStarted();
+    },
+  });
+  outcome
+    .then(
+      ({ value, replayed }) => {
+        if (replayed && value.content !== '') send('delta', { delta: value.content });
+        send('done', value);
+        close();
+      },
+      (error: unknown) => {
+        if (!started) return; // answered as a JSON error below
+        if (error instanceof ClientGoneError) {
+          deps.log.info({ reqId: requestId }, 'stream cancelled: the client went away');
+        } else {
+          const answer = errorAnswer(error, requestId);
+          const fields = { reqId: requestId, code: answer.body.error.code, err: error };
+          if (answer.serverFault) deps.log.error(fields, 'stream failed');
+          else deps.log.warn(fields, 'stream failed');
+          send('error', answer.body);
+        }
+        close();
+      },
+    )
+    .finally(end);
+  await Promise.race([firstDelta, outcome.then(ignore, ignore)]);
+  if (!started) {
+    const { replayed } = await outcome;
+    if (replayed) c.header('idempotent-replayed', 'true');
+  }
+  return c.body(body, 200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  });
+}
+
+function ignore(): void {}

@@ -1,0 +1,134 @@
+import { MemorySessionStore } from '@sessions/core';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createAgentServer } from './agent-server.js';
+import { type Harness, jsonOf, startHarness } from './server-harness.test-helper.js';
+import type { ServerLogger } from './server-logger.js';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+const instantModel = {
+  generate: async () => ({ content: 'instant' }),
+  async *stream() {
+    yield { type: 'delta' as const, delta: 'instant' };
+    yield { type: 'done' as const, response: { content: 'instant' } };
+  },
+};
+
+interface Line {
+  level: string;
+  fields: Record<string, unknown>;
+  message: string;
+}
+
+function captureLogger(): { logger: ServerLogger; lines: Line[] } {
+  const lines: Line[] = [];
+  const at =
+    (level: string) =>
+    (fields: Record<string, unknown>, message: string): void =>
+      void lines.push({ level, fields, message });
+  return { logger: { info: at('info'), warn: at('warn'), error: at('error') }, lines };
+}
+
+describe('createAgentServer', () => {
+  it('serves through fetch alone, for hosts other than Node', async () => {
+    const server = createAgentServer({
+      agent: { name: 'Edge Agent' },
+      model: instantModel,
+      store: new MemorySessionStore(),
+      logger: false,
+    });
+    const health = await server.fetch(new Request('http://edge.local/health'));
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const answer = await server.fetch(
+      new Request('http://edge.local/agent', {
+        method: 'POST',
+        body: JSON.stringify({ message: 'Hi', session_id: 'edge' }),
+      }),
+    );
+    expect(await jsonOf(answer)).toMatchObject({ content: 'instant', session_id: 'edge' });
+    expect(server.app.routes.length).toBeGreaterThan(5);
+  });
+
+  it('refuses options it cannot work with, saying what to pass', () => {
+    const store = new MemorySessionStore();
+    expect(() => createAgentServer({ agent: { name: '' }, model: instantModel, store })).toThrow(
+      /agent.name/,
+    );
+    expect(() => createAgentServer({ agent: { name: 'A' }, model: undefined as never, store })).toThrow(
+      /needs a model/,
+    );
+    expect(() =>
+      createAgentServer({ agent: { name: 'A' }, model: instantModel, store: undefined as never }),
+    ).toThrow(/needs a store/);
+    expect(() =>
+      createAgentServer({ agent: { name: 'A', memory: true }, model: instantModel, store }),
+    ).toThrow(/memory: \(sessionId\)/);
+    expect(() =>
+      createAgentServer({ agent: { name: 'A', knowledge: true }, model: instantModel, store }),
+    ).toThrow(/knowledge: \(sessionId\)/);
+    expect(() =>
+      createAgentServer({ agent: { name: 'A' }, model: instantModel, store, bodyLimit: 0 }),
+    ).toThrow(/bodyLimit/);
+    expect(() =>
+      createAgentServer({ agent: { name: 'A' }, model: instantModel, store, auth: { tokens: {} } }),
+    ).toThrow(/empty/);
+  });
+
+  it('logs one line per request with its request id, and server faults with the error', async () => {
+    const { logger, lines } = captureLogger();
+    harness = await startHarness({ logger });
+    await harness.request('/health', { headers: { 'x-request-id': 'req-abc' } });
+    const line = lines.find((l) => l.fields.reqId === 'req-abc');
+    expect(line).toMatchObject({
+      level: 'info',
+      message: 'request',
+      fields: { method: 'GET', path: '/health', status: 200, principal: 'anonymous' },
+    });
+    harness.fake.reply({ error: { status: 500, message: 'boom' } });
+    const failed = await harness.agent({ message: 'Hi' }, { headers: { 'x-request-id': 'req-fail' } });
+    expect(failed.status).toBe(502);
+    expect(failed.body.error.request_id).toBe('req-fail');
+    const error = lines.find((l) => l.level === 'error' && l.fields.reqId === 'req-fail');
+    expect(error?.fields).toMatchObject({ code: 'model_error', err: expect.any(Error) });
+  });
+
+  it('takes a pino logger', async () => {
+    const chunks: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (chunk: string) => void chunks.push(chunk) });
+    harness = await startHarness({ logger });
+    await harness.request('/health', { headers: { 'x-request-id': 'pino-1' } });
+    const lines = chunks.map((chunk) => JSON.parse(chunk) as Record<string, unknown>);
+    expect(lines).toContainEqual(expect.objectContaining({ reqId: 'pino-1', status: 200, msg: 'request' }));
+  });
+
+  it('answers no CORS headers unless configured', async () => {
+    harness = await startHarness();
+    const plain = await harness.request('/health', { headers: { origin: 'https://app.example' } });
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('answers CORS, preflight included, when configured', async () => {
+    harness = await startHarness({ cors: { origin: 'https://app.example' }, auth: { tokens: { t: 'me' } } });
+    const preflight = await harness.request('/agent', {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const answer = await harness.agent(
+      { message: 'Hi' },
+      { token: 't', headers: { origin: 'https://app.example' } },
+    );
+    expect(answer.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(answer.headers.get('access-control-expose-headers')).toContain('x-request-id');
+  });
+});

@@ -1,0 +1,262 @@
+import {
+  type ChatModel,
+  InvalidInputError,
+  type Middleware,
+  NotConfiguredError,
+  RateLimitError,
+  type SessionStore,
+} from '@sessions/core';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { requestId } from 'hono/request-id';
+import { agentRoute } from './agent-route.js';
+import { type AgentAnswer, type AgentSpec, AgentTurns, ClientGoneError } from './agent-turns.js';
+import { ANONYMOUS, type AuthOptions, bearerAuthenticator } from './bearer-auth.js';
+import { errorAnswer, HttpError } from './error-response.js';
+import { IdempotencyCache, type IdempotencyOptions } from './idempotency-cache.js';
+import { InflightTracker } from './inflight-tracker.js';
+import { knowledgeRoutes } from './knowledge-routes.js';
+import { type ListeningServer, type ListenOptions, listen } from './listen.js';
+import { memoryRoutes } from './memory-routes.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limiter.js';
+import type { RouteDeps, ServerEnv } from './server-env.js';
+import { type ServerLogger, serverLogger } from './server-logger.js';
+import { type KnowledgeFactory, type MemoryFactory, SessionAccess } from './session-access.js';
+import { sessionRoutes } from './session-routes.js';
+
+/** Options of hono's `cors()` middleware: `{ origin, allowMethods, allowHeaders, exposeHeaders, credentials, maxAge }`. */
+export type CorsOptions = NonNullable<Parameters<typeof cors>[0]>;
+
+export interface AgentServerOptions {
+  /** The agent every turn runs: its name, instructions, role, tools, and whether it uses memory and knowledge. */
+  agent: AgentSpec;
+  model: ChatModel;
+  /** Where sessions (history and state) are kept: `FsSessionStore`, `KeyvSessionStore`, `MemorySessionStore`. */
+  store: SessionStore;
+  /** The memory store of a session. Needed for `agent.memory` and the memory routes. */
+  memory?: MemoryFactory;
+  /** The knowledge base of a session. Needed for `agent.knowledge` and the knowledge routes. */
+  knowledge?: KnowledgeFactory;
+  /** Bearer tokens mapped to principals. Without it every request is `'anonymous'` and only loopback may be bound. */
+  auth?: AuthOptions;
+  /** Largest request body in bytes. Default 10 MiB; larger bodies get 413. */
+  bodyLimit?: number;
+  /** Run around every turn (`@sessions/middleware`), the first outermost. */
+  middleware?: Middleware[];
+  /** Requests per principal per sliding window, in this process; more get 429 with `Retry-After`. Default: none. */
+  rateLimit?: RateLimitOptions;
+  /** Time allowed for one turn, in ms; past it the model call is cancelled and the answer is 504. Default 120 000; 0: none. */
+  modelTimeoutMs?: number;
+  /** Cross-origin requests from browsers: off unless given (hono's `cors()` options). */
+  cors?: CorsOptions;
+  /** Where to log (pino or the same shape): one line per request with its `reqId`. Default pino on stdout; `false`: none. */
+  logger?: ServerLogger | false;
+  /** How long `POST /agent` answers are kept for their `Idempotency-Key`. */
+  idempotency?: IdempotencyOptions;
+  /** Called after `DELETE /sessions/{id}` removed a session: drop what else you keep for it (its knowledge base, say). */
+  onSessionDelete?: (sessionId: string) => void | Promise<void>;
+  /** Injectable clock, for tests. */
+  now?: () => Date;
+}
+
+/** An agent served over HTTP. */
+export interface AgentServer {
+  /** The web-standard handler, for any host that speaks `fetch` (Bun, Deno, workers, a Node adapter). */
+  fetch(request: Request): Promise<Response>;
+  /** The Hono app, to mount in a larger app or add routes to. */
+  app: Hono<ServerEnv>;
+  /** Listens on Node's HTTP server. Default `127.0.0.1:8000`. */
+  listen(options?: ListenOptions): Promise<ListeningServer>;
+}
+
+/** 10 MiB. */
+export const DEFAULT_BODY_LIMIT: number = 10 * 1024 * 1024;
+
+const ROUTES: ReadonlyArray<{ pattern: RegExp; methods: string[] }> = [
+  { pattern: /^\/health$/, methods: ['GET'] },
+  { pattern: /^\/agent$/, methods: ['POST'] },
+  { pattern: /^\/sessions\/[^/]+$/, methods: ['GET', 'DELETE'] },
+  { pattern: /^\/sessions\/[^/]+\/messages$/, methods: ['GET'] },
+  { pattern: /^\/sessions\/[^/]+\/state$/, methods: ['GET', 'PUT', 'PATCH'] },
+  { pattern: /^\/sessions\/[^/]+\/state\/[^/]+\/increment$/, methods: ['POST'] },
+  { pattern: /^\/sessions\/[^/]+\/memory$/, methods: ['GET', 'POST', 'DELETE'] },
+  { pattern: /^\/sessions\/[^/]+\/knowledge$/, methods: ['GET', 'POST'] },
+  { pattern: /^\/sessions\/[^/]+\/knowledge\/[^/]+$/, methods: ['DELETE'] },
+];
+
+function validate(options: AgentServerOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidInputError('createAgentServer takes an options object: { agent, model, store }');
+  }
+  if (typeof options.agent?.name !== 'string' || options.agent.name.trim() === '') {
+    throw new InvalidInputError('createAgentServer needs agent.name: { agent: { name: "Assistant" } }');
+  }
+  if (!options.model || typeof options.model.generate !== 'function') {
+    throw new InvalidInputError(
+      'createAgentServer needs a model: { model: new OpenAIChatModel({ model: "gpt-4o-mini" }) }',
+    );
+  }
+  if (!options.store || typeof options.store.load !== 'function') {
+    throw new InvalidInputError(
+      'createAgentServer needs a store: { store: new FsSessionStore() } (or MemorySessionStore, which keeps nothing)',
+    );
+  }
+  if (options.agent.memory && !options.memory) {
+    throw new NotConfiguredError(
+      `Agent "${options.agent.name}" asks for memory but the server has none: pass memory: (sessionId) => new Memory(...) to createAgentServer`,
+    );
+  }
+  if (options.agent.knowledge && !options.knowledge) {
+    throw new NotConfiguredError(
+      `Agent "${options.agent.name}" asks for knowledge but the server has none: pass knowledge: (sessionId) => new Knowledge(...) to createAgentServer`,
+    );
+  }
+  const limit = options.bodyLimit;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    throw new InvalidInputError(`bodyLimit must be a positive number of bytes, got ${limit}`);
+  }
+}
+
+/**
+ * An HTTP host for one agent and its sessions, speaking the wire protocol of DESIGN.md: `POST /agent`
+ * (JSON or server-sent events), the session, history, state, memory and knowledge routes, and
+ * `GET /health`. Build it once; serve it with `listen()` or hand `fetch` to any host.
+ */
+export function createAgentServer(options: AgentServerOptions): AgentServer {
+  validate(options);
+  const now = options.now ?? (() => new Date());
+  const log = serverLogger(options.logger);
+  const authenticate = options.auth ? bearerAuthenticator(options.auth) : undefined;
+  const limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
+  const access = new SessionAccess({
+    store: options.store,
+    model: options.model,
+    memory: options.memory,
+    knowledge: options.knowledge,
+    middleware: options.middleware,
+    now,
+  });
+  const tracker = new InflightTracker();
+  const deps: RouteDeps = {
+    access,
+    turns: new AgentTurns({
+      access,
+      agent: options.agent,
+      modelTimeoutMs: options.modelTimeoutMs ?? 120_000,
+      now,
+    }),
+    idempotency: new IdempotencyCache<AgentAnswer>(
+      options.idempotency,
+      (error) => error instanceof ClientGoneError,
+    ),
+    tracker,
+    log,
+    onSessionDelete: options.onSessionDelete,
+  };
+
+  const app = new Hono<ServerEnv>();
+  app.use(requestId());
+  app.use(async function observe(c, next) {
+    const started = performance.now();
+    const end = tracker.begin();
+    c.set('signal', c.req.raw.signal);
+    c.set('principal', ANONYMOUS);
+    try {
+      await next();
+    } finally {
+      end();
+      const fields = {
+        reqId: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        principal: c.get('principal'),
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      };
+      log.info(fields, 'request');
+    }
+  });
+  if (options.cors) {
+    app.use(
+      cors({
+        exposeHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed'],
+        ...options.cors,
+      }),
+    );
+  }
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  if (authenticate) {
+    app.use(async function auth(c, next) {
+      const principal = authenticate(c.req.header('authorization'));
+      if (principal === undefined) {
+        throw new HttpError(
+          'unauthorized',
+          'Missing or unknown bearer token: send Authorization: Bearer <token>',
+          { 'www-authenticate': 'Bearer realm="sessions"' },
+        );
+      }
+      c.set('principal', principal);
+      await next();
+    });
+  }
+  if (limiter) {
+    app.use(async function rateLimit(c, next) {
+      const principal = c.get('principal');
+      const decision = limiter.take(principal);
+      if (!decision.allowed) {
+        throw new RateLimitError(
+          `Too many requests for "${principal}": at most ${limiter.limit} per ${limiter.windowMs} ms; retry in ${decision.retryAfterMs} ms`,
+          { retryAfterMs: decision.retryAfterMs },
+        );
+      }
+      await next();
+    });
+  }
+  app.use(
+    bodyLimit({
+      maxSize: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      onError: () => {
+        const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+        throw new HttpError(
+          'payload_too_large',
+          `The request body is larger than ${limit} bytes (bodyLimit)`,
+        );
+      },
+    }),
+  );
+  agentRoute(app, deps);
+  sessionRoutes(app, deps);
+  memoryRoutes(app, deps);
+  knowledgeRoutes(app, deps);
+
+  app.notFound((c) => {
+    const route = ROUTES.find(({ pattern }) => pattern.test(c.req.path));
+    const error = route
+      ? new HttpError(
+          'method_not_allowed',
+          `${c.req.method} is not allowed on ${c.req.path}: use ${route.methods.join(', ')}`,
+          {
+            allow: route.methods.join(', '),
+          },
+        )
+      : new HttpError('not_found', `No route ${c.req.method} ${c.req.path}`);
+    const answer = errorAnswer(error, c.get('requestId'));
+    return c.json(answer.body, answer.status as 404, answer.headers);
+  });
+  app.onError((error, c) => {
+    const answer = errorAnswer(error, c.get('requestId'));
+    const fields = { reqId: c.get('requestId'), code: answer.body.error.code, err: error };
+    if (answer.serverFault) log.error(fields, 'request failed');
+    else if (!(error instanceof ClientGoneError)) log.info(fields, 'request refused');
+    return c.json(answer.body, answer.status as 400, answer.headers);
+  });
+
+  const fetch = async (request: Request): Promise<Response> => app.fetch(request);
+  return {
+    fetch,
+    app,
+    listen: (listenOptions) =>
+      listen({ fetch, tracker, authConfigured: authenticate !== undefined }, listenOptions),
+  };
+}

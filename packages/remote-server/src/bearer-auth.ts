@@ -1,0 +1,55 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { InvalidInputError } from '@sessions/core';
+
+/** Who a request speaks for when the server has no `auth`. */
+export const ANONYMOUS = 'anonymous';
+
+export interface AuthOptions {
+  /** Bearer token → principal (the name a session's owner is kept under). */
+  tokens: Record<string, string>;
+}
+
+/** Finds the principal of an `Authorization` header, or `undefined` when it names no known token. */
+export type Authenticator = (authorization: string | undefined) => string | undefined;
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/**
+ * Checks bearer tokens in constant time: the given token's SHA-256 digest is compared with every
+ * configured token's digest by `timingSafeEqual` (equal lengths, always all of them), so neither
+ * the length nor the content of a token leaks through timing.
+ */
+export function bearerAuthenticator({ tokens }: AuthOptions): Authenticator {
+  if (typeof tokens !== 'object' || tokens === null || Array.isArray(tokens)) {
+    throw new InvalidInputError(
+      'auth.tokens must map each bearer token to a principal: { "<token>": "alice" }',
+    );
+  }
+  const entries = Object.entries(tokens);
+  if (entries.length === 0) {
+    throw new InvalidInputError(
+      'auth.tokens is empty: give at least one token ({ "<token>": "alice" }) or leave auth out',
+    );
+  }
+  const known = entries.map(([token, principal]) => {
+    if (token.trim() === '' || /\s/.test(token)) {
+      throw new InvalidInputError('auth.tokens: a token must be a non-empty string without spaces');
+    }
+    if (typeof principal !== 'string' || principal === '') {
+      throw new InvalidInputError('auth.tokens: each token must map to a non-empty principal name');
+    }
+    return { digest: digest(token), principal };
+  });
+  return (authorization) => {
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
+    if (!match) return undefined;
+    const given = digest(match[1]!);
+    let found: string | undefined;
+    for (const entry of known) {
+      if (timingSafeEqual(given, entry.digest) && found === undefined) found = entry.principal;
+    }
+    return found;
+  };
+}

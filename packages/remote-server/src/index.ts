@@ -1,0 +1,15 @@
+export type { AgentServer, AgentServerOptions, CorsOptions } from './agent-server.js';
+export { createAgentServer, DEFAULT_BODY_LIMIT } from './agent-server.js';
+export type { AgentAnswer, AgentSpec } from './agent-turns.js';
+export type { AuthOptions } from './bearer-auth.js';
+export { ANONYMOUS } from './bearer-auth.js';
+export type { WireError, WireErrorCode } from './error-response.js';
+export { STATUS_BY_CODE } from './error-response.js';
+export type { IdempotencyOptions } from './idempotency-cache.js';
+export type { ListeningServer, ListenOptions } from './listen.js';
+export { isLoopbackHost } from './loopback.js';
+export type { RateLimitOptions } from './rate-limiter.js';
+export type { ServerEnv, ServerVariables } from './server-env.js';
+export type { ServerLogger } from './server-logger.js';
+export type { KnowledgeFactory, MemoryFactory } from './session-access.js';
+export type { MessagesPage } from './session-routes.js';

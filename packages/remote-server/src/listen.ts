@@ -1,0 +1,137 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import { InvalidInputError } from '@sessions/core';
+import { errorAnswer, HttpError } from './error-response.js';
+import type { InflightTracker } from './inflight-tracker.js';
+import { isLoopbackHost } from './loopback.js';
+
+export interface ListenOptions {
+  /** Default 8000; 0 picks a free port (read it from `url`). */
+  port?: number;
+  /** Default `'127.0.0.1'`. Anything but loopback needs `auth` tokens. */
+  host?: string;
+  /** How long `close()` lets in-flight turns finish before cutting connections, in ms. Default 30 000. */
+  shutdownTimeoutMs?: number;
+}
+
+/** A server listening for HTTP. */
+export interface ListeningServer {
+  /** `http://host:port`, with the real port. */
+  url: string;
+  port: number;
+  host: string;
+  /** The underlying Node HTTP server. */
+  server: Server;
+  /**
+   * Graceful shutdown: stops accepting connections (requests arriving on kept-alive connections get
+   * 503), lets in-flight turns and streams finish, then closes. Connections still open after
+   * `shutdownTimeoutMs` are cut.
+   */
+  close(): Promise<void>;
+}
+
+export interface ListenDeps {
+  fetch: (request: Request) => Response | Promise<Response>;
+  tracker: InflightTracker;
+  authConfigured: boolean;
+}
+
+function refuseOpenBinding(host: string): never {
+  throw new InvalidInputError(
+    `Refusing to listen on ${host} without auth: anyone who can reach that address could use the agent, ` +
+      'its sessions and your model account. Either pass auth: { tokens: { "<a long random secret>": "alice" } } ' +
+      "to createAgentServer (clients then send 'Authorization: Bearer <secret>'), or listen on 127.0.0.1 " +
+      '(this machine only) and put an authenticating proxy in front.',
+  );
+}
+
+/** Serves `fetch` on Node's HTTP server, with the loopback rule and graceful shutdown. */
+export async function listen(deps: ListenDeps, options: ListenOptions = {}): Promise<ListeningServer> {
+  const { port = 8000, host = '127.0.0.1', shutdownTimeoutMs = 30_000 } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new InvalidInputError(`listen: port must be an integer from 0 to 65535, got ${port}`);
+  }
+  if (!deps.authConfigured && !isLoopbackHost(host)) refuseOpenBinding(host);
+  let closing = false;
+  const server = createAdaptorServer({
+    fetch: (request: Request) => {
+      if (!closing) return deps.fetch(request);
+      const answer = errorAnswer(
+        new HttpError('unavailable', 'The server is shutting down: try again shortly'),
+      );
+      return Response.json(answer.body, {
+        status: answer.status,
+        headers: { connection: 'close', 'retry-after': '1' },
+      });
+    },
+  }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const reason =
+        error.code === 'EADDRINUSE'
+          ? `port ${port} on ${host} is already in use: stop what holds it or pick another port`
+          : error.message;
+      reject(new Error(`Could not listen on ${host}:${port}: ${reason}`, { cause: error }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closed: Promise<void> | undefined;
+
+  // Requests in progress per connection, so a shutdown can end every connection as it falls idle
+  // (kept-alive ones, and ones opened but never used, which Node's closeIdleConnections leaves open).
+  const sockets = new Map<Socket, number>();
+  const endIfIdle = (socket: Socket): void => {
+    if (closing && sockets.get(socket) === 0) socket.end();
+  };
+  server.on('connection', (socket: Socket) => {
+    sockets.set(socket, 0);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
+    response.on('close', () => {
+      if (!sockets.has(socket)) return;
+      sockets.set(socket, Math.max(0, (sockets.get(socket) ?? 1) - 1));
+      endIfIdle(socket);
+    });
+  });
+
+  const close = (): Promise<void> => {
+    closed ??= new Promise<void>((resolve) => {
+      closing = true;
+      const connectionsClosed = new Promise<void>((resolveClosed) => server.close(() => resolveClosed()));
+      for (const socket of sockets.keys()) endIfIdle(socket);
+      let cut!: () => void;
+      const cutShort = new Promise<void>((resolveCut) => {
+        cut = resolveCut;
+      });
+      const deadline = setTimeout(() => {
+        for (const socket of sockets.keys()) socket.destroy();
+        server.closeAllConnections();
+        cut();
+      }, shutdownTimeoutMs);
+      const turnsDone = Promise.race([deps.tracker.idle(), cutShort]);
+      Promise.all([connectionsClosed, turnsDone]).then(() => {
+        clearTimeout(deadline);
+        resolve();
+      });
+    });
+    return closed;
+  };
+
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    port: address.port,
+    host: address.address,
+    server,
+    close,
+  };
+}

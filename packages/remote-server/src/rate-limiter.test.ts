@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RateLimiter } from './rate-limiter.js';
+import { type Harness, startHarness } from './server-harness.test-helper.js';
+
+describe('RateLimiter', () => {
+  it('allows `limit` requests per window per key, then says when to retry', () => {
+    let now = 1_000_000;
+    const limiter = new RateLimiter({ limit: 3, windowMs: 1_000 }, () => now);
+    expect([1, 2, 3].map(() => limiter.take('alice').allowed)).toEqual([true, true, true]);
+    const refused = limiter.take('alice');
+    expect(refused).toEqual({ allowed: false, retryAfterMs: 1_000 });
+    expect(limiter.take('bob').allowed).toBe(true);
+    now += 1_000; // the next window: the previous one still weighs fully at its start
+    expect(limiter.take('alice').allowed).toBe(false);
+    now += 500; // half of the previous window's count is left: 1.5 of 3
+    expect(limiter.take('alice').allowed).toBe(true);
+    now += 2_000; // long idle: a fresh start
+    expect([1, 2, 3].map(() => limiter.take('alice').allowed)).toEqual([true, true, true]);
+  });
+
+  it('computes a retry time after which a request is allowed', () => {
+    let now = 5_000;
+    const limiter = new RateLimiter({ limit: 4, windowMs: 1_000 }, () => now);
+    for (let i = 0; i < 4; i++) limiter.take('k');
+    now = 6_100;
+    const refused = limiter.take('k');
+    expect(refused.allowed).toBe(false);
+    if (refused.allowed) return;
+    now += refused.retryAfterMs - 1;
+    expect(limiter.take('k').allowed).toBe(false);
+    now += 1;
+    expect(limiter.take('k').allowed).toBe(true);
+  });
+
+  it('refuses bad options', () => {
+    expect(() => new RateLimiter({ limit: 0, windowMs: 1_000 })).toThrow(/limit/);
+    expect(() => new RateLimiter({ limit: 1, windowMs: 0 })).toThrow(/windowMs/);
+  });
+});
+
+describe('rate limit over the wire', () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  it('answers 429 with Retry-After per principal; /health is not counted', async () => {
+    harness = await startHarness({
+      rateLimit: { limit: 2, windowMs: 60_000 },
+      auth: { tokens: { a: 'alice', b: 'bob' } },
+    });
+    for (let i = 0; i < 3; i++) expect((await harness.call('/health')).status).toBe(200);
+    expect((await harness.agent({ message: '1' }, { token: 'a' })).status).toBe(200);
+    expect((await harness.call('/sessions/x', { token: 'a' })).status).toBe(404);
+    const refused = await harness.agent({ message: '3' }, { token: 'a' });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('rate_limited');
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect((await harness.agent({ message: 'mine' }, { token: 'b' })).status).toBe(200);
+    expect(harness.fake.chatRequests()).toHaveLength(2);
+  });
+});

@@ -1,0 +1,270 @@
+// Crash and multi-process behaviour, with real child processes running the built package
+// (`dist/`): build first (`npx turbo run build --filter=@sessions/state-fs...`).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { appendFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Message } from '@sessions/core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FsSessionStore, type FsSessionStoreWarning } from './index.js';
+
+const packageDir = resolve(import.meta.dirname, '..');
+const fixtures = join(packageDir, 'test', 'fixtures');
+
+/** Newest modification time of the source files (not tests) under `dir`, in ms. */
+async function newest(dir: string): Promise<number> {
+  let latest = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && !entry.name.endsWith('.test.ts'))
+      latest = Math.max(latest, (await stat(join(entry.parentPath, entry.name))).mtimeMs);
+  }
+  return latest;
+}
+
+beforeAll(async () => {
+  for (const pkg of ['state-fs', 'core']) {
+    const dir = resolve(packageDir, '..', pkg);
+    const built = await stat(join(dir, 'dist', 'index.js')).catch(() => undefined);
+    if (!built || built.mtimeMs < (await newest(join(dir, 'src'))) - 1) {
+      throw new Error(
+        `packages/${pkg}/dist is missing or older than its src: run \`npx turbo run build --filter=@sessions/state-fs...\` first`,
+      );
+    }
+  }
+});
+
+const temps: string[] = [];
+const children: ChildProcess[] = [];
+async function tempRoot(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'state-fs-proc-'));
+  temps.push(dir);
+  return join(dir, 'sessions');
+}
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+afterAll(async () => {
+  await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+interface Child {
+  process: ChildProcess;
+  /** Complete stdout lines so far. */
+  lines: string[];
+  /** Resolves once a line satisfies `predicate`. */
+  waitFor: (predicate: (lines: string[]) => boolean) => Promise<void>;
+  exited: Promise<number | null>;
+}
+
+interface AppendChildConfig {
+  root: string;
+  sessionId: string;
+  prefix: string;
+  /** `null`: append until killed. */
+  count: number | null;
+  concurrent?: boolean;
+  keyed?: boolean;
+  store?: { lockStaleMs?: number; lockHoldMs?: number };
+}
+
+function appendChild(config: AppendChildConfig): Child {
+  return run('append-child.mjs', [JSON.stringify(config)]);
+}
+
+function run(script: string, args: string[]): Child {
+  const child = spawn(process.execPath, [join(fixtures, script), ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const lines: string[] = [];
+  let partial = '';
+  let stderr = '';
+  const waiters: Array<{ predicate: (lines: string[]) => boolean; resolve: () => void }> = [];
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+    for (const waiter of [...waiters]) {
+      if (waiter.predicate(lines)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return {
+    process: child,
+    lines,
+    exited,
+    waitFor: (predicate) =>
+      predicate(lines)
+        ? Promise.resolve()
+        : new Promise((resolvePromise, reject) => {
+            waiters.push({ predicate, resolve: resolvePromise });
+            void exited.then((code) => reject(new Error(`${script} exited (${code}) early: ${stderr}`)));
+          }),
+  };
+}
+
+/** `index seq` lines → acknowledged appends. */
+function acks(lines: string[]): Array<{ index: number; seq: number }> {
+  return lines
+    .filter((line) => /^\d+ \d+$/.test(line))
+    .map((line) => {
+      const [index, seq] = line.split(' ').map(Number);
+      return { index: index!, seq: seq! };
+    });
+}
+
+function message(n: number): Message {
+  return {
+    id: `after_${n}`,
+    role: 'assistant',
+    content: `after ${n}`,
+    createdAt: '2025-01-01T00:00:00.000Z',
+  };
+}
+
+describe('FsSessionStore across processes', () => {
+  it('a process killed mid-append loses no acknowledged message; the store opens and appends', async () => {
+    const root = await tempRoot();
+    const child = appendChild({
+      root,
+      sessionId: 'crash',
+      prefix: 'crash',
+      count: null,
+      store: { lockStaleMs: 2000 },
+    });
+    await child.waitFor((lines) => acks(lines).length >= 60);
+    child.process.kill('SIGKILL');
+    await child.exited;
+    const acknowledged = acks(child.lines);
+    expect(acknowledged.length).toBeGreaterThanOrEqual(60);
+
+    const warnings: FsSessionStoreWarning[] = [];
+    const store = new FsSessionStore({ root, lockStaleMs: 2000, onWarning: (w) => warnings.push(w) });
+    const loaded = await store.load('crash');
+    const ids = loaded!.messages.map((m) => m.id);
+    for (const { index, seq } of acknowledged) expect(ids[seq - 1]).toBe(`crash_${index}`);
+    // In order, each once: at most the one append in flight was stored without its ack.
+    expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => `crash_${i}`));
+    expect(ids.length - acknowledged.length).toBeLessThanOrEqual(1);
+
+    // The lock the child may have held is taken over, and appends go on.
+    expect(await store.append('crash', [message(1)])).toEqual({ seq: ids.length + 1 });
+    const reloaded = await new FsSessionStore({ root }).load('crash');
+    expect(reloaded!.messages.map((m) => m.id)).toEqual([...ids, 'after_1']);
+    expect(warnings.filter((w) => w.code !== 'torn_tail')).toEqual([]);
+  });
+
+  it('a torn last line left by a crash is skipped with a warning and repaired by the next append', async () => {
+    const root = await tempRoot();
+    const child = appendChild({ root, sessionId: 'torn', prefix: 'torn', count: 20 });
+    expect(await child.exited).toBe(0);
+    const file = join(root, 'torn', 'messages.jsonl');
+    await appendFile(file, '{"id":"torn_20","role":"user","cont');
+
+    const warnings: FsSessionStoreWarning[] = [];
+    const store = new FsSessionStore({ root, onWarning: (w) => warnings.push(w) });
+    const loaded = await store.load('torn');
+    expect(loaded!.messages.map((m) => m.id)).toEqual(Array.from({ length: 20 }, (_, i) => `torn_${i}`));
+    expect(warnings).toEqual([expect.objectContaining({ code: 'torn_tail', file })]);
+    expect(await store.append('torn', [message(1)])).toEqual({ seq: 21 });
+    const again = await new FsSessionStore({ root, onWarning: (w) => warnings.push(w) }).load('torn');
+    expect(again!.messages.at(-1)).toEqual(message(1));
+    expect(again!.messages).toHaveLength(21);
+    expect(warnings).toHaveLength(2); // the skip on load, the repair on append; none after
+  });
+
+  it.each([
+    { lockHoldMs: 0, what: 'lock taken per append' },
+    { lockHoldMs: 5, what: 'lock kept between appends (default)' },
+  ])(
+    'two processes appending 200 messages each at once lose nothing, each stored once, seqs unique ($what)',
+    async ({ lockHoldMs }) => {
+      const root = await tempRoot();
+      const common = { root, sessionId: 'shared', count: 200, concurrent: true, store: { lockHoldMs } };
+      const a = appendChild({ ...common, prefix: 'a' });
+      const b = appendChild({ ...common, prefix: 'b' });
+      await Promise.all([a.waitFor((l) => l.includes('ready')), b.waitFor((l) => l.includes('ready'))]);
+      a.process.stdin!.write('go\n');
+      b.process.stdin!.write('go\n');
+      expect(await a.exited).toBe(0);
+      expect(await b.exited).toBe(0);
+
+      const ackA = acks(a.lines);
+      const ackB = acks(b.lines);
+      expect(ackA).toHaveLength(200);
+      expect(ackB).toHaveLength(200);
+      const seqs = [...ackA, ...ackB].map((x) => x.seq).sort((x, y) => x - y);
+      expect(seqs).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+
+      const store = new FsSessionStore({ root });
+      const ids = (await store.load('shared'))!.messages.map((m) => m.id);
+      expect(ids).toHaveLength(400);
+      expect(new Set(ids).size).toBe(400);
+      for (const { index, seq } of ackA) expect(ids[seq - 1]).toBe(`a_${index}`);
+      for (const { index, seq } of ackB) expect(ids[seq - 1]).toBe(`b_${index}`);
+      if (lockHoldMs === 0) {
+        // The processes really interleaved (the lock, not luck, kept the count right).
+        const firstB = ids.findIndex((id) => id.startsWith('b_'));
+        const firstA = ids.findIndex((id) => id.startsWith('a_'));
+        const lastA = ids.findLastIndex((id) => id.startsWith('a_'));
+        const lastB = ids.findLastIndex((id) => id.startsWith('b_'));
+        expect(Math.max(firstA, firstB)).toBeLessThan(Math.min(lastA, lastB));
+      }
+    },
+  );
+
+  it('two processes appending with the same idempotency keys store each key once', async () => {
+    const root = await tempRoot();
+    const common = {
+      root,
+      sessionId: 'keyed',
+      count: 100,
+      concurrent: true,
+      keyed: true,
+      store: { lockHoldMs: 0 },
+    };
+    const a = appendChild({ ...common, prefix: 'a' });
+    const b = appendChild({ ...common, prefix: 'b' });
+    await Promise.all([a.waitFor((l) => l.includes('ready')), b.waitFor((l) => l.includes('ready'))]);
+    a.process.stdin!.write('go\n');
+    b.process.stdin!.write('go\n');
+    expect(await a.exited).toBe(0);
+    expect(await b.exited).toBe(0);
+
+    const ids = (await new FsSessionStore({ root }).load('keyed'))!.messages.map((m) => m.id);
+    expect(ids).toHaveLength(100);
+    const seqOfA = new Map(acks(a.lines).map(({ index, seq }) => [index, seq]));
+    const seqOfB = new Map(acks(b.lines).map(({ index, seq }) => [index, seq]));
+    for (let i = 0; i < 100; i++) {
+      // Both processes were told the same seq for key_i, and that slot holds one of their messages.
+      expect(seqOfA.get(i)).toBe(seqOfB.get(i));
+      expect([`a_${i}`, `b_${i}`]).toContain(ids[seqOfA.get(i)! - 1]);
+    }
+    expect(new Set(ids.map((id) => id.slice(2))).size).toBe(100);
+  });
+
+  it('a lock held by a live process times out; once its holder is killed it is taken over', async () => {
+    const root = await tempRoot();
+    const store = new FsSessionStore({ root, lockStaleMs: 2000 });
+    await store.append('held', [message(1)]);
+    const lockPath = join(root, 'held', '.lock');
+    const holder = run('hold-lock.mjs', [lockPath, '2000']);
+    await holder.waitFor((lines) => lines.includes('locked'));
+
+    const impatient = new FsSessionStore({ root, lockStaleMs: 2000, lockTimeoutMs: 2500 });
+    await expect(impatient.append('held', [message(2)])).rejects.toMatchObject({ code: 'timeout' });
+
+    holder.process.kill('SIGKILL');
+    await holder.exited;
+    await expect(stat(lockPath)).resolves.toBeDefined(); // left behind by the dead holder
+    expect(await store.append('held', [message(3)])).toEqual({ seq: 2 });
+    expect((await store.load('held'))!.messages.map((m) => m.id)).toEqual(['after_1', 'after_3']);
+  });
+});

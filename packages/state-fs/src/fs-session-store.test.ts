@@ -1,0 +1,320 @@
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Message, SessionCorruptError, type SessionState, SessionsError } from '@sessions/core';
+import { sessionStoreConformance } from '@sessions/testing';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FsSessionStore, type FsSessionStoreWarning } from './index.js';
+
+const temps: string[] = [];
+async function tempRoot(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'state-fs-'));
+  temps.push(dir);
+  return join(dir, 'sessions');
+}
+afterAll(async () => {
+  await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+function message(n: number, fields: Partial<Message> = {}): Message {
+  return {
+    id: `msg_${n}`,
+    role: 'user',
+    content: `message ${n}`,
+    createdAt: '2025-01-01T00:00:00.000Z',
+    ...fields,
+  };
+}
+
+function state(sessionId: string, data: Record<string, unknown> = {}): SessionState {
+  return {
+    schemaVersion: 1,
+    sessionId,
+    userId: 'u1',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    data,
+    agents: [],
+  };
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+describe('FsSessionStore', () => {
+  sessionStoreConformance(async () => new FsSessionStore({ root: await tempRoot() }), {
+    describe,
+    it,
+    expect,
+    beforeEach,
+    afterEach,
+  });
+
+  describe('on disk', () => {
+    let root: string;
+    let warnings: FsSessionStoreWarning[];
+    let store: FsSessionStore;
+    beforeEach(async () => {
+      root = await tempRoot();
+      warnings = [];
+      store = new FsSessionStore({ root, onWarning: (w) => warnings.push(w) });
+    });
+
+    it('writes {root}/{id}/messages.jsonl (a header, then one message per line) and state.json', async () => {
+      await store.append('s1', [message(1), message(2)], { idempotencyKey: 'k' });
+      await store.append('s1', [message(3)]);
+      await store.append('s1', [message(4)], { idempotencyKey: 'k2' });
+      await store.saveState('s1', state('s1', { topic: 'x' }));
+      const lines = (await readFile(join(root, 's1', 'messages.jsonl'), 'utf8')).split('\n');
+      expect(lines).toEqual([
+        JSON.stringify({ schemaVersion: 1, sessionId: 's1' }),
+        JSON.stringify({ batch: 2, key: 'k' }),
+        JSON.stringify(message(1)),
+        JSON.stringify(message(2)),
+        JSON.stringify(message(3)),
+        JSON.stringify({ batch: 1, key: 'k2' }),
+        JSON.stringify(message(4)),
+        '',
+      ]);
+      expect(JSON.parse(await readFile(join(root, 's1', 'state.json'), 'utf8'))).toEqual(
+        state('s1', { topic: 'x' }),
+      );
+      // No temp file is left behind, nor the lock once the store is closed.
+      await store.close();
+      expect((await readdir(join(root, 's1'))).sort()).toEqual(['messages.jsonl', 'state.json']);
+    });
+
+    it('a new store on the same root sees everything, idempotency keys included', async () => {
+      await store.append('s1', [message(1)], { idempotencyKey: 'turn-1' });
+      await store.saveState('s1', state('s1', { a: 1 }));
+      const reopened = new FsSessionStore({ root });
+      expect(await reopened.load('s1')).toEqual({ state: state('s1', { a: 1 }), messages: [message(1)] });
+      expect(await reopened.append('s1', [message(1)], { idempotencyKey: 'turn-1' })).toEqual({ seq: 1 });
+      expect(await reopened.append('s1', [message(2)])).toEqual({ seq: 2 });
+      // The first store catches up with what the second appended.
+      expect(await store.append('s1', [message(3)])).toEqual({ seq: 3 });
+      expect(await store.append('s1', [message(1)], { idempotencyKey: 'turn-1' })).toEqual({ seq: 1 });
+      expect((await store.load('s1'))?.messages.map((m) => m.id)).toEqual(['msg_1', 'msg_2', 'msg_3']);
+    });
+
+    it('notices a session deleted and recreated by another store', async () => {
+      const other = new FsSessionStore({ root });
+      await store.append('s1', [message(1)], { idempotencyKey: 'k' });
+      await other.delete('s1');
+      await other.append('s1', [message(2)]);
+      expect(await store.append('s1', [message(3)], { idempotencyKey: 'k' })).toEqual({ seq: 2 });
+      expect((await store.load('s1'))?.messages.map((m) => m.id)).toEqual(['msg_2', 'msg_3']);
+    });
+
+    it('skips a torn last line with a warning, and the next append does not glue onto it', async () => {
+      await store.append('s1', [message(1), message(2)]);
+      const file = join(root, 's1', 'messages.jsonl');
+      const line = JSON.stringify(message(3));
+      await appendFile(file, line.slice(0, Math.floor(line.length / 2)));
+
+      const fresh = new FsSessionStore({ root, onWarning: (w) => warnings.push(w) });
+      expect((await fresh.load('s1'))?.messages).toEqual([message(1), message(2)]);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ code: 'torn_tail', file });
+      expect(warnings[0]?.message).toContain(file);
+
+      expect(await fresh.append('s1', [message(4)])).toEqual({ seq: 3 });
+      expect(warnings.map((w) => w.code)).toEqual(['torn_tail', 'torn_tail']);
+      expect((await fresh.load('s1'))?.messages).toEqual([message(1), message(2), message(4)]);
+      expect(
+        (await readFile(file, 'utf8')).endsWith(
+          `${JSON.stringify(message(2))}\n${JSON.stringify(message(4))}\n`,
+        ),
+      ).toBe(true);
+      // The store that cached the file before the damage catches up too.
+      expect(await store.append('s1', [message(5)])).toEqual({ seq: 4 });
+      expect(warnings).toHaveLength(2);
+    });
+
+    it('drops a batch cut short (complete lines of an unfinished append) as a torn tail', async () => {
+      await store.append('s1', [message(1)]);
+      const file = join(root, 's1', 'messages.jsonl');
+      // The first two lines of a three-message append made with a key, then the crash.
+      const batch = [
+        JSON.stringify({ batch: 3, key: 'turn-2' }),
+        JSON.stringify(message(2)),
+        JSON.stringify(message(3)),
+        '{"id":"msg_4","ro',
+      ].join('\n');
+      await appendFile(file, batch);
+      expect((await store.load('s1'))?.messages).toEqual([message(1)]);
+      // The retried append is stored whole, once.
+      expect(
+        await store.append('s1', [message(2), message(3), message(4)], { idempotencyKey: 'turn-2' }),
+      ).toEqual({
+        seq: 4,
+      });
+      expect((await store.load('s1'))?.messages.map((m) => m.id)).toEqual([
+        'msg_1',
+        'msg_2',
+        'msg_3',
+        'msg_4',
+      ]);
+      expect(warnings.every((w) => w.code === 'torn_tail')).toBe(true);
+    });
+
+    it('a history whose header itself is torn is empty, and the next append starts it over', async () => {
+      const file = join(root, 's1', 'messages.jsonl');
+      await mkdir(join(root, 's1'), { recursive: true });
+      await writeFile(file, '{"schemaVers');
+      expect(await store.load('s1')).toEqual({ state: undefined, messages: [] });
+      expect(warnings.map((w) => w.code)).toEqual(['torn_tail']);
+      expect(await store.append('s1', [message(1)])).toEqual({ seq: 1 });
+      expect(await readFile(file, 'utf8')).toBe(
+        `${JSON.stringify({ schemaVersion: 1, sessionId: 's1' })}\n${JSON.stringify(message(1))}\n`,
+      );
+    });
+
+    it('a bad middle line is a SessionCorruptError naming the file and line', async () => {
+      await store.append('s1', [message(1), message(2), message(3)]);
+      const file = join(root, 's1', 'messages.jsonl');
+      const lines = (await readFile(file, 'utf8')).split('\n');
+      lines[2] = '{"id":"msg_2",'; // damaged, then more lines follow
+      await writeFile(file, lines.join('\n'));
+
+      for (const reader of [store, new FsSessionStore({ root })]) {
+        const error = await errorOf(reader.load('s1'));
+        expect(error).toBeInstanceOf(SessionCorruptError);
+        expect(SessionsError.is(error) && error.code).toBe('session_corrupt');
+        expect((error as SessionCorruptError).file).toBe(file);
+        expect((error as Error).message).toContain(file);
+        expect((error as Error).message).toContain('line 3');
+      }
+      // Appending to a corrupt history is refused too: nothing is written after the damage.
+      const fresh = new FsSessionStore({ root });
+      expect(await errorOf(fresh.append('s1', [message(4)]))).toBeInstanceOf(SessionCorruptError);
+      expect((await readFile(file, 'utf8')).split('\n')).toEqual(lines);
+    });
+
+    it('an unknown schema version, a missing header or a line that is no message is a SessionCorruptError', async () => {
+      const file = join(root, 's1', 'messages.jsonl');
+      await mkdir(join(root, 's1'), { recursive: true });
+      const header = JSON.stringify({ schemaVersion: 1 });
+      const cases: Array<[string[], RegExp]> = [
+        [
+          [JSON.stringify({ schemaVersion: 2 }), JSON.stringify(message(1))],
+          /line 1: unknown schemaVersion 2/,
+        ],
+        [[JSON.stringify(message(1))], /line 1: no header line/],
+        [[header, JSON.stringify(message(1)), '[1,2]'], /line 3: not a message/],
+        [[header, JSON.stringify(message(1)), header], /line 3: a header line in the middle/],
+        [
+          [header, JSON.stringify({ batch: 2 }), JSON.stringify(message(1)), JSON.stringify({ batch: 1 })],
+          /line 4/,
+        ],
+        [[header, '{"id":"a","role":"user"}{"id":"b","role":"user"}'], /line 2: not valid JSON/],
+      ];
+      for (const [lines, pattern] of cases) {
+        await writeFile(file, `${lines.join('\n')}\n`);
+        const error = await errorOf(new FsSessionStore({ root }).load('s1'));
+        expect(error, lines.join(' / ')).toBeInstanceOf(SessionCorruptError);
+        expect((error as Error).message).toMatch(pattern);
+        expect((error as SessionCorruptError).file).toBe(file);
+      }
+    });
+
+    it('a bad state.json is a SessionCorruptError naming it', async () => {
+      await store.saveState('s1', state('s1'));
+      const file = join(root, 's1', 'state.json');
+      for (const text of [
+        '{"schemaVersion":1,',
+        '[1]',
+        JSON.stringify({ ...state('s1'), schemaVersion: 9 }),
+      ]) {
+        await writeFile(file, text);
+        const error = await errorOf(store.load('s1'));
+        expect(error).toBeInstanceOf(SessionCorruptError);
+        expect((error as SessionCorruptError).file).toBe(file);
+        expect(await errorOf(collectIds(store))).toBeInstanceOf(SessionCorruptError);
+      }
+      await store.saveState('s1', state('s1', { fixed: true }));
+      expect((await store.load('s1'))?.state?.data).toEqual({ fixed: true });
+    });
+
+    it('refuses states it could not read back and messages that are not messages', async () => {
+      const bad = { ...state('s1'), schemaVersion: 2 } as unknown as SessionState;
+      expect(await errorOf(store.saveState('s1', bad))).toMatchObject({ code: 'invalid_input' });
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      for (const messages of [
+        'nope',
+        [{ ...message(1), role: 'robot' }],
+        [{ ...message(1), id: 5 }],
+        [{ ...message(1), content: undefined }],
+        [{ ...message(1), metadata: circular }],
+        [{ ...message(1), metadata: { n: 1n } }],
+      ]) {
+        expect(await errorOf(store.append('s1', messages as Message[]))).toMatchObject({
+          code: 'invalid_input',
+        });
+      }
+      expect(await store.load('s1')).toBeUndefined();
+    });
+
+    it('never writes outside root', async () => {
+      const parent = join(root, '..');
+      const before = (await readdir(parent)).sort();
+      for (const id of ['../x', '..', '.', 'a/../../b', '/etc', 'a\\b', `${'../'.repeat(5)}tmp`]) {
+        expect(await errorOf(store.append(id, [message(1)]))).toMatchObject({ code: 'invalid_input' });
+        expect(await errorOf(store.saveState(id, state('x')))).toMatchObject({ code: 'invalid_input' });
+        expect(await errorOf(store.delete(id))).toMatchObject({ code: 'invalid_input' });
+      }
+      expect((await readdir(parent)).sort()).toEqual(before);
+    });
+
+    it('delete removes the whole session folder, memory/ and knowledge/ included', async () => {
+      await store.append('s1', [message(1)]);
+      await mkdir(join(root, 's1', 'memory'));
+      await writeFile(join(root, 's1', 'memory', 'db.sqlite'), 'x');
+      await mkdir(join(root, 's1', 'knowledge'));
+      await store.append('s2', [message(2)]);
+      await store.delete('s1');
+      expect(await readdir(root)).toEqual(['s2']);
+    });
+
+    it('list skips folders that hold no session and names that are not ids', async () => {
+      await store.append('s1', [message(1)]);
+      await mkdir(join(root, 'only-memory', 'memory'), { recursive: true });
+      await mkdir(join(root, 'not~an~id'));
+      await writeFile(join(root, 'a-file'), 'x');
+      expect(await collectIds(store)).toEqual(['s1']);
+    });
+
+    it('a stale lock left by a dead holder is taken over', async () => {
+      await store.append('s1', [message(1)]);
+      await store.close();
+      const lock = join(root, 's1', '.lock');
+      await mkdir(lock);
+      const old = new Date(Date.now() - 60_000);
+      await utimes(lock, old, old);
+      expect(await store.append('s1', [message(2)])).toEqual({ seq: 2 });
+      await store.close();
+      await expect(readdir(join(root, 's1'))).resolves.not.toContain('.lock');
+    });
+
+    it('a lock that stays fresh makes the operation time out with a TimeoutError', async () => {
+      const impatient = new FsSessionStore({ root, lockTimeoutMs: 200 });
+      await mkdir(join(root, 's1', '.lock'), { recursive: true });
+      const error = await errorOf(impatient.append('s1', [message(1)]));
+      expect(error).toMatchObject({ code: 'timeout' });
+      expect((error as Error).message).toContain(join(root, 's1', '.lock'));
+    });
+  });
+});
+
+async function collectIds(store: FsSessionStore): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const row of store.list()) ids.push(row.sessionId);
+  return ids;
+}

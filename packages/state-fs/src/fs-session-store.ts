@@ -1,0 +1,531 @@
+import { randomUUID } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import {
+  type AppendOptions,
+  type AppendResult,
+  assertSessionId,
+  InvalidInputError,
+  isValidSessionId,
+  type ListFilter,
+  type Message,
+  SessionCorruptError,
+  type SessionState,
+  type SessionStore,
+  type SessionSummary,
+  type StoredSession,
+} from '@sessions/core';
+import { fsyncDir, writeFileAtomic } from './atomic-write.js';
+import { encodeBatch, encodeHeader, type ScanResult, scanHistory } from './history-lines.js';
+import { endLeases, type Lease, leaseBusy, withSessionLease } from './session-lease.js';
+
+/** Something the store recovered from, worth a log line. */
+export interface FsSessionStoreWarning {
+  /**
+   * `torn_tail`: the history ends with a line (or batch) cut short by a crash; it was skipped
+   * (on load) or removed (before an append). `lock_compromised`: this process lost a session lock
+   * it held, because it stalled longer than `lockStaleMs`.
+   */
+  code: 'torn_tail' | 'lock_compromised';
+  message: string;
+  /** The file concerned. */
+  file: string;
+}
+
+export interface FsSessionStoreOptions {
+  /** Folder holding one sub-folder per session. Default `.sessions` (relative to the working directory). */
+  root?: string;
+  /** Receives recoverable problems (a torn last line, a lost lock). Default: `console.warn`. */
+  onWarning?: (warning: FsSessionStoreWarning) => void;
+  /** A session lock not refreshed for this long is taken over (its holder died). Default 10 000 ms, at least 2 000. */
+  lockStaleMs?: number;
+  /** How long an operation waits for a session lock held by a live process before a `TimeoutError`. Default 30 000 ms. */
+  lockTimeoutMs?: number;
+  /**
+   * Keep a session's lock (and its history file open) this long after an operation, so the next
+   * operation of this process on the session skips taking it again. Another process waits at most
+   * this long more. `0` releases at once. Default 5 ms.
+   */
+  lockHoldMs?: number;
+}
+
+/** What the store knows of a session's `messages.jsonl`, so an append need not re-read it. */
+interface HistoryCache {
+  dev: number;
+  ino: number;
+  /** Length of the complete batches: the valid prefix, which never changes for this file. */
+  bytes: number;
+  /** Messages in the valid prefix. */
+  count: number;
+  /** Lines in the valid prefix (header and batch lines included). */
+  lines: number;
+  keys: Map<string, number>;
+  /** The last bytes of the valid prefix, compared on each append to detect a replaced file. */
+  tail: Buffer;
+  /** The lease (and its version) this cache was last checked under: while both hold, no re-check. */
+  lease: Lease | undefined;
+  version: number;
+}
+
+interface LoadedHistory {
+  messages: Message[];
+  scan: ScanResult;
+  file: string;
+}
+
+const MESSAGES_FILE = 'messages.jsonl';
+const STATE_FILE = 'state.json';
+const TAIL_BYTES = 64;
+const MAX_CACHED_SESSIONS = 1000;
+const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
+
+function codeOf(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+}
+
+function defaultWarning(warning: FsSessionStoreWarning): void {
+  console.warn(`[@sessions/state-fs] ${warning.message}`);
+}
+
+function lastBytes(previous: Buffer, chunk: Buffer): Buffer {
+  if (chunk.length >= TAIL_BYTES) return Buffer.from(chunk.subarray(chunk.length - TAIL_BYTES));
+  const joined = Buffer.concat([previous, chunk]);
+  return joined.subarray(Math.max(0, joined.length - TAIL_BYTES));
+}
+
+/** Reads `length` bytes at `position` (fewer at the end of the file), after `spare` unused bytes. */
+async function readRange(handle: FileHandle, position: number, length: number, spare = 0): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(spare + length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(buffer, spare + done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return buffer.subarray(0, spare + done);
+}
+
+/** Reads a whole (small) file without asking its size first. */
+async function readToEnd(handle: FileHandle): Promise<Buffer> {
+  let buffer = Buffer.allocUnsafe(16_384);
+  let done = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, done, buffer.length - done, done);
+    done += bytesRead;
+    if (bytesRead === 0) return buffer.subarray(0, done);
+    if (done === buffer.length) {
+      const bigger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(bigger);
+      buffer = bigger;
+    }
+  }
+}
+
+async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done);
+    done += bytesWritten;
+  }
+}
+
+function validateMessages(messages: unknown): asserts messages is Message[] {
+  if (!Array.isArray(messages)) throw new InvalidInputError('append expects an array of messages');
+  messages.forEach((message: unknown, i) => {
+    const m = message as Partial<Message> | null;
+    const problem =
+      typeof m !== 'object' || m === null
+        ? 'is not an object'
+        : typeof m.id !== 'string' || m.id === ''
+          ? 'has no string "id"'
+          : typeof m.role !== 'string' || !ROLES.has(m.role)
+            ? `has an unknown role ${JSON.stringify(m.role)} (use system, user, assistant or tool)`
+            : typeof m.content !== 'string'
+              ? 'has no string "content"'
+              : typeof m.createdAt !== 'string'
+                ? 'has no string "createdAt"'
+                : undefined;
+    if (problem) throw new InvalidInputError(`Message ${i} ${problem}`);
+  });
+}
+
+/**
+ * A `SessionStore` on the file system: `{root}/{sessionId}/messages.jsonl` (append-only history,
+ * one message per line, flushed to disk before `append` resolves) and `{root}/{sessionId}/state.json`
+ * (replaced atomically). Safe for concurrent use by many stores, in one process or many.
+ */
+export class FsSessionStore implements SessionStore {
+  /** The absolute root folder. */
+  readonly root: string;
+  readonly #warn: (warning: FsSessionStoreWarning) => void;
+  readonly #staleMs: number;
+  readonly #timeoutMs: number;
+  readonly #holdMs: number;
+  readonly #history = new Map<string, HistoryCache>();
+
+  constructor(options: FsSessionStoreOptions = {}) {
+    this.root = resolve(options.root ?? '.sessions');
+    this.#warn = options.onWarning ?? defaultWarning;
+    this.#staleMs = Math.max(options.lockStaleMs ?? 10_000, 2_000);
+    this.#timeoutMs = options.lockTimeoutMs ?? 30_000;
+    this.#holdMs = options.lockHoldMs ?? 5;
+  }
+
+  async load(sessionId: string): Promise<StoredSession | undefined> {
+    const dir = this.#dir(sessionId);
+    const [state, first] = await Promise.all([this.#readState(dir), this.#readHistory(sessionId, dir)]);
+    let history = first;
+    if (history && history.scan.tornBytes > 0) {
+      // Maybe an append of another process is half written: look again once it is done.
+      history = await this.#locked(dir, false, async () => this.#readHistory(sessionId, dir));
+      if (history && history.scan.tornBytes > 0) {
+        this.#warn({
+          code: 'torn_tail',
+          file: history.file,
+          message:
+            `Skipped ${history.scan.tornBytes} byte(s) at the end of ${history.file}: a last write cut short ` +
+            '(crash). They were never acknowledged; the next append removes them.',
+        });
+      }
+    }
+    if (state === undefined && history === undefined) return undefined;
+    return { state, messages: history?.messages ?? [] };
+  }
+
+  async append(sessionId: string, messages: Message[], opts: AppendOptions = {}): Promise<AppendResult> {
+    const dir = this.#dir(sessionId);
+    validateMessages(messages);
+    const { idempotencyKey } = opts;
+    if (idempotencyKey !== undefined && typeof idempotencyKey !== 'string') {
+      throw new InvalidInputError('idempotencyKey must be a string');
+    }
+    let data: string;
+    try {
+      data = encodeBatch(messages, idempotencyKey);
+    } catch (cause) {
+      throw new InvalidInputError('Messages must be JSON-serialisable', { cause });
+    }
+    const result = await this.#locked(dir, true, (lease) =>
+      this.#appendLocked(sessionId, lease, data, messages.length, idempotencyKey),
+    );
+    return result!;
+  }
+
+  async saveState(sessionId: string, state: SessionState): Promise<void> {
+    const dir = this.#dir(sessionId);
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+      throw new InvalidInputError('saveState expects a SessionState object');
+    }
+    if (state.schemaVersion !== 1) {
+      throw new InvalidInputError(
+        `Unsupported state schemaVersion ${JSON.stringify(state.schemaVersion)}: this store writes version 1`,
+      );
+    }
+    let json: string;
+    try {
+      json = `${JSON.stringify(state)}\n`;
+    } catch (cause) {
+      throw new InvalidInputError('The state must be JSON-serialisable', { cause });
+    }
+    await this.#locked(dir, true, () => writeFileAtomic(join(dir, STATE_FILE), json));
+  }
+
+  async *list(filter: ListFilter = {}): AsyncIterable<SessionSummary> {
+    let names: string[];
+    try {
+      const entries = await readdir(this.root, { withFileTypes: true });
+      names = entries.filter((e) => e.isDirectory() && isValidSessionId(e.name)).map((e) => e.name);
+    } catch (error) {
+      if (codeOf(error) === 'ENOENT') return;
+      throw error;
+    }
+    names.sort();
+    for (const sessionId of names) {
+      const dir = join(this.root, sessionId);
+      const state = await this.#readState(dir);
+      if (state === undefined && !(await this.#exists(join(dir, MESSAGES_FILE)))) continue;
+      if (filter.userId !== undefined && state?.userId !== filter.userId) continue;
+      yield { sessionId, userId: state?.userId, createdAt: state?.createdAt, updatedAt: state?.updatedAt };
+    }
+  }
+
+  async delete(sessionId: string): Promise<void> {
+    const dir = this.#dir(sessionId);
+    // Under the lock, move the folder aside in one rename (waiting appends then start a new
+    // session), then remove it. `~` is not allowed in ids, so the name never is a session.
+    const trash = join(this.root, `.deleted~${sessionId}~${randomUUID()}`);
+    const moved = await this.#locked(dir, false, async (lease) => {
+      this.#history.delete(sessionId);
+      await lease.handle?.close();
+      lease.handle = undefined;
+      try {
+        await rename(dir, trash);
+      } catch (error) {
+        if (codeOf(error) === 'ENOENT') return false;
+        throw error;
+      }
+      lease.gone = true;
+      await fsyncDir(this.root);
+      return true;
+    });
+    this.#history.delete(sessionId);
+    if (moved) await rm(trash, { recursive: true, force: true });
+  }
+
+  /** The session's folder; throws `InvalidInputError` for an id that could leave `root`. */
+  #dir(sessionId: string): string {
+    assertSessionId(sessionId);
+    const dir = resolve(this.root, sessionId);
+    if (dirname(dir) !== this.root) {
+      throw new InvalidInputError(
+        `Invalid session id ${JSON.stringify(sessionId)}: it leaves the store root`,
+      );
+    }
+    return dir;
+  }
+
+  /** Ends this store's session leases at once (releasing their locks). Optional: they end by themselves within `lockHoldMs`. */
+  async close(): Promise<void> {
+    await endLeases(this.root);
+  }
+
+  /**
+   * Runs `task` holding the session's lock (see `withSessionLease`). Without `create`, resolves
+   * `undefined` when the session folder is missing; with it, makes the folder.
+   */
+  async #locked<T>(dir: string, create: boolean, task: (lease: Lease) => Promise<T>): Promise<T | undefined> {
+    return withSessionLease(
+      dir,
+      {
+        staleMs: this.#staleMs,
+        timeoutMs: this.#timeoutMs,
+        holdMs: this.#holdMs,
+        makeDir: create ? (d) => this.#makeDir(d) : undefined,
+        onCompromised: (lockPath, error) =>
+          this.#warn({
+            code: 'lock_compromised',
+            file: lockPath,
+            message: `Lost the lock ${lockPath} while holding it (${error.message}); another process may have taken it over.`,
+          }),
+      },
+      task,
+    );
+  }
+
+  async #makeDir(dir: string): Promise<void> {
+    const made = await mkdir(dir, { recursive: true });
+    if (made === undefined) return;
+    // New folders: flush their parents so the names survive a power loss.
+    await fsyncDir(this.root);
+    if (made !== dir) await fsyncDir(dirname(this.root)).catch(() => {});
+  }
+
+  async #appendLocked(
+    sessionId: string,
+    lease: Lease,
+    lines: string,
+    count: number,
+    idempotencyKey: string | undefined,
+  ): Promise<AppendResult> {
+    const file = join(lease.dir, MESSAGES_FILE);
+    lease.handle ??= await open(file, 'a+');
+    const handle = lease.handle;
+    const stats = await handle.stat();
+    let cache = this.#history.get(sessionId);
+    if (
+      !cache ||
+      cache.lease !== lease ||
+      cache.version !== lease.version ||
+      cache.ino !== stats.ino ||
+      cache.bytes !== stats.size
+    ) {
+      cache = await this.#catchUp(sessionId, file, handle, lease, stats);
+    }
+    if (idempotencyKey !== undefined) {
+      const seq = cache.keys.get(idempotencyKey);
+      if (seq !== undefined) return { seq };
+    }
+    if (count === 0) return { seq: cache.count };
+    const wasEmpty = cache.bytes === 0;
+    // A new file starts with its header line, written with the first append.
+    const data = Buffer.from(wasEmpty ? encodeHeader(sessionId) + lines : lines);
+    // From here the file may change even if the write fails half way: make the next append look.
+    lease.version++;
+    await writeAll(handle, data);
+    await handle.datasync();
+    // A new file: flush its folder too, so the file's name survives a power loss.
+    if (wasEmpty) await fsyncDir(lease.dir);
+    cache.bytes += data.length;
+    cache.count += count;
+    cache.lines += (wasEmpty ? 1 : 0) + count + (count > 1 || idempotencyKey !== undefined ? 1 : 0);
+    cache.tail = lastBytes(cache.tail, data);
+    if (idempotencyKey !== undefined) cache.keys.set(idempotencyKey, cache.count);
+    cache.version = lease.version;
+    return { seq: cache.count };
+  }
+
+  /**
+   * Brings the cache of a session up to date with its file, under the lock: reads only the bytes
+   * other processes appended since (or the whole file when it is new to this store or was
+   * replaced), and cuts off a torn tail so the next line starts clean.
+   */
+  async #catchUp(
+    sessionId: string,
+    file: string,
+    handle: FileHandle,
+    lease: Lease,
+    { dev, ino, size }: Stats,
+  ): Promise<HistoryCache> {
+    let cache = this.#history.get(sessionId);
+    const same =
+      cache !== undefined &&
+      cache.dev === dev &&
+      cache.ino === ino &&
+      size >= cache.bytes &&
+      (cache.tail.length === 0 ||
+        cache.tail.equals(await readRange(handle, cache.bytes - cache.tail.length, cache.tail.length)));
+    if (!cache || !same) {
+      cache = {
+        dev,
+        ino,
+        bytes: 0,
+        count: 0,
+        lines: 0,
+        keys: new Map(),
+        tail: Buffer.alloc(0),
+        lease: undefined,
+        version: 0,
+      };
+    }
+    if (size > cache.bytes) {
+      const framed = await readRange(handle, cache.bytes, size - cache.bytes, 1);
+      const scan = scanHistory(framed, {
+        file,
+        fromStart: cache.bytes === 0,
+        baseLines: cache.lines,
+        baseCount: cache.count,
+        collect: false,
+      });
+      cache.tail = lastBytes(cache.tail, framed.subarray(1, 1 + scan.validBytes));
+      cache.bytes += scan.validBytes;
+      cache.count += scan.count;
+      cache.lines += scan.lines;
+      for (const [key, seq] of scan.keys) cache.keys.set(key, seq);
+      if (scan.tornBytes > 0) {
+        lease.version++;
+        await handle.truncate(cache.bytes);
+        this.#warn({
+          code: 'torn_tail',
+          file,
+          message:
+            `Removed ${scan.tornBytes} byte(s) at the end of ${file}: a last write cut short (crash), ` +
+            'never acknowledged.',
+        });
+      }
+    }
+    cache.lease = lease;
+    cache.version = lease.version;
+    this.#remember(sessionId, cache);
+    return cache;
+  }
+
+  #remember(sessionId: string, cache: HistoryCache): void {
+    this.#history.delete(sessionId);
+    this.#history.set(sessionId, cache);
+    if (this.#history.size > MAX_CACHED_SESSIONS) {
+      const oldest = this.#history.keys().next().value;
+      if (oldest !== undefined) this.#history.delete(oldest);
+    }
+  }
+
+  async #readHistory(sessionId: string, dir: string): Promise<LoadedHistory | undefined> {
+    const file = join(dir, MESSAGES_FILE);
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch (error) {
+      if (codeOf(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+    try {
+      const { dev, ino, size } = await handle.stat();
+      const framed = await readRange(handle, 0, size, 1);
+      const scan = scanHistory(framed, { file, fromStart: true, baseLines: 0, baseCount: 0, collect: true });
+      const tail = lastBytes(Buffer.alloc(0), framed.subarray(1, 1 + scan.validBytes));
+      // Prime the append cache, unless an append of this process may be changing it right now.
+      const cache = this.#history.get(sessionId);
+      if (
+        !leaseBusy(dir) &&
+        (!cache || cache.ino !== ino || cache.dev !== dev || cache.bytes < scan.validBytes)
+      ) {
+        this.#remember(sessionId, {
+          dev,
+          ino,
+          bytes: scan.validBytes,
+          count: scan.count,
+          lines: scan.lines,
+          keys: scan.keys,
+          tail,
+          lease: undefined,
+          version: 0,
+        });
+      }
+      return { messages: scan.messages, scan, file };
+    } finally {
+      // Read-only: nothing to wait for, so the caller does not wait on another round trip.
+      handle.close().catch(() => {});
+    }
+  }
+
+  async #readState(dir: string): Promise<SessionState | undefined> {
+    const file = join(dir, STATE_FILE);
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch (error) {
+      if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return undefined;
+      throw error;
+    }
+    let text: string;
+    try {
+      text = (await readToEnd(handle)).toString('utf8');
+    } finally {
+      handle.close().catch(() => {});
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (cause) {
+      throw new SessionCorruptError(
+        `Corrupt session state ${file}: not valid JSON. Restore it from a backup.`,
+        {
+          file,
+          cause,
+        },
+      );
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new SessionCorruptError(`Corrupt session state ${file}: not a JSON object.`, { file });
+    }
+    const version = (value as { schemaVersion?: unknown }).schemaVersion;
+    if (version !== 1) {
+      throw new SessionCorruptError(
+        `Corrupt session state ${file}: unknown schemaVersion ${JSON.stringify(version)} (this version reads 1).`,
+        { file },
+      );
+    }
+    return value as SessionState;
+  }
+
+  async #exists(file: string): Promise<boolean> {
+    try {
+      await stat(file);
+      return true;
+    } catch (error) {
+      if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return false;
+      throw error;
+    }
+  }
+}
