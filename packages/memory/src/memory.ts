@@ -63,6 +63,7 @@ export class Memory implements MemoryStore {
   #snapshotTimer: ReturnType<typeof setTimeout> | undefined;
   #dirty = false;
   #writes: Promise<unknown> = Promise.resolve();
+  #closing: Promise<void> | undefined;
 
   constructor(options: MemoryOptions = {}) {
     this.#options = options;
@@ -169,10 +170,13 @@ export class Memory implements MemoryStore {
     await this.#write(() => this.keyv.set(SNAPSHOT, snapshot));
   }
 
-  /** Flushes and closes the underlying store. */
+  /** Flushes and closes the underlying store. Closing twice is fine. */
   async close(): Promise<void> {
-    await this.flush();
-    await this.keyv.disconnect();
+    this.#closing ??= (async () => {
+      await this.flush();
+      await this.keyv.disconnect();
+    })();
+    return this.#closing;
   }
 
   /** Number of memories stored. */
