@@ -99,7 +99,7 @@ for (const engine of engines) {
         hits.map((h) => h.id),
         q.evidence,
       );
-      (perCategory[q.category] ??= []).push(r);
+      perCategory[q.category] = [...(perCategory[q.category] ?? []), r];
       return r;
     });
     perConversation[conversation.name] = mean(recalls);
