@@ -25,16 +25,24 @@ const conversations = loadLocomo(args.data);
  * Documents as the engines see them. "plain": one text field `speaker: text`, as the dataset's
  * baselines were measured. "fields": speaker, text and the session's date as fields. "context":
  * also the previous turn of the same session, as a low-weight field (a question's answer is often a
- * reply whose words are in the question it replies to).
+ * reply whose words are in the question it replies to). "memory": what a memory store can index
+ * without knowing the speaker as a field: `speaker: text`, the date, the previous turn as context.
  */
 function documents(conversation, shape) {
   return conversation.turns.map((turn, i) => {
+    const previous =
+      conversation.turns[i - 1]?.session === turn.session ? conversation.turns[i - 1] : undefined;
     if (shape === 'plain') return { id: turn.id, text: `${turn.speaker}: ${turn.text}` };
-    const doc = { id: turn.id, text: turn.text, speaker: turn.speaker, date: turn.date };
-    if (shape === 'context') {
-      const previous = conversation.turns[i - 1];
-      doc.context = previous && previous.session === turn.session ? previous.text : '';
+    if (shape === 'memory') {
+      return {
+        id: turn.id,
+        text: `${turn.speaker}: ${turn.text}`,
+        date: turn.date,
+        context: previous ? `${previous.speaker}: ${previous.text}` : '',
+      };
     }
+    const doc = { id: turn.id, text: turn.text, speaker: turn.speaker, date: turn.date };
+    if (shape === 'context') doc.context = previous ? previous.text : '';
     return doc;
   });
 }
@@ -71,6 +79,11 @@ const engines = [
     name: '@sessions/search, fields + context (headline)',
     shape: 'context',
     make: () => new SearchIndex({ fields: { ...OURS_FIELDS, context: 0.2 } }),
+  },
+  {
+    name: '@sessions/search, memory-like: `speaker: text` + date + previous turn',
+    shape: 'memory',
+    make: () => new SearchIndex({ fields: { text: 1, date: 1, context: 0.2 } }),
   },
   {
     name: '  ablation: headline without feedback (RM3)',
