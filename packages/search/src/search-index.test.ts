@@ -262,6 +262,9 @@ describe('SearchIndex vectors', () => {
     expect(ids(onlyLexical).sort()).toEqual(['none', 'north', 'northeast']);
     const lexical = index.search('snow', { fusion: { method: 'convex', alpha: 1 } });
     expect(onlyLexical).toEqual(lexical);
+    // no searchable word: cosine alone, not scaled by 1 - alpha
+    const half = index.search('', { vector: [1, 0, 0], fusion: { method: 'convex', alpha: 0.5 } });
+    expect(half[0]).toEqual({ id: 'east', score: expect.closeTo(1, 6) });
   });
 
   it('refuses a query vector of the wrong length; one given to an index without vectors is ignored', () => {

@@ -271,9 +271,13 @@ export class SearchIndex {
     const lexicalDepth = hasVectors ? depth : limit;
     const lexical = terms.length > 0 ? this.lexicalRanking(terms, lexicalDepth, accept, feedback) : [];
 
+    // A query with no searchable word ranks by cosine alone, whatever the fusion method; with
+    // words that match nothing, RRF has one ranking left and returns it as it is.
     let ranked: Ranked[];
     if (!hasVectors) {
       ranked = lexical;
+    } else if (terms.length === 0) {
+      ranked = this.vectorRanking(queryVector!, limit, accept);
     } else if (fusion.method === 'convex') {
       ranked = this.convexRanking(lexical, queryVector!, fusion.alpha ?? 0.5, limit, accept);
     } else {
