@@ -183,6 +183,7 @@ describe('SearchIndex.search', () => {
     expect(ids(filtered)).toEqual(ids(all).slice(1, 3));
     expect(index.search('boundary layer', { limit: 1 })).toHaveLength(1);
     expect(index.search('boundary layer', { limit: 0 })).toEqual([]);
+    expect(index.search('boundary layer', { limit: 2 ** 31, feedback: false })).toEqual(all);
     const threshold = all[1]!.score;
     expect(
       index
@@ -261,6 +262,9 @@ describe('SearchIndex vectors', () => {
     expect(ids(onlyLexical).sort()).toEqual(['none', 'north', 'northeast']);
     const lexical = index.search('snow', { fusion: { method: 'convex', alpha: 1 } });
     expect(onlyLexical).toEqual(lexical);
+    // no searchable word: cosine alone, not scaled by 1 - alpha
+    const half = index.search('', { vector: [1, 0, 0], fusion: { method: 'convex', alpha: 0.5 } });
+    expect(half[0]).toEqual({ id: 'east', score: expect.closeTo(1, 6) });
   });
 
   it('refuses a query vector of the wrong length; one given to an index without vectors is ignored', () => {
@@ -272,6 +276,18 @@ describe('SearchIndex vectors', () => {
     expect(ids(plain.search('snow', { vector: [1, 2, 3, 4] }))).toEqual(['a']);
     plain.add({ id: 'b', text: 'snow', vector: [1, 0] });
     expect(plain.vectorDimensions).toBe(2);
+  });
+
+  it('sets and drops the vector of a document without re-indexing its text', () => {
+    const index = new SearchIndex();
+    index.addAll(vectorDocs);
+    expect(index.setVector('none', [0, 0, 1])).toBe(true);
+    expect(ids(index.search('', { vector: [0, 0, 1] }))).toEqual(['none']);
+    expect(index.setVector('none', undefined)).toBe(true);
+    expect(index.search('', { vector: [0, 0, 1] })).toEqual([]);
+    expect(index.setVector('missing', [1, 0, 0])).toBe(false);
+    expectError(() => index.setVector('north', [1, 0]), 'invalid_input');
+    expect(ids(index.search('ice', { feedback: false }))).toEqual(['north']);
   });
 
   it('applies the filter to vector results too', () => {
@@ -352,6 +368,18 @@ describe('SearchIndex serialization', () => {
       expect(index.search(query).length).toBeGreaterThan(0);
       expect(loaded.search(query)).toEqual(index.search(query));
     }
+  });
+
+  it('can leave vectors out, to be set again with setVector', () => {
+    const index = churned();
+    const json = index.serialize({ vectors: false });
+    expect(json.vectors).toBeUndefined();
+    const loaded = SearchIndex.fromJSON(json);
+    expect(loaded.search('', { vector: [1, 0, 0, 0] })).toEqual([]);
+    expect(loaded.search('wing flow', { feedback: false })).toEqual(
+      index.search('wing flow', { feedback: false }),
+    );
+    expect(loaded.vectorDimensions).toBeUndefined();
   });
 
   it('is compact: binary parts are base64 strings', () => {

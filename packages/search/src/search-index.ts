@@ -271,9 +271,13 @@ export class SearchIndex {
     const lexicalDepth = hasVectors ? depth : limit;
     const lexical = terms.length > 0 ? this.lexicalRanking(terms, lexicalDepth, accept, feedback) : [];
 
+    // A query with no searchable word ranks by cosine alone, whatever the fusion method; with
+    // words that match nothing, RRF has one ranking left and returns it as it is.
     let ranked: Ranked[];
     if (!hasVectors) {
       ranked = lexical;
+    } else if (terms.length === 0) {
+      ranked = this.vectorRanking(queryVector!, limit, accept);
     } else if (fusion.method === 'convex') {
       ranked = this.convexRanking(lexical, queryVector!, fusion.alpha ?? 0.5, limit, accept);
     } else {
@@ -292,8 +296,40 @@ export class SearchIndex {
     return out;
   }
 
-  /** The index as plain JSON (binary parts base64), for `SearchIndex.fromJSON`. */
+  /**
+   * Sets or (with `undefined`) drops the vector of a document already added, without re-indexing
+   * its text: for vectors kept apart from a serialized index. Returns false if there is no such
+   * document; throws `InvalidInputError` for a bad vector.
+   */
+  setVector(id: string, vector: Float32Array | readonly number[] | undefined): boolean {
+    const slot = this.slotOf.get(id);
+    if (slot === undefined) return false;
+    if (vector === undefined) {
+      this.vectors.delete(slot);
+      return true;
+    }
+    let unit: Float32Array;
+    try {
+      unit = this.vectors.normalise(vector);
+    } catch (error) {
+      throw new InvalidInputError(`Invalid vector for document "${id}": ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.vectors.setUnit(slot, unit);
+    return true;
+  }
+
+  /** The index as plain JSON (binary parts base64), for `SearchIndex.fromJSON`; same as `serialize()`. */
   toJSON(): SerializedSearchIndex {
+    return this.serialize();
+  }
+
+  /**
+   * The index as plain JSON (binary parts base64), for `SearchIndex.fromJSON`. With
+   * `{ vectors: false }` the vectors are left out (put them back with `setVector`).
+   */
+  serialize(options: { vectors?: boolean } = {}): SerializedSearchIndex {
     const slotMap = new Int32Array(this.idOf.length).fill(-1);
     const ids: string[] = [];
     this.idOf.forEach((id, slot) => {
@@ -302,7 +338,7 @@ export class SearchIndex {
       ids.push(id);
     });
     const lexical = this.lexical.serialize(slotMap, ids.length);
-    const vectors = this.vectors.serialize(slotMap, ids.length);
+    const vectors = options.vectors === false ? undefined : this.vectors.serialize(slotMap, ids.length);
     const stopWords = this.tokenizeOptions.stopWords;
     const stem = this.tokenizeOptions.stem;
     return {
@@ -482,7 +518,7 @@ export class SearchIndex {
     let bound = 0;
     for (const { term, weight } of terms) bound += weight * this.lexical.idf(term);
     const { slots, scores } = this.lexical.score(terms, this.k1);
-    const top = new TopK(depth, this.byId);
+    const top = new TopK(Math.min(depth, this.size), this.byId);
     for (const slot of slots) {
       const score = scores[slot]!;
       if (score > top.threshold && accept(slot)) top.offer(slot, score);
@@ -532,7 +568,7 @@ export class SearchIndex {
   }
 
   private vectorRanking(query: Float32Array, depth: number, accept: (slot: number) => boolean): Ranked[] {
-    const top = new TopK(depth, this.byId);
+    const top = new TopK(Math.min(depth, this.size), this.byId);
     this.vectors.forEachSimilarity(query, (slot, cosine) => {
       if (cosine > 0 && cosine > top.threshold && accept(slot)) top.offer(slot, cosine);
     });
@@ -548,7 +584,7 @@ export class SearchIndex {
   ): Ranked[] {
     const lexicalScore = new Map<number, number>();
     for (const { item, score } of lexical) lexicalScore.set(item, score);
-    const top = new TopK(limit, this.byId);
+    const top = new TopK(Math.min(limit, this.size), this.byId);
     const seen = new Set<number>();
     this.vectors.forEachSimilarity(query, (slot, cosine) => {
       seen.add(slot);
