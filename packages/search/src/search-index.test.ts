@@ -163,12 +163,43 @@ describe('SearchIndex.search', () => {
       { id: 'd', text: 'unrelated words entirely' },
     ]);
     expect(ids(index.search('apple', { feedback: false })).sort()).toEqual(['a', 'b']);
-    const expanded = index.search('apple');
+    // a handful of documents is below the default minDocuments (100): no expansion
+    expect(ids(index.search('apple')).sort()).toEqual(['a', 'b']);
+    const expanded = index.search('apple', { feedback: { minDocuments: 0 } });
     expect(ids(expanded).slice(0, 2).sort()).toEqual(['a', 'b']);
     expect(ids(expanded)).toContain('c');
     expect(ids(expanded)).not.toContain('d');
     // the best hit keeps its first-pass score
     expect(expanded[0]!.score).toBeCloseTo(index.search('apple', { feedback: false })[0]!.score, 12);
+  });
+
+  it('leaves common words out of the expansion with minIdf', () => {
+    const index = new SearchIndex();
+    index.addAll([
+      { id: 'a', text: 'apple common' },
+      { id: 'b', text: 'banana common' },
+      { id: 'c', text: 'cherry common' },
+      { id: 'd', text: 'apple durian' },
+    ]);
+    const all = ids(index.search('apple', { feedback: { minDocuments: 0 } }));
+    expect(all).toContain('b'); // reached through "common"
+    const strict = ids(index.search('apple', { feedback: { minDocuments: 0, minIdf: 1 } }));
+    expect(strict).not.toContain('b');
+    expect(strict.slice(0, 2).sort()).toEqual(['a', 'd']);
+    expect(() => index.search('apple', { feedback: { minIdf: -1 } })).toThrow(/minIdf/);
+  });
+
+  it('does not let feedback rank a neighbour above the document that holds the query', () => {
+    const index = new SearchIndex({ fields: { text: 1, context: 0.2 } });
+    index.addAll([
+      { id: 'first', text: 'User prefers technical explanations', context: '' },
+      {
+        id: 'second',
+        text: 'User is learning Rust in the evenings',
+        context: 'User prefers technical explanations',
+      },
+    ]);
+    expect(ids(index.search('preferences'))[0]).toBe('first');
   });
 
   it('filters before the limit, and honours limit and minScore', () => {

@@ -23,6 +23,18 @@ export interface FeedbackOptions {
   terms?: number;
   /** Weight kept by the original query, 0 to 1 (default 0.3); the rest goes to expansion terms. */
   originalWeight?: number;
+  /**
+   * Feedback runs only when the index holds at least this many documents (default 100): on a
+   * handful of documents the "relevance model" is just every document, and expansion would rank
+   * the longest one first.
+   */
+  minDocuments?: number;
+  /**
+   * Words of the best hits whose idf is below this are not used as expansion terms (default 0:
+   * all are). Chatty text (conversations) is full of common words that cost time and add noise:
+   * 2 keeps words found in fewer than about one document in eight.
+   */
+  minIdf?: number;
 }
 
 export interface SearchIndexOptions {
@@ -109,7 +121,13 @@ export interface SerializedSearchIndex {
 }
 
 const RESERVED_FIELDS = new Set(['id', 'vector']);
-const DEFAULT_FEEDBACK: Required<FeedbackOptions> = { documents: 10, terms: 40, originalWeight: 0.3 };
+const DEFAULT_FEEDBACK: Required<FeedbackOptions> = {
+  documents: 10,
+  terms: 40,
+  originalWeight: 0.3,
+  minDocuments: 100,
+  minIdf: 0,
+};
 const DEFAULT_DEPTH = 100;
 
 /**
@@ -501,7 +519,9 @@ export class SearchIndex {
     feedback: false | Required<FeedbackOptions>,
   ): Ranked[] {
     const first = this.bm25(terms, feedback ? Math.max(depth, feedback.documents) : depth, accept);
-    if (!feedback || first.ranked.length === 0) return first.ranked.slice(0, depth);
+    if (!feedback || first.ranked.length === 0 || this.size < feedback.minDocuments) {
+      return first.ranked.slice(0, depth);
+    }
     const expanded = this.expand(terms, first.ranked.slice(0, feedback.documents), first.bound, feedback);
     const second = this.bm25(expanded, depth, accept);
     const best = second.ranked[0]?.score ?? 0;
@@ -547,6 +567,7 @@ export class SearchIndex {
     top.forEach(({ item }, i) => {
       const docWeight = docWeights[i]! / mass;
       for (const { term, frequency } of this.lexical.wordVector(item)) {
+        if (feedback.minIdf > 0 && this.lexical.idf(term) < feedback.minIdf) continue;
         model.set(term, (model.get(term) ?? 0) + docWeight * frequency);
       }
     });
@@ -646,6 +667,12 @@ function resolveFeedback(feedback: boolean | FeedbackOptions | undefined): false
   }
   if (!Number.isInteger(resolved.terms) || resolved.terms < 0) {
     throw new InvalidInputError(`Invalid feedback.terms ${resolved.terms}: use a non-negative integer`);
+  }
+  checkRange('feedback.minIdf', resolved.minIdf, 0, 100);
+  if (!Number.isInteger(resolved.minDocuments) || resolved.minDocuments < 0) {
+    throw new InvalidInputError(
+      `Invalid feedback.minDocuments ${resolved.minDocuments}: use a non-negative integer`,
+    );
   }
   return resolved;
 }
