@@ -177,6 +177,31 @@ describe('POST /agent', () => {
     expect(stored?.messages ?? []).toEqual([]);
   });
 
+  it('cancels the model call when a JSON client disconnects, and stores nothing', async () => {
+    const signals: AbortSignal[] = [];
+    harness = await startHarness({
+      wrapModel: (model): ChatModel => ({
+        generate: (req) => {
+          if (req.signal) signals.push(req.signal);
+          return model.generate(req);
+        },
+        stream: (req) => model.stream(req),
+      }),
+    });
+    harness.fake.reply({ content: 'never delivered', delayMs: 5_000 });
+    const client = new AbortController();
+    const pending = harness.request('/agent', {
+      json: { message: 'Slow question', session_id: 'gone-json' },
+      signal: client.signal,
+    });
+    await expect.poll(() => harness!.fake.chatRequests().length).toBe(1);
+    client.abort();
+    await expect(pending).rejects.toThrow();
+    await expect.poll(() => signals[0]?.aborted).toBe(true);
+    await harness.listening.close();
+    expect((await harness.store.load('gone-json'))?.messages ?? []).toEqual([]);
+  });
+
   it('keeps a retried request with the same Idempotency-Key from running the model twice', async () => {
     harness = await startHarness();
     harness.fake.reply('The one and only answer');

@@ -160,7 +160,6 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   app.use(async function observe(c, next) {
     const started = performance.now();
     const end = tracker.begin();
-    c.set('signal', c.req.raw.signal);
     c.set('principal', ANONYMOUS);
     try {
       await next();
@@ -213,18 +212,33 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       await next();
     });
   }
-  app.use(
-    bodyLimit({
-      maxSize: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-      onError: () => {
-        const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const maxBody = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const streamedBodyLimit = bodyLimit({
+    maxSize: maxBody,
+    onError: () => {
+      throw new HttpError(
+        'payload_too_large',
+        `The request body is larger than ${maxBody} bytes (bodyLimit)`,
+      );
+    },
+  });
+  app.use(async function limitBody(c, next) {
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next();
+    // A declared length is checked before reading (and reading stops there: Node's parser never
+    // delivers more than it). A chunked body is counted as it streams in.
+    const length = c.req.header('content-length');
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (Number(length) > maxBody) {
         throw new HttpError(
           'payload_too_large',
-          `The request body is larger than ${limit} bytes (bodyLimit)`,
+          `The request body is larger than ${maxBody} bytes (bodyLimit)`,
         );
-      },
-    }),
-  );
+      }
+      return next();
+    }
+    return streamedBodyLimit(c, next);
+  });
   agentRoute(app, deps);
   sessionRoutes(app, deps);
   memoryRoutes(app, deps);
