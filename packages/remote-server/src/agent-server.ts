@@ -62,8 +62,11 @@ export interface AgentServerOptions {
 
 /** An agent served over HTTP. */
 export interface AgentServer {
-  /** The web-standard handler, for any host that speaks `fetch` (Bun, Deno, workers, a Node adapter). */
-  fetch(request: Request): Promise<Response>;
+  /**
+   * The web-standard handler, for any host that speaks `fetch` (Bun, Deno, workers, a Node adapter).
+   * `env` is the host's bindings, passed on to Hono (`@hono/node-server` passes `{ incoming, outgoing }`).
+   */
+  fetch(request: Request, env?: unknown): Promise<Response>;
   /** The Hono app, to mount in a larger app or add routes to. */
   app: Hono<ServerEnv>;
   /** Listens on Node's HTTP server. Default `127.0.0.1:8000`. */
@@ -266,7 +269,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     return c.json(answer.body, answer.status as 400, answer.headers);
   });
 
-  const fetch = async (request: Request): Promise<Response> => app.fetch(request);
+  const fetch = async (request: Request, env?: unknown): Promise<Response> => app.fetch(request, env);
   return {
     fetch,
     app,
