@@ -11,13 +11,19 @@ const args = process.argv.slice(2);
 const names = args.filter((arg, i) => !arg.startsWith('--') && !args[i - 1]?.startsWith('--'));
 const passed = args.filter((arg) => !names.includes(arg));
 const scripts = readdirSync(here)
-  .filter((file) => file.endsWith('.mjs') && file !== 'run.mjs' && !file.startsWith('lib-') && !file.startsWith('_'))
+  .filter(
+    (file) =>
+      file.endsWith('.mjs') && file !== 'run.mjs' && !file.startsWith('lib-') && !file.startsWith('_'),
+  )
   .filter((file) => names.length === 0 || names.some((name) => file.startsWith(name)))
   .sort();
 let failed = 0;
 for (const script of scripts) {
   console.log(`\n## ${script}\n`);
-  const { status } = spawnSync(process.execPath, [join(here, script), ...passed], { stdio: 'inherit', cwd: here });
+  const { status } = spawnSync(process.execPath, [join(here, script), ...passed], {
+    stdio: 'inherit',
+    cwd: here,
+  });
   if (status !== 0) failed += 1;
 }
 process.exit(failed > 0 ? 1 : 0);

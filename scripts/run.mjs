@@ -20,7 +20,11 @@ function run(command, args, options = {}) {
 
 function pnpmVersion() {
   try {
-    return execFileSync('pnpm', ['--version'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('pnpm', ['--version'], {
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return undefined;
   }
@@ -30,7 +34,10 @@ function pnpmVersion() {
 function pnpm() {
   if (pnpmVersion() === PNPM_VERSION) return ['pnpm'];
   console.log(`> installing pnpm ${PNPM_VERSION} (found ${pnpmVersion() ?? 'none'})`);
-  if (run('npm', ['install', '--global', `pnpm@${PNPM_VERSION}`], { stdio: 'inherit' }) === 0 && pnpmVersion() === PNPM_VERSION) {
+  if (
+    run('npm', ['install', '--global', `pnpm@${PNPM_VERSION}`], { stdio: 'inherit' }) === 0 &&
+    pnpmVersion() === PNPM_VERSION
+  ) {
     return ['pnpm'];
   }
   return ['npx', '--yes', `pnpm@${PNPM_VERSION}`];

@@ -26,7 +26,7 @@ beforeEach(async () => {
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
 
-const userAndAssistant = (messages: { role: string }[]) =>
+const userAndAssistant = <M extends { role: string }>(messages: M[]): M[] =>
   messages.filter((message) => message.role === 'user' || message.role === 'assistant');
 
 describe('reference: local session options', () => {
@@ -48,7 +48,11 @@ describe('reference: state management', () => {
     // State persistence location
     expect(existsSync(join(root, 'chat_123', 'state.json'))).toBe(true);
     const onDisk = JSON.parse(readFileSync(join(root, 'chat_123', 'state.json'), 'utf8'));
-    expect(onDisk).toMatchObject({ sessionId: 'chat_123', userId: 'user_456', data: { topic: 'AI research' } });
+    expect(onDisk).toMatchObject({
+      sessionId: 'chat_123',
+      userId: 'user_456',
+      data: { topic: 'AI research' },
+    });
     expect(onDisk.agents).toEqual([{ name: 'Assistant' }]);
 
     // Create new session instance, restore previous state, continue
@@ -70,7 +74,12 @@ describe('reference: state management', () => {
 
 describe('reference: session context', () => {
   it('exposes session id, user id, creation time and message count', async () => {
-    const session = new Session({ sessionId: 'ctx_1', userId: 'user_1', store: new FsSessionStore({ root }), model });
+    const session = new Session({
+      sessionId: 'ctx_1',
+      userId: 'user_1',
+      store: new FsSessionStore({ root }),
+      model,
+    });
     await session.Agent({ name: 'Assistant' }).chat('hello');
     const context = session.getContext();
     expect(context.sessionId).toBe('ctx_1');
@@ -93,7 +102,10 @@ describe('reference: multi-agent sessions', () => {
     expect(article).toContain('Article');
 
     const writerSaw = fake.chatRequests()[1]?.body as { messages: { role: string; content: string }[] };
-    expect(writerSaw.messages[0]).toMatchObject({ role: 'system', content: expect.stringContaining('You write content') });
+    expect(writerSaw.messages[0]).toMatchObject({
+      role: 'system',
+      content: expect.stringContaining('You write content'),
+    });
     expect(writerSaw.messages.map((message) => message.content)).toContain(research);
 
     const history = await new FsSessionStore({ root }).load('team_session');
@@ -111,7 +123,11 @@ describe('reference: session middleware', () => {
       log.push(`Message: ${message}`, `Response: ${response.slice(0, 100)}...`);
       return response;
     };
-    const session = new Session({ sessionId: 'logged_session', model, middleware: [afterResponse(loggingMiddleware)] });
+    const session = new Session({
+      sessionId: 'logged_session',
+      model,
+      middleware: [afterResponse(loggingMiddleware)],
+    });
     fake.reply('Hi!');
     await session.Agent({ name: 'Assistant' }).chat('Hello');
     expect(log).toEqual(['Message: Hello', 'Response: Hi!...']);

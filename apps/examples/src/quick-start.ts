@@ -23,7 +23,9 @@ const session = new Session({
 });
 
 const visits = await session.incrementState('visits');
-console.log(`Session ${session.sessionId}, visit ${visits}, ${session.getContext().messageCount} messages so far.\n`);
+console.log(
+  `Session ${session.sessionId}, visit ${visits}, ${session.getContext().messageCount} messages so far.\n`,
+);
 
 const assistant = session.Agent({ name: 'Assistant', instructions: 'You are a helpful assistant.' });
 await assistant.chat(process.argv[2] ?? 'Hello! What were we discussing?');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Agent } from './agent.js';
 import { MemorySessionStore } from './memory-session-store.js';
+import type { MemoryRecord, MemoryStore } from './memory-store.js';
 import type { Middleware } from './middleware.js';
 import { ScriptedModel } from './scripted-model.test-helper.js';
 import { Session } from './session.js';
@@ -190,5 +191,80 @@ describe('Agent', () => {
     await agent.chat('once', { turnId: 't1' });
     await agent.chat('once', { turnId: 't1' });
     expect((await store.load('idem'))!.messages.length).toBe(2);
+  });
+});
+
+describe('Agent remember', () => {
+  const listMemory = () => {
+    const records: MemoryRecord[] = [];
+    const store: MemoryStore = {
+      add: async (input, scope = {}) => {
+        const { text, metadata = {} } = typeof input === 'string' ? { text: input } : input;
+        const record = {
+          id: `m${records.length}`,
+          text,
+          metadata,
+          scope,
+          createdAt: new Date().toISOString(),
+        };
+        records.push(record);
+        return record;
+      },
+      search: async () => [],
+      list: async () => records,
+      get: async (id) => records.find((record) => record.id === id),
+      delete: async () => false,
+      clear: async () => 0,
+    };
+    return { records, store };
+  };
+
+  it('keeps each turn as session memories', async () => {
+    const { records, store } = listMemory();
+    const session = new Session({
+      sessionId: 's',
+      userId: 'u',
+      memory: store,
+      model: new ScriptedModel().reply('Noted!'),
+    });
+    await session.Agent({ name: 'A', remember: true }).chat('I moved to Lisbon');
+    expect(records.map(({ text, scope, metadata }) => ({ text, scope, role: metadata.role }))).toEqual([
+      { text: 'I moved to Lisbon', scope: { userId: 'u', sessionId: 's' }, role: 'user' },
+      { text: 'Noted!', scope: { userId: 'u', sessionId: 's' }, role: 'assistant' },
+    ]);
+  });
+
+  it('keeps facts extracted by the model in the user scope', async () => {
+    const { records, store } = listMemory();
+    const model = new ScriptedModel().reply(
+      'Welcome to Lisbon!',
+      '- The user lives in Lisbon\n- The user is a nurse',
+    );
+    const session = new Session({ sessionId: 's', userId: 'u', memory: store, model });
+    await session.Agent({ name: 'A', remember: 'facts' }).chat('I moved to Lisbon, I work as a nurse');
+    expect(records.map(({ text, scope }) => ({ text, scope }))).toEqual([
+      { text: 'The user lives in Lisbon', scope: { userId: 'u' } },
+      { text: 'The user is a nurse', scope: { userId: 'u' } },
+    ]);
+    expect(model.requests[1]?.messages[1]?.content).toBe(
+      'User: I moved to Lisbon, I work as a nurse\nAssistant: Welcome to Lisbon!',
+    );
+  });
+
+  it('does not fail a stored turn when remembering fails', async () => {
+    const { store } = listMemory();
+    store.add = async () => {
+      throw new Error('disk full');
+    };
+    const errors: unknown[] = [];
+    const session = new Session({ memory: store, model: new ScriptedModel().reply('ok') });
+    const agent = session.Agent({
+      name: 'A',
+      remember: true,
+      onRememberError: (error) => errors.push(error),
+    });
+    expect(await agent.chat('hi')).toBe('ok');
+    expect(errors).toHaveLength(1);
+    expect(await session.messages()).toHaveLength(2);
   });
 });

@@ -20,6 +20,15 @@ export interface AgentOptions {
   memory?: boolean;
   /** Put the most relevant knowledge passages into the prompt. Needs the session's `knowledge`. */
   knowledge?: boolean;
+  /**
+   * Store what is said as memories after each turn (needs the session's `memory`): `'turns'` (or
+   * `true`) keeps the user's message and the reply in this session's scope; `'facts'` asks the model
+   * (one more call) for lasting facts about the user and keeps each in the user's scope, visible
+   * from all of the user's sessions. Default off.
+   */
+  remember?: boolean | 'turns' | 'facts';
+  /** Called when remembering a turn fails (the turn itself is stored). Default `console.warn`. */
+  onRememberError?: (error: unknown) => void;
   /** The session to work in; a new in-memory one (with `model`) when absent. */
   session?: Session;
   /** Overrides the session's model for this agent. */
@@ -86,6 +95,11 @@ export class Agent {
     if (options.memory && !this.session.memory) {
       throw new NotConfiguredError(
         `Agent "${this.name}" asks for memory but its session has none: pass \`memory: new Memory()\` from @sessions/memory to new Session()`,
+      );
+    }
+    if (options.remember && !this.session.memory) {
+      throw new NotConfiguredError(
+        `Agent "${this.name}" asks to remember turns but its session has no memory: pass \`memory: new Memory()\` from @sessions/memory to new Session()`,
       );
     }
     if (options.knowledge && !this.session.knowledge) {
@@ -209,6 +223,7 @@ export class Agent {
       ...(result.usage && { metadata: { usage: result.usage } }),
     };
     await session.appendTurn([user, ...produced, reply], options.turnId ?? newId('turn'));
+    if (this.#options.remember) await this.#remember(sent, result.content, options.signal);
     return { turn, produced, result };
   }
 
@@ -273,6 +288,51 @@ export class Agent {
     }
   }
 
+  async #remember(message: string, reply: string, signal: AbortSignal | undefined): Promise<void> {
+    const mode = this.#options.remember === 'facts' ? 'facts' : 'turns';
+    try {
+      if (mode === 'turns') {
+        const metadata = { agentName: this.name, source: 'turn' };
+        if (message.trim())
+          await this.session.addMemory(message, { type: 'short', metadata: { ...metadata, role: 'user' } });
+        if (reply.trim())
+          await this.session.addMemory(reply, {
+            type: 'short',
+            metadata: { ...metadata, role: 'assistant' },
+          });
+        return;
+      }
+      const facts = await this.#extractFacts(message, reply, signal);
+      for (const fact of facts) {
+        await this.session.addMemory(fact, {
+          type: 'long',
+          scope: 'user',
+          metadata: { agentName: this.name, source: 'facts' },
+        });
+      }
+    } catch (error) {
+      (
+        this.#options.onRememberError ??
+        ((e: unknown) => console.warn('[sessions] could not remember a turn:', e))
+      )(error);
+    }
+  }
+
+  async #extractFacts(message: string, reply: string, signal: AbortSignal | undefined): Promise<string[]> {
+    const model = this.#model!;
+    const response = await model.generate({
+      messages: [
+        { id: 'facts', role: 'system', content: FACTS_PROMPT, createdAt: '' },
+        { id: 'turn', role: 'user', content: `User: ${message}\nAssistant: ${reply}`, createdAt: '' },
+      ],
+      ...(signal !== undefined && { signal }),
+    });
+    return response.content
+      .split('\n')
+      .map((line) => line.replace(/^\s*(?:[-*•]|\d+[.)])\s*/, '').trim())
+      .filter((line) => line !== '' && line.toUpperCase() !== 'NONE');
+  }
+
   async #callTool(call: ToolCall, turn: TurnContext): Promise<string> {
     const tool = this.tools.find((candidate) => candidate.name === call.name);
     if (!tool) return JSON.stringify({ error: `Unknown tool "${call.name}"` });
@@ -312,6 +372,11 @@ export class Agent {
     return parts.join('\n\n');
   }
 }
+
+const FACTS_PROMPT =
+  'Extract lasting facts about the user from this exchange (preferences, plans, people, places, ' +
+  'what they own or do). Write one short, self-contained fact per line, in the third person. ' +
+  'Write NONE when there is nothing worth remembering.';
 
 function systemMessage(content: string): Message {
   return { id: 'system', role: 'system', content, createdAt: '' };

@@ -41,6 +41,8 @@ export interface AddMemoryOptions {
   /** Default `'long'`. */
   type?: MemoryType;
   metadata?: Record<string, unknown>;
+  /** `'session'` (default): this session only; `'user'`: every session of this user. */
+  scope?: 'session' | 'user';
 }
 
 export interface SearchMemoryOptions {
@@ -227,7 +229,8 @@ export class Session {
       throw new InvalidInputError('addMemory(text) takes a non-empty string');
     }
     const metadata = { ...options.metadata, type: options.type ?? 'long' };
-    return memory.add({ text, metadata, createdAt: this.now() }, this.scope);
+    const scope = options.scope === 'user' ? { userId: this.#userId } : this.scope;
+    return memory.add({ text, metadata, createdAt: this.now() }, scope);
   }
 
   async searchMemory(query: string, options: SearchMemoryOptions = {}): Promise<MemoryHit[]> {

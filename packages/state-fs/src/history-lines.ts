@@ -74,10 +74,19 @@ function corrupt(file: string, line: number, what: string, cause?: unknown): Ses
 
 type Kind = 'header' | 'message' | 'batch' | undefined;
 
+function isMessage(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Message).role === 'string' &&
+    typeof (value as Message).id === 'string'
+  );
+}
+
 function kindOf(value: unknown): Kind {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const record = value as Record<string, unknown>;
-  if (typeof record.role === 'string' && typeof record.id === 'string') return 'message';
+  if (isMessage(record)) return 'message';
   if ('schemaVersion' in record) return 'header';
   const { batch, key } = record as Partial<BatchLine>;
   if (Number.isSafeInteger(batch) && batch! >= 1 && (key === undefined || typeof key === 'string'))
@@ -136,7 +145,6 @@ export function scanHistory(framed: Buffer, options: ScanOptions): ScanResult {
     }
   }
 
-  const messages: Message[] = [];
   const keys = new Map<string, number>();
   let count = 0; // messages seen
   let validCount = 0; // messages in complete appends
@@ -146,7 +154,7 @@ export function scanHistory(framed: Buffer, options: ScanOptions): ScanResult {
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
     const line = baseLines + i + 1;
-    const kind = kindOf(value);
+    const kind = isMessage(value) ? 'message' : kindOf(value);
     if (fromStart && i === 0) {
       if (kind !== 'header')
         throw corrupt(file, line, 'no header line ({"schemaVersion":1,...}) at the start');
@@ -161,7 +169,8 @@ export function scanHistory(framed: Buffer, options: ScanOptions): ScanResult {
       validLines = 1;
     } else if (kind === 'message') {
       count++;
-      if (collect) messages.push(value as Message);
+      // Messages are gathered at the front of `values` itself (count - 1 <= i).
+      if (collect) values[count - 1] = value;
       if (pending > 0) pending--;
       if (pending === 0) {
         validCount = count;
@@ -183,7 +192,8 @@ export function scanHistory(framed: Buffer, options: ScanOptions): ScanResult {
   }
 
   // Lines of an append cut short are part of the torn tail, like a last line without its newline.
-  if (collect) messages.length = validCount;
+  values.length = collect ? validCount : 0;
+  const messages = values as Message[];
   const validBytes = validLines === 0 ? 0 : newlines[validLines - 1]!;
   return {
     messages,

@@ -12,5 +12,7 @@ export type {
   RecordedRequest,
 } from './fake-openai.js';
 export { startFakeOpenAI } from './fake-openai.js';
+export type { MemoryConformanceApi } from './memory-store-conformance.js';
+export { memoryStoreConformance } from './memory-store-conformance.js';
 export type { ConformanceApi } from './session-store-conformance.js';
 export { sessionStoreConformance } from './session-store-conformance.js';

@@ -1,0 +1,6 @@
+export { FetchFailedError, PrivateAddressError, SourceTooLargeError } from './errors.js';
+export type { KnowledgeAddOptionsWithProgress, KnowledgeOptions } from './knowledge.js';
+export { Knowledge } from './knowledge.js';
+export type { HostLookup } from './private-address.js';
+export { isPrivateAddress } from './private-address.js';
+export type { IngestPhase, IngestProgress, ProgressListener } from './progress.js';

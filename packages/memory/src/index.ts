@@ -1,0 +1,2 @@
+export type { MemoryOptions } from './memory.js';
+export { Memory } from './memory.js';

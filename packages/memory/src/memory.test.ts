@@ -1,0 +1,127 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OpenAIEmbedder } from '@sessions/openai';
+import { type FakeOpenAI, memoryStoreConformance, startFakeOpenAI } from '@sessions/testing';
+import Keyv from 'keyv';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Memory } from './memory.js';
+
+const dirs: string[] = [];
+const tempDir = async (): Promise<string> => {
+  const dir = await mkdtemp(join(tmpdir(), 'sessions-memory-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe('Memory in memory', () => {
+  memoryStoreConformance(() => new Memory(), { it, expect, afterEach });
+});
+
+describe('Memory on SQLite', () => {
+  memoryStoreConformance(
+    async () => new Memory({ path: await tempDir() }),
+    { it, expect, afterEach },
+    {
+      close: (store) => (store as Memory).close(),
+    },
+  );
+});
+
+describe('Memory persistence', () => {
+  it('finds everything again from a new instance on the same path', async () => {
+    const path = await tempDir();
+    const first = new Memory({ path });
+    await first.add(
+      { text: 'Caroline went to the LGBTQ support group', metadata: { dia_id: 'D1:3' } },
+      { userId: 'u' },
+    );
+    await first.add('Melanie painted a sunrise', { userId: 'u' });
+    await first.close();
+
+    const second = new Memory({ path });
+    const hits = await second.search('support group', { scope: { userId: 'u' } });
+    expect(hits[0]).toMatchObject({
+      text: 'Caroline went to the LGBTQ support group',
+      metadata: { dia_id: 'D1:3' },
+    });
+    expect(await second.size()).toBe(2);
+    await second.close();
+  });
+
+  it('repairs a snapshot older than the records', async () => {
+    const path = await tempDir();
+    const first = new Memory({ path });
+    await first.add('apples are red', { userId: 'u' });
+    await first.flush();
+    await first.add('bananas are yellow', { userId: 'u' }); // after the snapshot
+    await first.keyv.disconnect(); // a crash: no final flush
+
+    const second = new Memory({ path });
+    expect((await second.search('bananas', { scope: { userId: 'u' } }))[0]?.text).toBe('bananas are yellow');
+    expect((await second.search('apples', { scope: { userId: 'u' } }))[0]?.text).toBe('apples are red');
+    await second.close();
+  });
+
+  it('works on any Keyv instance', async () => {
+    const keyv = new Keyv();
+    const memory = new Memory({ keyv });
+    await memory.add('stored in a plain Keyv map');
+    expect((await new Memory({ keyv }).search('plain map'))[0]?.text).toBe('stored in a plain Keyv map');
+  });
+});
+
+describe('Memory with an embedder', () => {
+  let fake: FakeOpenAI;
+  beforeAll(async () => {
+    fake = await startFakeOpenAI();
+  });
+  afterAll(() => fake.close());
+
+  const embedder = () =>
+    new OpenAIEmbedder({
+      apiKey: fake.apiKey,
+      baseURL: fake.url,
+      model: 'text-embedding-3-small',
+      dimensions: 256,
+    });
+
+  it('computes each embedding once and stores it', async () => {
+    const path = await tempDir();
+    fake.reset();
+    const memory = new Memory({ path, embedder: embedder() });
+    await memory.addMany(['the cat sat on the mat', 'dogs chase cats', 'stock markets fell today'], {
+      userId: 'u',
+    });
+    await memory.add('the cat sat on the mat', { userId: 'u' }); // duplicate: no new embedding
+    await memory.close();
+    expect(fake.embeddingRequests()).toHaveLength(1);
+
+    const again = new Memory({ path, embedder: embedder() });
+    const hits = await again.search('cat mat', { scope: { userId: 'u' } });
+    expect(hits[0]?.text).toBe('the cat sat on the mat');
+    expect(fake.embeddingRequests()).toHaveLength(2); // only the query
+    await again.close();
+  });
+
+  it('ranks by vectors too (hybrid)', async () => {
+    fake.reset();
+    const memory = new Memory({ embedder: embedder() });
+    await memory.addMany(['alpha beta gamma', 'delta epsilon zeta'], { userId: 'u' });
+    const hits = await memory.search('epsilon', { scope: { userId: 'u' } });
+    expect(hits[0]?.text).toBe('delta epsilon zeta');
+    expect(fake.embeddingRequests().at(-1)?.body).toMatchObject({ input: ['epsilon'] });
+  });
+});
+
+describe('Memory close', () => {
+  it('can be closed twice', async () => {
+    const memory = new Memory({ path: await tempDir() });
+    await memory.add('x');
+    await memory.close();
+    await expect(memory.close()).resolves.toBeUndefined();
+  });
+});
