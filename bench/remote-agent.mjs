@@ -108,7 +108,9 @@ async function startKind(kind, root) {
   const { logging, rateLimit } = await import('@sessions/middleware');
   const { pino } = await import('pino');
   const store =
-    kind === 'fs' ? new (await import('@sessions/state-fs')).FsSessionStore({ root }) : new core.MemorySessionStore();
+    kind === 'fs'
+      ? new (await import('@sessions/state-fs')).FsSessionStore({ root })
+      : new core.MemorySessionStore();
   // Real logs (pino) and real limiters, written to /dev/null and set too high to refuse anything.
   const sink = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
   const agentServer = createAgentServer({
@@ -214,7 +216,11 @@ async function runOnce(config, base, round) {
   const server = await startServer(config.kind, root);
   let run;
   try {
-    const measure = await load(server.url, { ...base, sessions: config.sessions, label: `${config.id}-${round}` });
+    const measure = await load(server.url, {
+      ...base,
+      sessions: config.sessions,
+      label: `${config.id}-${round}`,
+    });
     run = await measure(server.start);
   } finally {
     const report = await server.stop();

@@ -65,7 +65,10 @@ describe('with @sessions/memory and @sessions/knowledge', () => {
     });
 
     harness.fake.reply('Efficiency improved by 40%, and you like technical detail.');
-    const answer = await harness.agent({ message: 'A technical explanation of the efficiency finding?', session_id: 'research_session' });
+    const answer = await harness.agent({
+      message: 'A technical explanation of the efficiency finding?',
+      session_id: 'research_session',
+    });
     expect(answer.status).toBe(200);
     const system = String(harness.fake.chatRequests()[0]!.body.messages[0]!.content);
     expect(system).toContain('User prefers technical explanations');
