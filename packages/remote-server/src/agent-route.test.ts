@@ -179,7 +179,13 @@ describe('POST /agent', () => {
 
   it('cancels the model call when a JSON client disconnects, and stores nothing', async () => {
     const signals: AbortSignal[] = [];
+    const lines: Array<{ level: string; message: string }> = [];
+    const record =
+      (level: string) =>
+      (_fields: Record<string, unknown>, message: string): void =>
+        void lines.push({ level, message });
     harness = await startHarness({
+      logger: { info: record('info'), warn: record('warn'), error: record('error') },
       wrapModel: (model): ChatModel => ({
         generate: (req) => {
           if (req.signal) signals.push(req.signal);
@@ -200,6 +206,9 @@ describe('POST /agent', () => {
     await expect.poll(() => signals[0]?.aborted).toBe(true);
     await harness.listening.close();
     expect((await harness.store.load('gone-json'))?.messages ?? []).toEqual([]);
+    // A client that went away is not a server fault.
+    expect(lines.filter((line) => line.level === 'error')).toEqual([]);
+    expect(lines.map((line) => line.message)).toContain('turn cancelled: the client went away');
   });
 
   it('keeps a retried request with the same Idempotency-Key from running the model twice', async () => {

@@ -262,10 +262,15 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     return c.json(answer.body, answer.status as 404, answer.headers);
   });
   app.onError((error, c) => {
+    if (error instanceof ClientGoneError) {
+      // Nobody is left to read an answer; 499 (as nginx logs it) marks the request in the log.
+      log.info({ reqId: c.get('requestId') }, 'turn cancelled: the client went away');
+      return c.body(null, 499 as 400);
+    }
     const answer = errorAnswer(error, c.get('requestId'));
     const fields = { reqId: c.get('requestId'), code: answer.body.error.code, err: error };
     if (answer.serverFault) log.error(fields, 'request failed');
-    else if (!(error instanceof ClientGoneError)) log.info(fields, 'request refused');
+    else log.info(fields, 'request refused');
     return c.json(answer.body, answer.status as 400, answer.headers);
   });
 
