@@ -203,18 +203,28 @@ describe('two processes appending to one session', () => {
     checkHistory(loaded!.messages, reports, { workers: ['a', 'b'], ...workload });
   });
 
-  it('on one SQLite file: nothing lost, each message once, seqs unique, keyed batches once', async () => {
-    const file = await tempFile();
-    const common = { backend: 'sqlite', target: file, task: 'append-many', sessionId: 'busy' };
-    const reports = await runTogether([
-      { ...common, worker: 'a', ...workload },
-      { ...common, worker: 'b', ...workload },
-    ] as ChildConfig[]);
-    const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${file}` }) });
-    opened.push(keyv);
-    const loaded = await new KeyvSessionStore({ keyv }).load('busy');
-    checkHistory(loaded!.messages, reports, { workers: ['a', 'b'], ...workload });
-  });
+  it.each([
+    ['rollback journal', 'DELETE'],
+    ['WAL', 'WAL'],
+  ])(
+    'on one SQLite file (%s): nothing lost, each message once, seqs unique, keyed batches once',
+    async (_name, mode) => {
+      const file = await tempFile();
+      const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${file}` }) });
+      opened.push(keyv);
+      const [row] = (await (keyv.store as KeyvSqlite).query(`PRAGMA journal_mode=${mode}`)) as Array<{
+        journal_mode: string;
+      }>;
+      expect(row?.journal_mode.toUpperCase()).toBe(mode);
+      const common = { backend: 'sqlite', target: file, task: 'append-many', sessionId: 'busy' };
+      const reports = await runTogether([
+        { ...common, worker: 'a', ...workload },
+        { ...common, worker: 'b', ...workload },
+      ] as ChildConfig[]);
+      const loaded = await new KeyvSessionStore({ keyv }).load('busy');
+      checkHistory(loaded!.messages, reports, { workers: ['a', 'b'], ...workload });
+    },
+  );
 });
 
 describe('a generic adapter shared by two processes', () => {

@@ -35,7 +35,12 @@ describe('WriterLease', () => {
   it('claims the database, renews it after half the lease, and releases it', async () => {
     const { db, lease, advance, now } = setup(1_000);
     await lease.check();
-    expect(db.record).toEqual({ id: processWriterId(), pid: process.pid, host: hostname(), expiresAt: now() + 1_000 });
+    expect(db.record).toEqual({
+      id: processWriterId(),
+      pid: process.pid,
+      host: hostname(),
+      expiresAt: now() + 1_000,
+    });
     await lease.check();
     advance(400);
     await lease.check();
