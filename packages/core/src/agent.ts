@@ -6,7 +6,6 @@ import type { Message, ToolCall, Usage } from './message.js';
 import { compose, type TurnContext, type TurnResult } from './middleware.js';
 import { Session } from './session.js';
 import type { AgentConfig } from './session-store.js';
-import { estimateTokens } from './tokens.js';
 import type { Tool } from './tool.js';
 
 export interface AgentOptions {
@@ -49,6 +48,11 @@ export interface ChatOptions {
   signal?: AbortSignal;
   /** Names this turn so a retry of it is stored once. Generated when absent. */
   turnId?: string;
+  /**
+   * The turn's `metadata` as middleware see it (`turn.metadata`): this very object, so a host can
+   * hand middleware data and read back what they left. A new object when absent.
+   */
+  metadata?: Record<string, unknown>;
 }
 
 export interface StreamChunk {
@@ -196,14 +200,16 @@ export class Agent {
       agentName: this.name,
       message,
       streaming: onDelta !== undefined,
-      metadata: {},
+      metadata: options.metadata ?? {},
       ...(options.signal !== undefined && { signal: options.signal }),
     };
     let produced: Message[] = [];
     let sent = message;
+    // The user message's id, the same in the model's request and in the history.
+    const userMessageId = newId('msg');
     const handler = async (current: TurnContext): Promise<TurnResult> => {
       sent = current.message;
-      const outcome = await this.#answer(current, onDelta);
+      const outcome = await this.#answer(current, userMessageId, onDelta);
       produced = outcome.produced;
       return outcome.result;
     };
@@ -213,22 +219,25 @@ export class Agent {
     }
     turn.signal?.throwIfAborted();
     const at = session.now().toISOString();
-    const user: Message = { id: newId('msg'), role: 'user', content: sent, createdAt: at };
+    const user: Message = { id: userMessageId, role: 'user', content: sent, createdAt: at };
     const reply: Message = {
       id: newId('msg'),
       role: 'assistant',
       content: result.content,
       name: this.name,
-      createdAt: session.now().toISOString(),
+      createdAt: at,
       ...(result.usage && { metadata: { usage: result.usage } }),
     };
-    await session.appendTurn([user, ...produced, reply], options.turnId ?? newId('turn'));
+    await session.appendTurn([user, ...produced, reply], options.turnId ?? newId('turn'), {
+      replayable: options.turnId !== undefined,
+    });
     if (this.#options.remember) await this.#remember(sent, result.content, options.signal);
     return { turn, produced, result };
   }
 
   async #answer(
     turn: TurnContext,
+    userMessageId: string,
     onDelta: ((delta: string) => void) | undefined,
   ): Promise<{ result: TurnResult; produced: Message[] }> {
     const model = this.#model;
@@ -239,8 +248,14 @@ export class Agent {
     }
     const history = await this.session.history();
     const system = await this.#systemPrompt(turn.message);
-    const user: Message = { id: newId('msg'), role: 'user', content: turn.message, createdAt: '' };
-    const window = trimHistory(history, this.#options.historyTokens ?? 8_000);
+    const user: Message = { id: userMessageId, role: 'user', content: turn.message, createdAt: '' };
+    // The system prompt, the newest history within its budget, the user's message: one array.
+    const start = this.session.windowStart(this.#options.historyTokens ?? 8_000);
+    const head = system ? 1 : 0;
+    const prompt = new Array<Message>(head + history.length - start + 1);
+    if (system) prompt[0] = systemMessage(system);
+    for (let i = start; i < history.length; i++) prompt[head + i - start] = history[i]!;
+    prompt[prompt.length - 1] = user;
     const produced: Message[] = [];
     const maxRounds = this.#options.maxToolRounds ?? 8;
     let usage: Usage | undefined;
@@ -248,7 +263,7 @@ export class Agent {
     while (true) {
       const offerTools = this.tools.length > 0 && rounds < maxRounds;
       const request: ChatRequest = {
-        messages: [...(system ? [systemMessage(system)] : []), ...window, user, ...produced],
+        messages: produced.length === 0 ? prompt : [...prompt, ...produced],
         ...(offerTools && {
           tools: this.tools.map(({ name, description, parameters }) => ({ name, description, parameters })),
         }),
@@ -380,19 +395,6 @@ const FACTS_PROMPT =
 
 function systemMessage(content: string): Message {
   return { id: 'system', role: 'system', content, createdAt: '' };
-}
-
-/** The newest messages within `budget` tokens, starting at a user message so tool calls stay paired. */
-function trimHistory(history: readonly Message[], budget: number): Message[] {
-  let start = history.length;
-  let spent = 0;
-  for (let index = history.length - 1; index >= 0; index -= 1) {
-    spent += estimateTokens(history[index]!.content) + 4;
-    if (spent > budget) break;
-    start = index;
-  }
-  while (start < history.length && history[start]!.role !== 'user') start += 1;
-  return history.slice(start);
 }
 
 async function streamed(

@@ -21,8 +21,19 @@ export function isValidSessionId(id: unknown): id is string {
   return typeof id === 'string' && SESSION_ID.test(id) && id !== '.' && id !== '..';
 }
 
-/** A new random id, optionally with a prefix (`msg_…`). */
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+/** Random bytes drawn 4 KiB at a time (one `getRandomValues` call per 256 ids). */
+const pool = new Uint8Array(4096);
+let used = pool.length;
+
+/** A new random id (128 bits from the platform's CSPRNG, in hex), optionally with a prefix (`msg_…`). */
 export function newId(prefix?: string): string {
-  const id = globalThis.crypto.randomUUID().replaceAll('-', '');
-  return prefix ? `${prefix}_${id}` : id;
+  if (used === pool.length) {
+    globalThis.crypto.getRandomValues(pool);
+    used = 0;
+  }
+  let id = prefix ? `${prefix}_` : '';
+  for (let i = used; i < used + 16; i++) id += HEX[pool[i]!];
+  used += 16;
+  return id;
 }

@@ -58,11 +58,13 @@ export type {
   AgentConfig,
   AppendOptions,
   AppendResult,
+  HistoryCursor,
   ListFilter,
   SessionState,
   SessionStore,
   SessionSummary,
   StoredSession,
+  StoredTail,
 } from './session-store.js';
 export { estimateTokens } from './tokens.js';
 export type { Tool, ToolContext } from './tool.js';

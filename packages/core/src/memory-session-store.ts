@@ -1,20 +1,28 @@
+import { copyData } from './copy-data.js';
 import { assertSessionId } from './ids.js';
 import type { Message } from './message.js';
 import type {
   AppendOptions,
   AppendResult,
+  HistoryCursor,
   ListFilter,
   SessionState,
   SessionStore,
   SessionSummary,
   StoredSession,
+  StoredTail,
 } from './session-store.js';
 
 interface Entry {
   state: SessionState | undefined;
   messages: Message[];
   keys: Map<string, number>;
+  /** Names this entry's history: a session deleted and made again gets another. */
+  epoch: string;
 }
+
+/** Epochs are unique in this process, across stores. */
+let epochs = 0;
 
 /** A `SessionStore` in this process's memory: for tests and ephemeral use. Nothing persists. */
 export class MemorySessionStore implements SessionStore {
@@ -24,18 +32,37 @@ export class MemorySessionStore implements SessionStore {
     assertSessionId(sessionId);
     const entry = this.#sessions.get(sessionId);
     if (!entry) return undefined;
-    return structuredClone({ state: entry.state, messages: entry.messages });
+    return { state: copyData(entry.state), messages: copyData(entry.messages) };
+  }
+
+  /** The state and the messages after `cursor` (see `SessionStore.loadSince`): copies of what is kept. */
+  async loadSince(sessionId: string, cursor?: HistoryCursor): Promise<StoredTail | undefined> {
+    assertSessionId(sessionId);
+    const entry = this.#sessions.get(sessionId);
+    if (!entry) return undefined;
+    const seq = entry.messages.length;
+    const from =
+      cursor !== undefined &&
+      cursor.epoch === entry.epoch &&
+      Number.isInteger(cursor.seq) &&
+      cursor.seq >= 0 &&
+      cursor.seq <= seq
+        ? cursor.seq
+        : 0;
+    const messages = from === seq ? [] : copyData(from === 0 ? entry.messages : entry.messages.slice(from));
+    return { state: copyData(entry.state), messages, from, seq, epoch: entry.epoch };
   }
 
   async append(sessionId: string, messages: Message[], opts: AppendOptions = {}): Promise<AppendResult> {
     assertSessionId(sessionId);
-    const entry = this.#entry(sessionId);
     const { idempotencyKey } = opts;
     if (idempotencyKey !== undefined) {
-      const seq = entry.keys.get(idempotencyKey);
+      const seq = this.#sessions.get(sessionId)?.keys.get(idempotencyKey);
       if (seq !== undefined) return { seq };
     }
-    entry.messages.push(...structuredClone(messages));
+    const copies = copyData(messages);
+    const entry = this.#entry(sessionId);
+    for (const message of copies) entry.messages.push(message);
     const seq = entry.messages.length;
     if (idempotencyKey !== undefined) entry.keys.set(idempotencyKey, seq);
     return { seq };
@@ -43,7 +70,8 @@ export class MemorySessionStore implements SessionStore {
 
   async saveState(sessionId: string, state: SessionState): Promise<void> {
     assertSessionId(sessionId);
-    this.#entry(sessionId).state = structuredClone(state);
+    const copy = copyData(state);
+    this.#entry(sessionId).state = copy;
   }
 
   async *list(filter: ListFilter = {}): AsyncIterable<SessionSummary> {
@@ -61,7 +89,8 @@ export class MemorySessionStore implements SessionStore {
   #entry(sessionId: string): Entry {
     let entry = this.#sessions.get(sessionId);
     if (!entry) {
-      entry = { state: undefined, messages: [], keys: new Map() };
+      epochs += 1;
+      entry = { state: undefined, messages: [], keys: new Map(), epoch: `m${epochs}` };
       this.#sessions.set(sessionId, entry);
     }
     return entry;

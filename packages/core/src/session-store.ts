@@ -48,6 +48,30 @@ export interface AppendResult {
   seq: number;
 }
 
+/** Where a caller's copy of a history ends: what `SessionStore.loadSince` continues from. */
+export interface HistoryCursor {
+  /** Messages the caller holds: the `seq` of the last one (0 when none). */
+  seq: number;
+  /** The `epoch` of the history those messages came from. */
+  epoch: string;
+}
+
+/** What `SessionStore.loadSince` returns: the state, and the history after a cursor. */
+export interface StoredTail {
+  state: SessionState | undefined;
+  /** The messages after the first `from`, in order. */
+  messages: Message[];
+  /** Messages before `messages`: the cursor's `seq` when it still holds, else 0 (`messages` is the whole history). */
+  from: number;
+  /** Messages in the history: `from + messages.length`. */
+  seq: number;
+  /**
+   * Names this history. It stays the same while the history only grows, and changes when the
+   * session is deleted and its id used again: a cursor of another epoch never holds.
+   */
+  epoch: string;
+}
+
 export interface ListFilter {
   userId?: string;
 }
@@ -63,4 +87,13 @@ export interface SessionStore {
   list(filter?: ListFilter): AsyncIterable<SessionSummary>;
   /** Removes the session; deleting an unknown session is not an error. */
   delete(sessionId: string): Promise<void>;
+  /**
+   * Optional: the state and only the messages after `cursor`, or `undefined` when nothing is
+   * stored (as `load`). The tail continues the cursor (`from === cursor.seq`) when the history is
+   * still of `cursor.epoch` and holds at least `cursor.seq` messages; otherwise it is the whole
+   * history (`from === 0`). Without a cursor, the whole history. A store that has it lets a
+   * long-lived `Session` catch up with turns written elsewhere (`session.refresh()`) without
+   * reading the whole history again; it must cost about as little as the tail it returns.
+   */
+  loadSince?(sessionId: string, cursor?: HistoryCursor): Promise<StoredTail | undefined>;
 }

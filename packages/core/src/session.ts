@@ -1,5 +1,6 @@
 import { Agent, type AgentOptions } from './agent.js';
 import type { ChatModel } from './chat-model.js';
+import { copyData } from './copy-data.js';
 import { InvalidInputError, NotConfiguredError } from './errors.js';
 import { assertSessionId, newId } from './ids.js';
 import type {
@@ -13,7 +14,15 @@ import { MemorySessionStore } from './memory-session-store.js';
 import type { MemoryHit, MemoryRecord, MemoryStore, Scope } from './memory-store.js';
 import type { Message } from './message.js';
 import type { Middleware } from './middleware.js';
-import type { AgentConfig, AppendResult, SessionState, SessionStore } from './session-store.js';
+import type {
+  AgentConfig,
+  AppendResult,
+  HistoryCursor,
+  SessionState,
+  SessionStore,
+  StoredSession,
+  StoredTail,
+} from './session-store.js';
 import { estimateTokens } from './tokens.js';
 
 export interface SessionOptions {
@@ -99,10 +108,20 @@ export class Session {
   #metadata: Record<string, unknown>;
   readonly #metadataGiven: Record<string, unknown>;
   #messages: Message[] = [];
+  /** `#costs[i]`: the rough tokens of the first `i` messages of `#costsOf` (see `windowStart`). */
+  #costs: number[] = [0];
+  #costsOf: Message[] = this.#messages;
   readonly #agents = new Map<string, AgentConfig>();
   #loading: Promise<void> | undefined;
   #stateSaved = false;
   #stateDirty = false;
+  /**
+   * With a store that has `loadSince`: where `#messages` ends in the store's history (its length
+   * and the history's epoch), so `refresh()` loads only what came after.
+   */
+  #cursor: HistoryCursor | undefined;
+  /** The store holds turns this object has not loaded (an append landed after others' turns). */
+  #behind = false;
 
   constructor(options: SessionOptions = {}) {
     const sessionId = options.sessionId ?? newId('sess');
@@ -121,14 +140,17 @@ export class Session {
     this.now = options.now ?? (() => new Date());
     this.#createdAt = this.now().toISOString();
     this.#updatedAt = this.#createdAt;
-    this.#metadataGiven = structuredClone(options.metadata ?? {});
-    this.#metadata = structuredClone(this.#metadataGiven);
-    if (Object.keys(this.#metadata).length > 0) this.#stateDirty = true;
+    this.#metadataGiven = copyData(options.metadata ?? {});
+    this.#metadata = { ...this.#metadataGiven };
+    for (const _ in this.#metadata) {
+      this.#stateDirty = true;
+      break;
+    }
   }
 
   /** Host metadata kept with the stored state (not the user state). */
   get metadata(): Readonly<Record<string, unknown>> {
-    return structuredClone(this.#metadata);
+    return copyData(this.#metadata);
   }
 
   get userId(): string {
@@ -153,7 +175,7 @@ export class Session {
       throw new InvalidInputError('saveState(data) takes a plain object');
     }
     await this.#ensureLoaded();
-    Object.assign(this.#data, structuredClone(data));
+    Object.assign(this.#data, copyData(data));
     await this.#persistState();
   }
 
@@ -161,7 +183,25 @@ export class Session {
   async restoreState(): Promise<Record<string, unknown>> {
     this.#loading = this.#load();
     await this.#loading;
-    return structuredClone(this.#data);
+    return copyData(this.#data);
+  }
+
+  /**
+   * Catches up with the store: its user state, agents and metadata, and the turns written since
+   * this object last read or wrote the history (by another `Session`, another process). With a
+   * store that has `loadSince` it reads only those turns; otherwise it reloads everything, as
+   * `restoreState()` does. A long-lived `Session` that shares its store calls it before a turn.
+   */
+  async refresh(): Promise<void> {
+    if (this.#loading === undefined) return this.#ensureLoaded();
+    await this.#loading;
+    const cursor = this.#cursor;
+    if (this.store.loadSince === undefined || cursor === undefined) {
+      this.#loading = this.#load();
+      return this.#loading;
+    }
+    this.#behind = false;
+    this.#applyTail(await this.store.loadSince(this.sessionId, { seq: cursor.seq, epoch: cursor.epoch }));
   }
 
   /** A value of the user state (as last loaded or set), or `defaultValue`. */
@@ -172,7 +212,7 @@ export class Session {
   /** Sets one value of the user state and persists it. */
   async setState(key: string, value: unknown): Promise<void> {
     await this.#ensureLoaded();
-    this.#data[key] = structuredClone(value);
+    this.#data[key] = copyData(value);
     await this.#persistState();
   }
 
@@ -207,13 +247,14 @@ export class Session {
   /** The whole history, oldest first (loaded from the store on first use). */
   async messages(): Promise<Message[]> {
     await this.#ensureLoaded();
-    return structuredClone(this.#messages);
+    if (this.#behind) await this.refresh();
+    return copyData(this.#messages);
   }
 
   /** The configuration of an agent of this session, as persisted. */
   getAgentConfig(name: string): AgentConfig | undefined {
     const config = this.#agents.get(name);
-    return config && structuredClone(config);
+    return config && copyData(config);
   }
 
   // ---- memory and knowledge ---------------------------------------------------------------
@@ -298,22 +339,71 @@ export class Session {
   /** @internal Registers an agent's configuration; it is persisted with the next turn or save. */
   registerAgent(config: AgentConfig): void {
     const before = this.#agents.get(config.name);
-    if (before && JSON.stringify(before) === JSON.stringify(config)) return;
-    this.#agents.set(config.name, structuredClone(config));
+    if (before && sameAgentConfig(before, config)) return;
+    this.#agents.set(config.name, copyData(config));
     this.#stateDirty = true;
   }
 
   /** @internal The history as the model should see it, loaded on first use. */
   async history(): Promise<readonly Message[]> {
     await this.#ensureLoaded();
+    if (this.#behind) await this.refresh();
     return this.#messages;
   }
 
-  /** @internal Appends one turn's messages durably, then to the in-memory history. */
-  async appendTurn(messages: Message[], idempotencyKey: string): Promise<AppendResult> {
+  /**
+   * @internal Where the newest messages within `budget` rough tokens (content plus 4 a message)
+   * start in `history()`, moved on to a user message so tool calls stay paired. Costs are summed
+   * once per message, so a turn does not walk its whole window again.
+   */
+  windowStart(budget: number): number {
+    const messages = this.#messages;
+    let costs = this.#costs;
+    if (this.#costsOf !== messages) {
+      costs = [0];
+      this.#costs = costs;
+      this.#costsOf = messages;
+    }
+    for (let i = costs.length - 1; i < messages.length; i++) {
+      costs.push(costs[i]! + estimateTokens(messages[i]!.content) + 4);
+    }
+    // The first start whose messages up to the end cost at most `budget`.
+    const floor = costs[messages.length]! - budget;
+    let low = 0;
+    let high = messages.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (costs[middle]! >= floor) high = middle;
+      else low = middle + 1;
+    }
+    let start = low;
+    while (start < messages.length && messages[start]!.role !== 'user') start += 1;
+    return start;
+  }
+
+  /**
+   * @internal Appends one turn's messages durably, then to the in-memory history. `replayable`:
+   * the idempotency key came from the caller, so the store may answer an earlier append of it
+   * instead of storing these messages.
+   */
+  async appendTurn(
+    messages: Message[],
+    idempotencyKey: string,
+    { replayable = true }: { replayable?: boolean } = {},
+  ): Promise<AppendResult> {
     await this.#ensureLoaded();
     const result = await this.store.append(this.sessionId, messages, { idempotencyKey });
-    this.#messages.push(...messages);
+    const cursor = this.#cursor;
+    if (cursor === undefined || this.store.loadSince === undefined) {
+      this.#messages.push(...messages);
+    } else if (!replayable && result.seq - messages.length === this.#messages.length) {
+      // Right after what this object holds: the history is still a copy of the store's.
+      for (const message of messages) this.#messages.push(message);
+      cursor.seq = result.seq;
+    } else if (result.seq > this.#messages.length) {
+      // Others' turns came first (or the store kept an earlier append of the key): load them.
+      this.#behind = true;
+    }
     if (!this.#stateSaved || this.#stateDirty) await this.#persistState();
     return result;
   }
@@ -340,16 +430,54 @@ export class Session {
   }
 
   async #load(): Promise<void> {
-    let stored: Awaited<ReturnType<SessionStore['load']>>;
     try {
-      stored = await this.store.load(this.sessionId);
+      if (this.store.loadSince !== undefined) {
+        this.#behind = false;
+        this.#applyTail(await this.store.loadSince(this.sessionId));
+      } else {
+        this.#apply(await this.store.load(this.sessionId));
+      }
     } catch (error) {
       this.#loading = undefined;
       throw error;
     }
+  }
+
+  /** Takes in a `loadSince` answer: the tail (or the whole history), and the state. */
+  #applyTail(tail: StoredTail | undefined): void {
+    if (tail === undefined) {
+      this.#cursor = { seq: 0, epoch: '' };
+      this.#apply(undefined);
+      return;
+    }
+    const cursor = this.#cursor;
+    const held = this.#messages.length;
+    if (tail.from > 0 && cursor !== undefined && cursor.epoch === tail.epoch && tail.from <= held) {
+      // Continues what is held. Turns appended here meanwhile may already be in.
+      for (let i = held - tail.from; i < tail.messages.length; i++) this.#messages.push(tail.messages[i]!);
+      cursor.seq = this.#messages.length;
+    } else if (
+      !(tail.from === 0 && cursor !== undefined && cursor.epoch === tail.epoch && tail.seq <= held)
+    ) {
+      // The whole history (unless an older read of the same history than what is held).
+      this.#messages = tail.from === 0 ? tail.messages : [];
+      this.#cursor = { seq: this.#messages.length, epoch: tail.from === 0 ? tail.epoch : '' };
+      if (tail.from !== 0) this.#behind = true;
+    }
+    this.#applyState(tail.state);
+  }
+
+  #apply(stored: StoredSession | undefined): void {
     this.#messages = stored?.messages ?? [];
-    const state = stored?.state;
-    if (!state) return;
+    this.#applyState(stored?.state);
+  }
+
+  #applyState(state: SessionState | undefined): void {
+    if (!state) {
+      // Nothing stored (or deleted since): the next turn or save stores the state again.
+      this.#stateSaved = false;
+      return;
+    }
     if (!this.#userIdGiven) this.#userId = state.userId;
     this.#createdAt = state.createdAt;
     this.#updatedAt = state.updatedAt;
@@ -364,16 +492,20 @@ export class Session {
   async #persistState(): Promise<void> {
     this.#updatedAt = this.now().toISOString();
     this.#stateDirty = false;
+    // The store keeps a copy (the port's contract): these need not be copied again here.
     const state: SessionState = {
       schemaVersion: 1,
       sessionId: this.sessionId,
       userId: this.#userId,
       createdAt: this.#createdAt,
       updatedAt: this.#updatedAt,
-      data: structuredClone(this.#data),
-      agents: [...this.#agents.values()].map((agent) => structuredClone(agent)),
-      ...(Object.keys(this.#metadata).length > 0 && { metadata: structuredClone(this.#metadata) }),
+      data: { ...this.#data },
+      agents: [...this.#agents.values()],
     };
+    for (const _ in this.#metadata) {
+      state.metadata = { ...this.#metadata };
+      break;
+    }
     try {
       await this.store.saveState(this.sessionId, state);
       this.#stateSaved = true;
@@ -382,6 +514,21 @@ export class Session {
       throw error;
     }
   }
+}
+
+function sameAgentConfig(a: AgentConfig, b: AgentConfig): boolean {
+  const at = a.tools ?? [];
+  const bt = b.tools ?? [];
+  return (
+    a.name === b.name &&
+    a.role === b.role &&
+    a.instructions === b.instructions &&
+    a.memory === b.memory &&
+    a.knowledge === b.knowledge &&
+    (a.tools === undefined) === (b.tools === undefined) &&
+    at.length === bt.length &&
+    at.every((tool, i) => tool === bt[i])
+  );
 }
 
 function cite(hit: KnowledgeHit): string {

@@ -8,7 +8,11 @@ import type { ExpectStatic } from 'vitest';
 export interface ConformanceApi {
   /** When given, the cases are grouped in `describe('SessionStore conformance', ...)`. */
   describe?: (name: string, fn: () => void) => void;
-  it: (name: string, fn: () => Promise<void>) => void;
+  /**
+   * Cases of an optional method call `context.skip()` (vitest's test context) when the store does
+   * not have the method; without it they pass without checking anything.
+   */
+  it: (name: string, fn: (context: TestContext) => Promise<void>) => void;
   expect: ExpectStatic;
   /** When given with `afterEach`, the suite forgets the stores of the previous case. */
   beforeEach?: (fn: () => unknown) => void;
@@ -17,6 +21,11 @@ export interface ConformanceApi {
    * `Symbol.asyncDispose`) method. Temp dirs and the like stay the caller's to clean.
    */
   afterEach?: (fn: () => unknown) => void;
+}
+
+/** The part of vitest's test context the suite uses. */
+export interface TestContext {
+  skip?: (note?: string) => void;
 }
 
 interface Closable {
@@ -278,6 +287,152 @@ export function sessionStoreConformance(
     });
   };
 
-  if (api.describe) api.describe('SessionStore conformance', cases);
-  else cases();
+  /** `loadSince`, for the stores that have it. */
+  const loadSinceCases = (): void => {
+    const withLoadSince = async (
+      context: TestContext,
+    ): Promise<(SessionStore & Required<Pick<SessionStore, 'loadSince'>>) | undefined> => {
+      const store = await makeStore();
+      if (typeof store.loadSince === 'function')
+        return store as SessionStore & Required<Pick<SessionStore, 'loadSince'>>;
+      context?.skip?.('the store has no loadSince (optional)');
+      return undefined;
+    };
+
+    it('loadSince of an unknown session is undefined', async (context) => {
+      const store = await withLoadSince(context);
+      if (!store) return;
+      expect(await store.loadSince('unknown')).toBeUndefined();
+      expect(await store.loadSince('unknown', { seq: 3, epoch: 'x' })).toBeUndefined();
+    });
+
+    it('loadSince without a cursor returns the state and the whole history', async (context) => {
+      const store = await withLoadSince(context);
+      if (!store) return;
+      const saved = state('s1', 'u1', { topic: 'AI' });
+      await store.saveState('s1', saved);
+      await store.append('s1', [message(1), message(2)]);
+      const tail = await store.loadSince('s1');
+      expect(tail).toMatchObject({ state: saved, messages: [message(1), message(2)], from: 0, seq: 2 });
+      expect(typeof tail?.epoch).toBe('string');
+      // A session with a state and no history yet.
+      await store.saveState('s2', state('s2', 'u2'));
+      expect(await store.loadSince('s2')).toMatchObject({
+        state: state('s2', 'u2'),
+        messages: [],
+        from: 0,
+        seq: 0,
+      });
+    });
+
+    it('loadSince with a cursor returns only the messages after it, and the current state', async (context) => {
+      const store = await withLoadSince(context);
+      if (!store) return;
+      await store.append('s1', [message(1), message(2)]);
+      const first = await store.loadSince('s1');
+      const cursor = { seq: first!.seq, epoch: first!.epoch };
+      const unchanged = await store.loadSince('s1', cursor);
+      expect(unchanged).toEqual({ state: undefined, messages: [], from: 2, seq: 2, epoch: first!.epoch });
+      await store.append('s1', [message(3)]);
+      await store.append('s1', [message(4), message(5)], { idempotencyKey: 'k' });
+      await store.saveState('s1', state('s1', 'u1', { step: 2 }));
+      const tail = await store.loadSince('s1', cursor);
+      expect(tail).toEqual({
+        state: state('s1', 'u1', { step: 2 }),
+        messages: [message(3), message(4), message(5)],
+        from: 2,
+        seq: 5,
+        epoch: first!.epoch,
+      });
+      // An older cursor of the same history gives more; every tail continues its cursor.
+      expect((await store.loadSince('s1', { seq: 1, epoch: first!.epoch }))?.messages).toEqual([
+        message(2),
+        message(3),
+        message(4),
+        message(5),
+      ]);
+      expect(await store.loadSince('s1', { seq: 5, epoch: first!.epoch })).toMatchObject({
+        messages: [],
+        from: 5,
+        seq: 5,
+      });
+    });
+
+    it('loadSince gives the whole history for a cursor that does not hold', async (context) => {
+      const store = await withLoadSince(context);
+      if (!store) return;
+      await store.append('s1', [message(1), message(2)]);
+      const { epoch } = (await store.loadSince('s1'))!;
+      const whole = { messages: [message(1), message(2)], from: 0, seq: 2, epoch };
+      expect(await store.loadSince('s1', { seq: 3, epoch })).toMatchObject(whole);
+      expect(await store.loadSince('s1', { seq: 1, epoch: `${epoch}-other` })).toMatchObject(whole);
+    });
+
+    it('loadSince after the session was deleted and made again gives the new history whole', async (context) => {
+      const store = await withLoadSince(context);
+      if (!store) return;
+      await store.append('s1', [message(1), message(2)]);
+      const before = (await store.loadSince('s1'))!;
+      await store.delete('s1');
+      expect(await store.loadSince('s1', { seq: 2, epoch: before.epoch })).toBeUndefined();
+      // Made again, longer than before: the old cursor must not be taken as a prefix of it.
+      await store.append('s1', [message(3), message(4), message(5)]);
+      const after = await store.loadSince('s1', { seq: 2, epoch: before.epoch });
+      expect(after).toMatchObject({ messages: [message(3), message(4), message(5)], from: 0, seq: 3 });
+      expect(after?.epoch).not.toBe(before.epoch);
+    });
+
+    it('loadSince returns copies: mutating them changes nothing', async (context) => {
+      const store = await withLoadSince(context);
+      if (!store) return;
+      await store.saveState('s1', state('s1', 'u1', { nested: { a: 1 } }));
+      await store.append('s1', [message(1, { metadata: { tag: 'a' } })]);
+      const tail = await store.loadSince('s1');
+      tail!.messages[0]!.metadata!.tag = 'b';
+      (tail!.state!.data.nested as { a: number }).a = 2;
+      const again = await store.loadSince('s1');
+      expect(again?.messages).toEqual([message(1, { metadata: { tag: 'a' } })]);
+      expect(again?.state?.data).toEqual({ nested: { a: 1 } });
+    });
+
+    it('tails chained from cursors while others append add up to the history load returns', async (context) => {
+      const store = await withLoadSince(context);
+      if (!store) return;
+      const held: Message[] = [];
+      let cursor: { seq: number; epoch: string } | undefined;
+      const reader = async (): Promise<void> => {
+        const tail = await store.loadSince('busy', cursor);
+        if (!tail) return;
+        if (tail.from === 0) held.length = 0;
+        expect(tail.from).toBe(tail.from === 0 ? 0 : held.length);
+        held.push(...tail.messages);
+        expect(held).toHaveLength(tail.seq);
+        cursor = { seq: tail.seq, epoch: tail.epoch };
+      };
+      const writes = Array.from({ length: 60 }, (_, i) =>
+        store.append('busy', i % 3 === 0 ? [message(i), message(i + 1000)] : [message(i)]),
+      );
+      for (let i = 0; i < 20; i++) await reader();
+      await Promise.all(writes);
+      await reader();
+      expect(held).toEqual((await store.load('busy'))?.messages);
+      expect(held).toHaveLength(80);
+    });
+
+    it('loadSince refuses bad session ids with invalid_input', async (context) => {
+      const store = await withLoadSince(context);
+      if (!store) return;
+      for (const id of BAD_IDS) {
+        const error = await errorOf(store.loadSince(id));
+        expect((error as { code?: unknown })?.code, `loadSince(${JSON.stringify(id)})`).toBe('invalid_input');
+      }
+    });
+  };
+
+  const all = (): void => {
+    cases();
+    loadSinceCases();
+  };
+  if (api.describe) api.describe('SessionStore conformance', all);
+  else all();
 }

@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import { MemorySessionStore } from './memory-session-store.js';
+import type { Message } from './message.js';
+import { ScriptedModel } from './scripted-model.test-helper.js';
+import { Session } from './session.js';
+import type { HistoryCursor, SessionStore, StoredTail } from './session-store.js';
+
+/** A MemorySessionStore that records what each load and loadSince returned. */
+class CountingStore extends MemorySessionStore {
+  loads = 0;
+  readonly tails: Array<{ cursor: HistoryCursor | undefined; tail: StoredTail | undefined }> = [];
+
+  override async load(sessionId: string) {
+    this.loads += 1;
+    return super.load(sessionId);
+  }
+
+  override async loadSince(sessionId: string, cursor?: HistoryCursor) {
+    const tail = await super.loadSince(sessionId, cursor);
+    this.tails.push({ cursor, tail });
+    return tail;
+  }
+}
+
+/** The same store without `loadSince`: what a store that does not have it gets. */
+function withoutLoadSince(store: MemorySessionStore): SessionStore {
+  return {
+    load: (id) => store.load(id),
+    append: (id, messages, opts) => store.append(id, messages, opts),
+    saveState: (id, state) => store.saveState(id, state),
+    list: (filter) => store.list(filter),
+    delete: (id) => store.delete(id),
+  };
+}
+
+const contents = (messages: readonly Message[]): string[] => messages.map((m) => m.content);
+
+/** A store holding session `s` with one message, so that Sessions opening it learn its epoch. */
+async function seeded(): Promise<MemorySessionStore> {
+  const store = new MemorySessionStore();
+  await store.append('s', [{ id: 'seed', role: 'system', content: 'seed', createdAt: '' }]);
+  return store;
+}
+
+describe('Session.refresh', () => {
+  it('loads only the turns written by another Session since, and the state', async () => {
+    const store = new CountingStore();
+    const model = new ScriptedModel();
+    const a = new Session({ sessionId: 's', store, model });
+    const b = new Session({ sessionId: 's', store, model });
+    const agentB = b.Agent({ name: 'B' });
+    await agentB.chat('zero');
+    await a.Agent({ name: 'A' }).chat('one');
+    await b.refresh();
+    await agentB.chat('two');
+    await b.setState('topic', 'AI');
+
+    store.tails.length = 0;
+    await a.refresh();
+    expect(store.tails).toHaveLength(1);
+    // Only B's turn came back, after the four messages A already held.
+    expect(store.tails[0]?.tail).toMatchObject({ from: 4, seq: 6 });
+    expect(contents(store.tails[0]!.tail!.messages)).toEqual(['two', 'echo: two']);
+    expect(contents(await a.messages())).toEqual([
+      'zero',
+      'echo: zero',
+      'one',
+      'echo: one',
+      'two',
+      'echo: two',
+    ]);
+    expect(a.getState('topic')).toBe('AI');
+    expect(a.getContext().agents.sort()).toEqual(['A', 'B']);
+    expect(store.loads).toBe(0);
+  });
+
+  it('lets the model of the next turn see the other Session’s turn', async () => {
+    const store = new MemorySessionStore();
+    const model = new ScriptedModel();
+    const a = new Session({ sessionId: 's', store, model });
+    const b = new Session({ sessionId: 's', store, model });
+    const agentA = a.Agent({ name: 'A' });
+    await agentA.chat('first');
+    await b.Agent({ name: 'B' }).chat('second');
+    await a.refresh();
+    await agentA.chat('third');
+    expect(contents(model.requests.at(-1)!.messages.slice(1))).toEqual([
+      'first',
+      'echo: first',
+      'second',
+      'echo: second',
+      'third',
+    ]);
+    expect(await a.messages()).toEqual((await store.load('s'))?.messages);
+  });
+
+  it('reloads everything from a store without loadSince', async () => {
+    const memory = new CountingStore();
+    const store = withoutLoadSince(memory);
+    const model = new ScriptedModel();
+    const a = new Session({ sessionId: 's', store, model });
+    const b = new Session({ sessionId: 's', store, model });
+    await a.Agent({ name: 'A' }).chat('one');
+    await b.Agent({ name: 'B' }).chat('two');
+    const loads = memory.loads;
+    await a.refresh();
+    expect(memory.loads).toBe(loads + 1);
+    expect(contents(await a.messages())).toEqual(['one', 'echo: one', 'two', 'echo: two']);
+  });
+
+  it('takes the whole new history when the session was deleted and made again', async () => {
+    const store = new MemorySessionStore();
+    const model = new ScriptedModel();
+    const a = new Session({ sessionId: 's', store, model });
+    await a.Agent({ name: 'A' }).chat('old');
+    await store.delete('s');
+    const b = new Session({ sessionId: 's', store, model });
+    const agentB = b.Agent({ name: 'B' });
+    await agentB.chat('new one');
+    await agentB.chat('new two');
+    await a.refresh();
+    expect(contents(await a.messages())).toEqual(['new one', 'echo: new one', 'new two', 'echo: new two']);
+    await store.delete('s');
+    await a.refresh();
+    expect(await a.messages()).toEqual([]);
+    expect(a.getContext().messageCount).toBe(0);
+  });
+
+  it('keeps the history of one Session in the store’s order under concurrent turns', async () => {
+    const store = await seeded();
+    const model = new ScriptedModel();
+    const a = new Session({ sessionId: 's', store, model });
+    const b = new Session({ sessionId: 's', store, model });
+    const agentA = a.Agent({ name: 'A' });
+    const agentB = b.Agent({ name: 'B' });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? agentB : agentA).chat(`m${i}`)));
+    await Promise.all([a.refresh(), a.refresh(), b.refresh()]);
+    const stored = (await store.load('s'))?.messages;
+    expect(stored).toHaveLength(41);
+    expect(await a.messages()).toEqual(stored);
+    expect(await b.messages()).toEqual(stored);
+  });
+
+  it('sees other turns that landed before its own append without a refresh', async () => {
+    const store = await seeded();
+    const model = new ScriptedModel();
+    const a = new Session({ sessionId: 's', store, model });
+    const b = new Session({ sessionId: 's', store, model });
+    const agentA = a.Agent({ name: 'A' });
+    await agentA.chat('one');
+    await b.Agent({ name: 'B' }).chat('two');
+    // A's append lands after B's turn: A's history must not put its turn before B's.
+    await agentA.chat('three');
+    expect(await a.messages()).toEqual((await store.load('s'))?.messages);
+  });
+
+  it('holds what the store kept when a retried turn id was already stored elsewhere', async () => {
+    const store = await seeded();
+    const a = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('first answer') });
+    const b = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('second answer') });
+    await a.refresh();
+    await b.Agent({ name: 'B' }).chat('hello', { turnId: 't1' });
+    // A never saw B's turn; its retry of t1 is not stored again, and A's history is the stored one.
+    await a.Agent({ name: 'A' }).chat('hello', { turnId: 't1' });
+    const stored = (await store.load('s'))?.messages;
+    expect(contents(stored!)).toEqual(['seed', 'hello', 'second answer']);
+    expect(await a.messages()).toEqual(stored);
+  });
+});
+
+describe('Session.windowStart', () => {
+  /** The plain walk from the newest message back, as the agent did it before costs were summed once. */
+  function reference(history: readonly Message[], budget: number): number {
+    let start = history.length;
+    let spent = 0;
+    for (let index = history.length - 1; index >= 0; index -= 1) {
+      spent += Math.ceil(history[index]!.content.length / 4) + 4;
+      if (spent > budget) break;
+      start = index;
+    }
+    while (start < history.length && history[start]!.role !== 'user') start += 1;
+    return start;
+  }
+
+  it('starts where the walk from the newest message within the budget does, as the history grows', async () => {
+    const store = new MemorySessionStore();
+    const session = new Session({ sessionId: 'w', store });
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    const roles = ['user', 'assistant', 'tool', 'system'] as const;
+    for (let round = 0; round < 60; round++) {
+      const batch: Message[] = Array.from({ length: 1 + random(4) }, (_, i) => ({
+        id: `m${round}_${i}`,
+        role: roles[random(4)]!,
+        content: 'x'.repeat(random(300)),
+        createdAt: '',
+      }));
+      await store.append('w', batch);
+      await session.refresh();
+      const history = await session.history();
+      for (const budget of [0, 3, 4, 50, 200, 1_000, 5_000, 100_000]) {
+        expect(session.windowStart(budget), `round ${round}, budget ${budget}`).toBe(
+          reference(history, budget),
+        );
+      }
+    }
+  });
+});
