@@ -220,6 +220,38 @@ describe('FsSessionStore across processes', () => {
     },
   );
 
+  it('tails chained by loadSince while another process appends add up to the whole history', async () => {
+    const root = await tempRoot();
+    const store = new FsSessionStore({ root });
+    await store.append('shared', [message(0)]);
+    const writer = appendChild({ root, sessionId: 'shared', prefix: 'child', count: 300 });
+    const held: Message[] = [];
+    let cursor: { seq: number; epoch: string } | undefined;
+    let tails = 0;
+    const read = async (): Promise<void> => {
+      const tail = (await store.loadSince('shared', cursor))!;
+      if (tail.from === 0) held.length = 0;
+      expect(tail.from).toBe(held.length);
+      held.push(...tail.messages);
+      expect(held).toHaveLength(tail.seq);
+      if (tail.messages.length > 0 && tail.from > 0) tails += 1;
+      cursor = { seq: tail.seq, epoch: tail.epoch };
+    };
+    let own = 1;
+    while (writer.process.exitCode === null) {
+      await read();
+      // This process appends too, between the child's appends.
+      if (own < 40) await store.append('shared', [message(own++)]);
+    }
+    expect(await writer.exited).toBe(0);
+    await read();
+    const all = (await store.load('shared'))!.messages;
+    expect(held).toEqual(all);
+    expect(all.filter((m) => m.id.startsWith('child_'))).toHaveLength(300);
+    // Most reads continued a cursor rather than reading everything again.
+    expect(tails).toBeGreaterThan(0);
+  });
+
   it('two processes appending with the same idempotency keys store each key once', async () => {
     const root = await tempRoot();
     const common = {

@@ -112,6 +112,80 @@ describe('FsSessionStore', () => {
       expect((await store.load('s1'))?.messages.map((m) => m.id)).toEqual(['msg_2', 'msg_3']);
     });
 
+    describe('loadSince', () => {
+      const ids = (messages: readonly Message[] | undefined): string[] => (messages ?? []).map((m) => m.id);
+
+      it('reads only the bytes after the cursor: damage before it is not even seen', async () => {
+        await store.append('s1', [message(1), message(2)]);
+        const first = (await store.loadSince('s1'))!;
+        await store.append('s1', [message(3)]);
+        // Damage a line the cursor is past (same length, so offsets hold): load sees it, loadSince does not.
+        const file = join(root, 's1', 'messages.jsonl');
+        const text = await readFile(file, 'utf8');
+        const line = JSON.stringify(message(1));
+        await writeFile(file, text.replace(line, `{${'x'.repeat(line.length - 2)}}`));
+        await expect(store.load('s1')).rejects.toBeInstanceOf(SessionCorruptError);
+        const tail = await store.loadSince('s1', { seq: first.seq, epoch: first.epoch });
+        expect(tail).toMatchObject({ from: 2, seq: 3, epoch: first.epoch });
+        expect(ids(tail?.messages)).toEqual(['msg_3']);
+      });
+
+      it('continues from what another store appended, and reads the whole file for a cursor it never saw', async () => {
+        const other = new FsSessionStore({ root });
+        await store.append('s1', [message(1)]);
+        const first = (await store.loadSince('s1'))!;
+        await other.append('s1', [message(2), message(3)], { idempotencyKey: 'k' });
+        await other.saveState('s1', state('s1', { by: 'other' }));
+        const tail = await store.loadSince('s1', { seq: first.seq, epoch: first.epoch });
+        expect(tail).toMatchObject({ from: 1, seq: 3, state: state('s1', { by: 'other' }) });
+        expect(ids(tail?.messages)).toEqual(['msg_2', 'msg_3']);
+        // A third store has no marks: it reads the whole file and still answers the tail.
+        const third = new FsSessionStore({ root });
+        const again = await third.loadSince('s1', { seq: 1, epoch: first.epoch });
+        expect(again).toMatchObject({ from: 1, seq: 3, epoch: first.epoch });
+        expect(ids(again?.messages)).toEqual(['msg_2', 'msg_3']);
+        // And a tail after what this store appended itself.
+        await store.append('s1', [message(4)]);
+        const last = await store.loadSince('s1', { seq: 3, epoch: first.epoch });
+        expect(ids(last?.messages)).toEqual(['msg_4']);
+      });
+
+      it('gives the whole history of a session deleted and made again by another store', async () => {
+        const other = new FsSessionStore({ root });
+        await store.append('s1', [message(1)]);
+        const first = (await store.loadSince('s1'))!;
+        await other.delete('s1');
+        await other.append('s1', [message(2), message(3)]);
+        const tail = await store.loadSince('s1', { seq: first.seq, epoch: first.epoch });
+        expect(tail).toMatchObject({ from: 0, seq: 2 });
+        expect(tail?.epoch).not.toBe(first.epoch);
+        expect(ids(tail?.messages)).toEqual(['msg_2', 'msg_3']);
+      });
+
+      it('leaves out an append still being written, and has no warning for it', async () => {
+        await store.append('s1', [message(1)]);
+        const first = (await store.loadSince('s1'))!;
+        const file = join(root, 's1', 'messages.jsonl');
+        const batch = `${JSON.stringify({ batch: 2 })}\n${JSON.stringify(message(2))}\n${JSON.stringify(message(3)).slice(0, 10)}`;
+        await appendFile(file, batch);
+        const tail = await store.loadSince('s1', { seq: first.seq, epoch: first.epoch });
+        expect(tail).toMatchObject({ messages: [], from: 1, seq: 1 });
+        expect(warnings).toEqual([]);
+      });
+
+      it('answers a state without a history, and undefined for nothing', async () => {
+        await store.saveState('s1', state('s1'));
+        expect(await store.loadSince('s1')).toEqual({
+          state: state('s1'),
+          messages: [],
+          from: 0,
+          seq: 0,
+          epoch: 'none',
+        });
+        expect(await store.loadSince('s2')).toBeUndefined();
+      });
+    });
+
     it('skips a torn last line with a warning, and the next append does not glue onto it', async () => {
       await store.append('s1', [message(1), message(2)]);
       const file = join(root, 's1', 'messages.jsonl');

@@ -7,6 +7,7 @@ import {
   type AppendOptions,
   type AppendResult,
   assertSessionId,
+  type HistoryCursor,
   InvalidInputError,
   isValidSessionId,
   type ListFilter,
@@ -16,6 +17,7 @@ import {
   type SessionStore,
   type SessionSummary,
   type StoredSession,
+  type StoredTail,
 } from '@sessions/core';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
 import { encodeBatch, encodeHeader, type ScanResult, scanHistory } from './history-lines.js';
@@ -52,9 +54,17 @@ export interface FsSessionStoreOptions {
 }
 
 /** What the store knows of a session's `messages.jsonl`, so an append need not re-read it. */
+/** Where the first `count` messages of a history file end: its byte length and line count there. */
+interface Mark {
+  bytes: number;
+  lines: number;
+}
+
 interface HistoryCache {
   dev: number;
   ino: number;
+  /** The file's birth time (0 where the file system does not keep one). */
+  birth: number;
   /** Length of the complete batches: the valid prefix, which never changes for this file. */
   bytes: number;
   /** Messages in the valid prefix. */
@@ -67,6 +77,8 @@ interface HistoryCache {
   /** The lease (and its version) this cache was last checked under: while both hold, no re-check. */
   lease: Lease | undefined;
   version: number;
+  /** Message count → where those messages end, for the last `MAX_MARKS` points seen: `loadSince` reads from there. */
+  marks: Map<number, Mark>;
 }
 
 interface LoadedHistory {
@@ -79,6 +91,41 @@ const MESSAGES_FILE = 'messages.jsonl';
 const STATE_FILE = 'state.json';
 const TAIL_BYTES = 64;
 const MAX_CACHED_SESSIONS = 1000;
+const MAX_MARKS = 64;
+/** The epoch of a session that has a state but no history file yet. */
+const NO_HISTORY = 'none';
+/** Epochs of files whose birth time the file system does not keep: never the same twice, so no cursor holds. */
+let unsure = 0;
+
+/**
+ * Names a history file: its device, inode and birth time. A file deleted and made again gets
+ * another birth time even if it reuses the inode; where birth times are not kept, every read gets
+ * a new epoch, so `loadSince` always answers the whole history there.
+ */
+function epochOf({ dev, ino, birthtimeMs }: Stats): string {
+  if (birthtimeMs > 0) return `${dev}.${ino}.${birthtimeMs}`;
+  unsure += 1;
+  return `${dev}.${ino}.?${unsure}`;
+}
+
+function addMark(cache: HistoryCache, count: number, mark: Mark): void {
+  cache.marks.delete(count);
+  cache.marks.set(count, mark);
+  if (cache.marks.size > MAX_MARKS) {
+    const oldest = cache.marks.keys().next().value;
+    if (oldest !== undefined) cache.marks.delete(oldest);
+  }
+}
+
+function validCursor(cursor: HistoryCursor | undefined): cursor is HistoryCursor {
+  return (
+    typeof cursor === 'object' &&
+    cursor !== null &&
+    typeof cursor.epoch === 'string' &&
+    Number.isSafeInteger(cursor.seq) &&
+    cursor.seq >= 0
+  );
+}
 const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
 
 function codeOf(error: unknown): unknown {
@@ -192,6 +239,23 @@ export class FsSessionStore implements SessionStore {
     }
     if (state === undefined && history === undefined) return undefined;
     return { state, messages: history?.messages ?? [] };
+  }
+
+  /**
+   * The state and the messages after `cursor` (see `SessionStore.loadSince`). When this store
+   * wrote or read the history up to the cursor (the usual case: the `Session` asking is the one
+   * that last appended), it reads only the bytes after it, and nothing when the file has not
+   * grown (one `fstat`); otherwise it reads the whole file, as `load` does.
+   */
+  async loadSince(sessionId: string, cursor?: HistoryCursor): Promise<StoredTail | undefined> {
+    const dir = this.#dir(sessionId);
+    const after = validCursor(cursor) ? { seq: cursor.seq, epoch: cursor.epoch } : undefined;
+    const [state, history] = await Promise.all([
+      this.#readState(dir),
+      this.#readSince(sessionId, dir, after),
+    ]);
+    if (state === undefined && history === undefined) return undefined;
+    return { state, ...(history ?? { messages: [], from: 0, seq: 0, epoch: NO_HISTORY }) };
   }
 
   async append(sessionId: string, messages: Message[], opts: AppendOptions = {}): Promise<AppendResult> {
@@ -363,6 +427,7 @@ export class FsSessionStore implements SessionStore {
     cache.tail = lastBytes(cache.tail, data);
     if (idempotencyKey !== undefined) cache.keys.set(idempotencyKey, cache.count);
     cache.version = lease.version;
+    addMark(cache, cache.count, { bytes: cache.bytes, lines: cache.lines });
     return { seq: cache.count };
   }
 
@@ -376,13 +441,14 @@ export class FsSessionStore implements SessionStore {
     file: string,
     handle: FileHandle,
     lease: Lease,
-    { dev, ino, size }: Stats,
+    { dev, ino, size, birthtimeMs }: Stats,
   ): Promise<HistoryCache> {
     let cache = this.#history.get(sessionId);
     const same =
       cache !== undefined &&
       cache.dev === dev &&
       cache.ino === ino &&
+      cache.birth === birthtimeMs &&
       size >= cache.bytes &&
       (cache.tail.length === 0 ||
         cache.tail.equals(await readRange(handle, cache.bytes - cache.tail.length, cache.tail.length)));
@@ -390,6 +456,7 @@ export class FsSessionStore implements SessionStore {
       cache = {
         dev,
         ino,
+        birth: birthtimeMs,
         bytes: 0,
         count: 0,
         lines: 0,
@@ -397,6 +464,7 @@ export class FsSessionStore implements SessionStore {
         tail: Buffer.alloc(0),
         lease: undefined,
         version: 0,
+        marks: new Map(),
       };
     }
     if (size > cache.bytes) {
@@ -427,6 +495,7 @@ export class FsSessionStore implements SessionStore {
     }
     cache.lease = lease;
     cache.version = lease.version;
+    addMark(cache, cache.count, { bytes: cache.bytes, lines: cache.lines });
     this.#remember(sessionId, cache);
     return cache;
   }
@@ -450,33 +519,117 @@ export class FsSessionStore implements SessionStore {
       throw error;
     }
     try {
-      const { dev, ino, size } = await handle.stat();
-      const framed = await readRange(handle, 0, size, 1);
-      const scan = scanHistory(framed, { file, fromStart: true, baseLines: 0, baseCount: 0, collect: true });
-      const tail = lastBytes(Buffer.alloc(0), framed.subarray(1, 1 + scan.validBytes));
-      // Prime the append cache, unless an append of this process may be changing it right now.
-      const cache = this.#history.get(sessionId);
-      if (
-        !leaseBusy(dir) &&
-        (!cache || cache.ino !== ino || cache.dev !== dev || cache.bytes < scan.validBytes)
-      ) {
-        this.#remember(sessionId, {
-          dev,
-          ino,
-          bytes: scan.validBytes,
-          count: scan.count,
-          lines: scan.lines,
-          keys: scan.keys,
-          tail,
-          lease: undefined,
-          version: 0,
-        });
-      }
-      return { messages: scan.messages, scan, file };
+      const stats = await handle.stat();
+      return await this.#readWhole(sessionId, dir, file, handle, stats);
     } finally {
       // Read-only: nothing to wait for, so the caller does not wait on another round trip.
       handle.close().catch(() => {});
     }
+  }
+
+  /** Reads a whole history file (open as `handle`), and primes the append cache with what it found. */
+  async #readWhole(
+    sessionId: string,
+    dir: string,
+    file: string,
+    handle: FileHandle,
+    stats: Stats,
+  ): Promise<LoadedHistory> {
+    const { dev, ino, size, birthtimeMs } = stats;
+    const framed = await readRange(handle, 0, size, 1);
+    const scan = scanHistory(framed, { file, fromStart: true, baseLines: 0, baseCount: 0, collect: true });
+    const tail = lastBytes(Buffer.alloc(0), framed.subarray(1, 1 + scan.validBytes));
+    const mark = { bytes: scan.validBytes, lines: scan.lines };
+    // Prime the append cache, unless an append of this process may be changing it right now.
+    const cache = this.#history.get(sessionId);
+    const sameFile =
+      cache !== undefined && cache.ino === ino && cache.dev === dev && cache.birth === birthtimeMs;
+    if (!leaseBusy(dir) && (!sameFile || cache.bytes < scan.validBytes)) {
+      const primed: HistoryCache = {
+        dev,
+        ino,
+        birth: birthtimeMs,
+        bytes: scan.validBytes,
+        count: scan.count,
+        lines: scan.lines,
+        keys: scan.keys,
+        tail,
+        lease: undefined,
+        version: 0,
+        marks: sameFile ? cache.marks : new Map(),
+      };
+      addMark(primed, scan.count, mark);
+      this.#remember(sessionId, primed);
+    } else if (sameFile) {
+      addMark(cache, scan.count, mark);
+    }
+    return { messages: scan.messages, scan, file };
+  }
+
+  /** The history after `cursor` (all of it when the cursor does not hold), or `undefined` when there is no history file. */
+  async #readSince(
+    sessionId: string,
+    dir: string,
+    cursor: HistoryCursor | undefined,
+  ): Promise<Omit<StoredTail, 'state'> | undefined> {
+    const file = join(dir, MESSAGES_FILE);
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch (error) {
+      if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return undefined;
+      throw error;
+    }
+    try {
+      const stats = await handle.stat();
+      const epoch = epochOf(stats);
+      if (cursor !== undefined && cursor.epoch === epoch) {
+        const tail = await this.#readTail(sessionId, file, handle, stats, cursor);
+        if (tail !== undefined) return { ...tail, epoch };
+      }
+      const { messages, scan } = await this.#readWhole(sessionId, dir, file, handle, stats);
+      const from =
+        cursor !== undefined && cursor.epoch === epoch && cursor.seq <= scan.count ? cursor.seq : 0;
+      return { messages: from === 0 ? messages : messages.slice(from), from, seq: scan.count, epoch };
+    } finally {
+      // Read-only: nothing to wait for, so the caller does not wait on another round trip.
+      handle.close().catch(() => {});
+    }
+  }
+
+  /**
+   * The messages after `cursor`, read from where this store saw them end; `undefined` when it
+   * does not know where that is (the caller then reads the whole file).
+   */
+  async #readTail(
+    sessionId: string,
+    file: string,
+    handle: FileHandle,
+    { dev, ino, size, birthtimeMs }: Stats,
+    cursor: HistoryCursor,
+  ): Promise<Pick<StoredTail, 'messages' | 'from' | 'seq'> | undefined> {
+    const cache = this.#history.get(sessionId);
+    if (!cache || cache.dev !== dev || cache.ino !== ino || cache.birth !== birthtimeMs) return undefined;
+    const mark = cache.marks.get(cursor.seq);
+    if (mark === undefined || size < mark.bytes) return undefined;
+    if (size === mark.bytes) return { messages: [], from: cursor.seq, seq: cursor.seq };
+    const framed = await readRange(handle, mark.bytes, size - mark.bytes, 1);
+    let scan: ScanResult;
+    try {
+      scan = scanHistory(framed, {
+        file,
+        fromStart: mark.bytes === 0,
+        baseLines: mark.lines,
+        baseCount: cursor.seq,
+        collect: true,
+      });
+    } catch {
+      // Read the whole file instead: it names the damage (line numbers and all) if it is real.
+      return undefined;
+    }
+    const seq = cursor.seq + scan.count;
+    addMark(cache, seq, { bytes: mark.bytes + scan.validBytes, lines: mark.lines + scan.lines });
+    return { messages: scan.messages, from: cursor.seq, seq };
   }
 
   async #readState(dir: string): Promise<SessionState | undefined> {
