@@ -11,7 +11,13 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { agentRoute } from './agent-route.js';
-import { type AgentAnswer, type AgentSpec, AgentTurns, ClientGoneError } from './agent-turns.js';
+import {
+  type AgentAnswer,
+  type AgentSpec,
+  AgentTurns,
+  ClientGoneError,
+  captureTurnResult,
+} from './agent-turns.js';
 import { ANONYMOUS, type AuthOptions, bearerAuthenticator } from './bearer-auth.js';
 import { errorAnswer, HttpError } from './error-response.js';
 import { IdempotencyCache, type IdempotencyOptions } from './idempotency-cache.js';
@@ -54,6 +60,13 @@ export interface AgentServerOptions {
   logger?: ServerLogger | false;
   /** How long `POST /agent` answers are kept for their `Idempotency-Key`. */
   idempotency?: IdempotencyOptions;
+  /**
+   * Sessions kept alive between turns (an LRU), when the store has `loadSince` (`MemorySessionStore`,
+   * `FsSessionStore`): the next turn of a kept session reads from the store only what was written
+   * since (by other processes too) instead of the whole history. Default 1000; 0: none (every
+   * turn loads its session whole).
+   */
+  liveSessions?: number;
   /** Called after `DELETE /sessions/{id}` removed a session: drop what else you keep for it (its knowledge base, say). */
   onSessionDelete?: (sessionId: string) => void | Promise<void>;
   /** Injectable clock, for tests. */
@@ -137,8 +150,9 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     model: options.model,
     memory: options.memory,
     knowledge: options.knowledge,
-    middleware: options.middleware,
+    middleware: [captureTurnResult, ...(options.middleware ?? [])],
     now,
+    liveSessions: options.liveSessions,
   });
   const tracker = new InflightTracker();
   const deps: RouteDeps = {

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import {
+  type Agent,
   type AgentOptions,
   InvalidInputError,
   type Middleware,
   newId,
+  type Session,
   TimeoutError,
   type TurnResult,
   type Usage,
@@ -46,6 +48,20 @@ export class ClientGoneError extends Error {
   }
 }
 
+/** Each turn's result, by the `turn.metadata` object the server handed it (`ChatOptions.metadata`). */
+const results = new WeakMap<object, TurnResult>();
+
+/**
+ * The outermost middleware of every session the server opens: notes the turn's result (content
+ * and usage, after every other middleware) for the answer.
+ */
+export const captureTurnResult: Middleware = async function captureTurnResult(turn, next) {
+  const slot = turn.metadata;
+  const result = await next();
+  results.set(slot, result);
+  return result;
+};
+
 /** The largest delay `setTimeout` honours. */
 const MAX_DELAY = 2 ** 31 - 1;
 
@@ -65,6 +81,8 @@ export interface AgentTurnsOptions {
 /** Runs one remote turn: opens the principal's session, runs the agent in it under a time limit. */
 export class AgentTurns {
   readonly #options: AgentTurnsOptions;
+  /** The agent of each session opened for turns (live sessions keep theirs). */
+  readonly #agents = new WeakMap<Session, Agent>();
 
   constructor(options: AgentTurnsOptions) {
     const ms = options.modelTimeoutMs;
@@ -85,19 +103,18 @@ export class AgentTurns {
     const { watch, turnId, onDelta } = options;
     const sessionId =
       input.sessionId ?? (turnId !== undefined ? keyedSessionId(principal, turnId) : newId('sess'));
-    let result: TurnResult | undefined;
-    const capture: Middleware = async function capture(_turn, next) {
-      result = await next();
-      return result;
-    };
     const session = await access.open(principal, sessionId, {
       ...(input.sessionId === undefined && turnId === undefined ? { fresh: true } : { create: true }),
       userId: input.userId,
       memory: spec.memory === true,
       knowledge: spec.knowledge === true,
-      middleware: [capture],
+      live: true,
     });
-    const agent = session.Agent(spec);
+    let agent = this.#agents.get(session);
+    if (agent === undefined) {
+      agent = session.Agent(spec);
+      this.#agents.set(session, agent);
+    }
     // One controller for the turn: the client going away or the deadline passing aborts it.
     const turn = new AbortController();
     let timedOut: TimeoutError | undefined;
@@ -115,7 +132,8 @@ export class AgentTurns {
             turn.abort(timedOut);
           }, modelTimeoutMs)
         : undefined;
-    const chat = { signal: turn.signal, ...(turnId !== undefined && { turnId }) };
+    const metadata: Record<string, unknown> = {};
+    const chat = { signal: turn.signal, metadata, ...(turnId !== undefined && { turnId }) };
     try {
       if (onDelta) {
         for await (const chunk of agent.stream(input.message, chat)) onDelta(chunk.delta);
@@ -130,7 +148,7 @@ export class AgentTurns {
       clearTimeout(timer);
       stopWatching();
     }
-    const final = result as TurnResult | undefined;
+    const final = results.get(metadata);
     const content = final?.content ?? '';
     return {
       content,

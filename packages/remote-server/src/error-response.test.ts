@@ -199,14 +199,20 @@ describe('bad input over the wire', () => {
       metadata: { owner: 'anonymous' },
     };
     await harness.store.saveState('damaged', state);
-    const original = harness.store.load.bind(harness.store);
-    harness.store.load = async (id: string) => {
-      if (id === 'damaged') {
-        throw new SessionCorruptError('Bad line 3 of /var/lib/app/.sessions/damaged/messages.jsonl', {
-          file: '/var/lib/app/.sessions/damaged/messages.jsonl',
-        });
-      }
-      return original(id);
+    const damaged = (): SessionCorruptError =>
+      new SessionCorruptError('Bad line 3 of /var/lib/app/.sessions/damaged/messages.jsonl', {
+        file: '/var/lib/app/.sessions/damaged/messages.jsonl',
+      });
+    const store = harness.store;
+    const load = store.load.bind(store);
+    store.load = async (id) => {
+      if (id === 'damaged') throw damaged();
+      return load(id);
+    };
+    const loadSince = store.loadSince!.bind(store);
+    store.loadSince = async (id, cursor) => {
+      if (id === 'damaged') throw damaged();
+      return loadSince(id, cursor);
     };
     const { status, body } = await harness.agent({ message: 'Hi', session_id: 'damaged' });
     expect(status).toBe(500);

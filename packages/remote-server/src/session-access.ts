@@ -1,28 +1,36 @@
 import {
   type ChatModel,
+  InvalidInputError,
   type KnowledgeBase,
   type MemoryStore,
   type Middleware,
   NotFoundError,
   Session,
   type SessionStore,
-  type StoredSession,
 } from '@sessions/core';
+import { LRUCache } from 'lru-cache';
 import { ANONYMOUS } from './bearer-auth.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { SessionView } from './session-view.js';
 
 /** Gives the memory store of a session; called for each request that needs it (cache inside if costly). */
 export type MemoryFactory = (sessionId: string) => MemoryStore | Promise<MemoryStore>;
 /** Gives the knowledge base of a session; called for each request that needs it (cache inside if costly). */
 export type KnowledgeFactory = (sessionId: string) => KnowledgeBase | Promise<KnowledgeBase>;
 
+/** Sessions kept alive between turns by default (see `AgentServerOptions.liveSessions`). */
+export const DEFAULT_LIVE_SESSIONS = 1000;
+
 export interface SessionAccessOptions {
   store: SessionStore;
   model: ChatModel;
   memory?: MemoryFactory | undefined;
   knowledge?: KnowledgeFactory | undefined;
+  /** Every session's middleware, the first outermost. */
   middleware?: readonly Middleware[] | undefined;
   now?: (() => Date) | undefined;
+  /** Most sessions kept alive for `live` opens; 0: none. Only used with a store that has `loadSince`. */
+  liveSessions?: number | undefined;
 }
 
 export interface OpenOptions {
@@ -33,30 +41,46 @@ export interface OpenOptions {
   userId?: string | undefined;
   memory?: boolean;
   knowledge?: boolean;
-  /** Run innermost-first around the configured middleware, for this request only. */
-  middleware?: readonly Middleware[];
+  /**
+   * May answer a `Session` kept alive from an earlier request, caught up with the store
+   * (`refresh()`), shared with concurrent requests: for turns. Otherwise the `Session` is this
+   * request's own.
+   */
+  live?: boolean;
 }
 
-/** Who owns a stored session: its state's `metadata.owner`. */
-export function ownerOf(stored: StoredSession): string | undefined {
-  const owner = stored.state?.metadata?.owner;
-  return typeof owner === 'string' ? owner : undefined;
+/** A session kept alive between turns, with the ports it was built with. */
+interface LiveSession {
+  session: Session;
+  view: SessionView;
+  memory: MemoryStore | undefined;
+  knowledge: KnowledgeBase | undefined;
 }
 
 /**
- * Opens sessions for principals. Each request gets its own core `Session`, built over the state and
- * history loaded for it (one `load` per request), so several server processes can share one store
- * without a cached history going stale. A session belongs to the principal that created it (its
- * stored `metadata.owner`); to everyone else it does not exist. A session with no owner (made
- * outside the server) belongs to `'anonymous'`, the principal of a server without auth.
+ * Opens sessions for principals. A session belongs to the principal that created it (its stored
+ * `metadata.owner`); to everyone else it does not exist. A session with no owner (made outside the
+ * server) belongs to `'anonymous'`, the principal of a server without auth.
+ *
+ * With a store that has `loadSince`, sessions opened for turns (`live`) are kept alive in a bounded
+ * LRU: the next turn of the session reuses its `Session`, after `refresh()` has read from the store
+ * only what other processes (or other `Session`s) wrote since, so a turn costs the same whatever
+ * the length of the history, and several server processes can still share one store. Otherwise —
+ * and for every other route — each request builds its own `Session` over one load of the store.
  */
 export class SessionAccess {
   readonly #options: SessionAccessOptions;
   readonly #locks = new KeyedMutex();
   readonly #loadedState = new WeakMap<Session, Record<string, unknown>>();
+  readonly #live: LRUCache<string, LiveSession> | undefined;
 
   constructor(options: SessionAccessOptions) {
+    const max = options.liveSessions ?? DEFAULT_LIVE_SESSIONS;
+    if (!Number.isInteger(max) || max < 0) {
+      throw new InvalidInputError(`liveSessions must be a whole number, 0 or more, got ${max}`);
+    }
     this.#options = options;
+    if (max > 0 && typeof options.store.loadSince === 'function') this.#live = new LRUCache({ max });
   }
 
   get memoryConfigured(): boolean {
@@ -67,6 +91,11 @@ export class SessionAccess {
     return this.#options.knowledge !== undefined;
   }
 
+  /** Sessions kept alive now. */
+  get liveCount(): number {
+    return this.#live?.size ?? 0;
+  }
+
   /**
    * The principal's session `sessionId`, loaded. Throws `NotFoundError` when it belongs to someone
    * else, or when nothing is stored under the id and `create` is not set. A created session is
@@ -74,9 +103,20 @@ export class SessionAccess {
    * process cannot both own it.
    */
   async open(principal: string, sessionId: string, options: OpenOptions = {}): Promise<Session> {
-    if (options.fresh) return this.#build(principal, sessionId, undefined, options);
-    if (!options.create) return this.#open(principal, sessionId, options);
-    return this.#locks.run(sessionId, () => this.#open(principal, sessionId, options));
+    const ports = await this.#ports(sessionId, options);
+    if (options.fresh) return this.#build(principal, sessionId, undefined, options, ports);
+    if (options.live) {
+      const session = await this.#openLive(principal, sessionId, options, ports);
+      if (session) return session;
+    }
+    if (!options.create) return this.#open(principal, sessionId, options, ports);
+    return this.#locks.run(sessionId, async () => {
+      if (options.live) {
+        const session = await this.#openLive(principal, sessionId, options, ports);
+        if (session) return session;
+      }
+      return this.#open(principal, sessionId, options, ports);
+    });
   }
 
   /**
@@ -89,7 +129,10 @@ export class SessionAccess {
     options: OpenOptions,
     change: (session: Session) => Promise<T>,
   ): Promise<T> {
-    return this.#locks.run(sessionId, async () => change(await this.#open(principal, sessionId, options)));
+    const ports = await this.#ports(sessionId, options);
+    return this.#locks.run(sessionId, async () =>
+      change(await this.#open(principal, sessionId, { ...options, live: false }, ports)),
+    );
   }
 
   /** The user state of a session opened here, as it was loaded (a copy). */
@@ -100,75 +143,109 @@ export class SessionAccess {
   /** Removes the principal's session (and its memories, when memory is configured). */
   async delete(principal: string, sessionId: string): Promise<void> {
     const session = await this.open(principal, sessionId, { memory: this.memoryConfigured });
+    this.#live?.delete(sessionId);
     // Every memory of the session, whichever user id it was added under.
     if (session.memory) await session.memory.clear({ sessionId });
     await this.#options.store.delete(sessionId);
+    this.#live?.delete(sessionId);
   }
 
-  #assertVisible(
+  #assertVisible(principal: string, sessionId: string, owner: string | undefined): void {
+    if ((owner ?? ANONYMOUS) !== principal) throw new NotFoundError(`Session "${sessionId}" not found`);
+  }
+
+  /** The memory store and knowledge base the request asked for, from the factories. */
+  async #ports(sessionId: string, options: OpenOptions): Promise<Ports> {
+    const { memory, knowledge } = this.#options;
+    const wantsMemory = options.memory === true && memory !== undefined;
+    const wantsKnowledge = options.knowledge === true && knowledge !== undefined;
+    if (!wantsMemory && !wantsKnowledge) return NO_PORTS;
+    const [memoryStore, knowledgeBase] = await Promise.all([
+      wantsMemory ? memory(sessionId) : undefined,
+      wantsKnowledge ? knowledge(sessionId) : undefined,
+    ]);
+    return { memory: memoryStore, knowledge: knowledgeBase };
+  }
+
+  /**
+   * The live `Session` of `sessionId`, caught up with the store, when one is kept that fits this
+   * request (same ports; its user, or none asked); `undefined` when none fits or nothing is stored
+   * any more (then the caller opens it the ordinary way, which may create it).
+   */
+  async #openLive(
     principal: string,
     sessionId: string,
-    stored: StoredSession | undefined,
-  ): asserts stored is StoredSession {
-    const owner = stored && ownerOf(stored);
-    if (!stored || (owner ?? ANONYMOUS) !== principal) {
-      throw new NotFoundError(`Session "${sessionId}" not found`);
+    options: OpenOptions,
+    ports: Ports,
+  ): Promise<Session | undefined> {
+    const live = this.#live?.get(sessionId);
+    if (!live || live.memory !== ports.memory || live.knowledge !== ports.knowledge) return undefined;
+    await live.session.refresh();
+    const found = live.view.found;
+    if (found === undefined) {
+      if (this.#live?.get(sessionId) === live) this.#live.delete(sessionId);
+      return undefined;
     }
+    this.#assertVisible(principal, sessionId, found.owner);
+    if (options.userId !== undefined && options.userId !== live.session.userId) return undefined;
+    return live.session;
   }
 
-  async #open(principal: string, sessionId: string, options: OpenOptions): Promise<Session> {
-    const stored = await this.#options.store.load(sessionId);
-    if (stored || !options.create) {
-      this.#assertVisible(principal, sessionId, stored);
-      return this.#build(principal, sessionId, stored, options);
+  async #open(principal: string, sessionId: string, options: OpenOptions, ports: Ports): Promise<Session> {
+    const view = new SessionView(this.#options.store, sessionId);
+    await view.loadStored();
+    const found = view.found;
+    if (found || !options.create) {
+      if (!found) throw new NotFoundError(`Session "${sessionId}" not found`);
+      this.#assertVisible(principal, sessionId, found.owner);
+      return this.#build(principal, sessionId, view, options, ports);
     }
-    const session = await this.#build(principal, sessionId, undefined, options);
+    const session = await this.#build(principal, sessionId, view, options, ports);
     await session.saveState({});
     return session;
   }
 
+  /**
+   * A `Session` over `view` (already loaded: its first load answers what was read), or over
+   * nothing stored (`view` undefined: a fresh id). Kept alive when asked and it fits any request
+   * of the session that names no user: built without a user id, or with the one it has stored.
+   */
   async #build(
     principal: string,
     sessionId: string,
-    stored: StoredSession | undefined,
+    loaded: SessionView | undefined,
     options: OpenOptions,
+    ports: Ports,
   ): Promise<Session> {
-    const { store, model, middleware = [], now } = this.#options;
-    const [memory, knowledge] = await Promise.all([
-      options.memory && this.#options.memory ? this.#options.memory(sessionId) : undefined,
-      options.knowledge && this.#options.knowledge ? this.#options.knowledge(sessionId) : undefined,
-    ]);
+    const { model, middleware = [], now } = this.#options;
+    const view = loaded ?? new SessionView(this.#options.store, sessionId, { nothing: true });
+    const stored = view.found !== undefined;
+    const storedUser = view.storedUserId;
+    // A user id only when asked for one the stored session does not already have.
+    const userId = options.userId !== undefined && options.userId !== storedUser ? options.userId : undefined;
     const session = new Session({
       sessionId,
-      store: preloaded(store, sessionId, stored),
+      store: view,
       model,
-      middleware: [...(options.middleware ?? []), ...middleware],
-      ...(options.userId !== undefined && { userId: options.userId }),
-      ...(memory !== undefined && { memory }),
-      ...(knowledge !== undefined && { knowledge }),
+      middleware: [...middleware],
+      ...(userId !== undefined && { userId }),
+      ...(ports.memory !== undefined && { memory: ports.memory }),
+      ...(ports.knowledge !== undefined && { knowledge: ports.knowledge }),
       // A new session is claimed by the principal; a stored one keeps its owner.
-      ...(stored === undefined && { metadata: { owner: principal } }),
+      ...(!stored && { metadata: { owner: principal } }),
       ...(now !== undefined && { now }),
     });
     this.#loadedState.set(session, await session.restoreState());
+    if (options.live && this.#live && userId === undefined) {
+      this.#live.set(sessionId, { session, view, memory: ports.memory, knowledge: ports.knowledge });
+    }
     return session;
   }
 }
 
-/** `store`, except that the first load of `sessionId` answers what was already loaded. */
-function preloaded(store: SessionStore, sessionId: string, stored: StoredSession | undefined): SessionStore {
-  let pending = true;
-  return {
-    load: (id) => {
-      if (pending && id === sessionId) {
-        pending = false;
-        return Promise.resolve(stored);
-      }
-      return store.load(id);
-    },
-    append: (id, messages, opts) => store.append(id, messages, opts),
-    saveState: (id, state) => store.saveState(id, state),
-    list: (filter) => store.list(filter),
-    delete: (id) => store.delete(id),
-  };
+interface Ports {
+  memory: MemoryStore | undefined;
+  knowledge: KnowledgeBase | undefined;
 }
+
+const NO_PORTS: Ports = { memory: undefined, knowledge: undefined };
