@@ -46,7 +46,10 @@ export interface AgentOptions {
 
 export interface ChatOptions {
   signal?: AbortSignal;
-  /** Names this turn so a retry of it is stored once. Generated when absent. */
+  /**
+   * Names this turn (the store's idempotency key) so a retry of it is stored once. Without it the
+   * turn is appended without a key: nothing could retry it under a name it never had.
+   */
   turnId?: string;
   /**
    * The turn's `metadata` as middleware see it (`turn.metadata`): this very object, so a host can
@@ -78,6 +81,8 @@ export class Agent {
   readonly tools: readonly Tool<any>[];
   readonly #options: AgentOptions;
   readonly #model: ChatModel | undefined;
+  /** The system prompt without memory and knowledge: who the agent is and its instructions. */
+  readonly #basePrompt: string;
 
   constructor(options: AgentOptions) {
     if (typeof options?.name !== 'string' || options.name.trim() === '') {
@@ -90,6 +95,8 @@ export class Agent {
     this.tools = [...(options.tools ?? [])];
     this.#options = options;
     this.#model = options.model ?? this.session.model;
+    const who = `You are ${this.name}${this.role ? `, ${this.role}` : ''}.`;
+    this.#basePrompt = this.instructions ? `${who}\n\n${this.instructions}` : who;
     const names = new Set<string>();
     for (const tool of this.tools) {
       if (names.has(tool.name))
@@ -193,7 +200,7 @@ export class Agent {
       throw new InvalidInputError('chat(message) takes a string');
     }
     const session = this.session;
-    await session.history();
+    if (session.loadedHistory() === undefined) await session.history();
     const turn: TurnContext = {
       sessionId: session.sessionId,
       userId: session.userId,
@@ -228,9 +235,7 @@ export class Agent {
       createdAt: at,
       ...(result.usage && { metadata: { usage: result.usage } }),
     };
-    await session.appendTurn([user, ...produced, reply], options.turnId ?? newId('turn'), {
-      replayable: options.turnId !== undefined,
-    });
+    await session.appendTurn([user, ...produced, reply], options.turnId);
     if (this.#options.remember) await this.#remember(sent, result.content, options.signal);
     return { turn, produced, result };
   }
@@ -246,8 +251,11 @@ export class Agent {
         `Agent "${this.name}" has no model: pass \`model: new OpenAIChatModel({ model: 'gpt-4o-mini' })\` from @sessions/openai to new Session()`,
       );
     }
-    const history = await this.session.history();
-    const system = await this.#systemPrompt(turn.message);
+    const history = this.session.loadedHistory() ?? (await this.session.history());
+    const system =
+      this.#options.memory || this.#options.knowledge
+        ? await this.#systemPrompt(turn.message)
+        : this.#basePrompt;
     const user: Message = { id: userMessageId, role: 'user', content: turn.message, createdAt: '' };
     // The system prompt, the newest history within its budget, the user's message: one array.
     const start = this.session.windowStart(this.#options.historyTokens ?? 8_000);
@@ -372,9 +380,7 @@ export class Agent {
   }
 
   async #systemPrompt(query: string): Promise<string> {
-    const parts: string[] = [];
-    parts.push(`You are ${this.name}${this.role ? `, ${this.role}` : ''}.`);
-    if (this.instructions) parts.push(this.instructions);
+    const parts: string[] = [this.#basePrompt];
     if (this.#options.memory || this.#options.knowledge) {
       const context = await this.session.buildContext(query, {
         memory: this.#options.memory === true,

@@ -113,6 +113,9 @@ export class Session {
   #costsOf: Message[] = this.#messages;
   readonly #agents = new Map<string, AgentConfig>();
   #loading: Promise<void> | undefined;
+  /** The last load started has finished: the history and state are in (no need to wait on `#loading`). */
+  #ready = false;
+  #loads = 0;
   #stateSaved = false;
   #stateDirty = false;
   /**
@@ -194,7 +197,7 @@ export class Session {
    */
   async refresh(): Promise<void> {
     if (this.#loading === undefined) return this.#ensureLoaded();
-    await this.#loading;
+    if (!this.#ready) await this.#loading;
     const cursor = this.#cursor;
     if (this.store.loadSince === undefined || cursor === undefined) {
       this.#loading = this.#load();
@@ -352,6 +355,14 @@ export class Session {
   }
 
   /**
+   * @internal The history, when it is loaded and nothing is known to be missing from it (what
+   * `history()` would answer without waiting); otherwise `undefined`: call `history()`.
+   */
+  loadedHistory(): readonly Message[] | undefined {
+    return this.#ready && !this.#behind ? this.#messages : undefined;
+  }
+
+  /**
    * @internal Where the newest messages within `budget` rough tokens (content plus 4 a message)
    * start in `history()`, moved on to a user message so tool calls stay paired. Costs are summed
    * once per message, so a turn does not walk its whole window again.
@@ -382,21 +393,21 @@ export class Session {
   }
 
   /**
-   * @internal Appends one turn's messages durably, then to the in-memory history. `replayable`:
-   * the idempotency key came from the caller, so the store may answer an earlier append of it
-   * instead of storing these messages.
+   * @internal Appends one turn's messages durably, then to the in-memory history. With an
+   * `idempotencyKey` the store may answer an earlier append of it instead of storing these
+   * messages: then what it kept is loaded instead.
    */
-  async appendTurn(
-    messages: Message[],
-    idempotencyKey: string,
-    { replayable = true }: { replayable?: boolean } = {},
-  ): Promise<AppendResult> {
-    await this.#ensureLoaded();
-    const result = await this.store.append(this.sessionId, messages, { idempotencyKey });
+  async appendTurn(messages: Message[], idempotencyKey?: string): Promise<AppendResult> {
+    if (!this.#ready) await this.#ensureLoaded();
+    const result = await this.store.append(
+      this.sessionId,
+      messages,
+      idempotencyKey === undefined ? {} : { idempotencyKey },
+    );
     const cursor = this.#cursor;
     if (cursor === undefined || this.store.loadSince === undefined) {
       this.#messages.push(...messages);
-    } else if (!replayable && result.seq - messages.length === this.#messages.length) {
+    } else if (idempotencyKey === undefined && result.seq - messages.length === this.#messages.length) {
       // Right after what this object holds: the history is still a copy of the store's.
       for (const message of messages) this.#messages.push(message);
       cursor.seq = result.seq;
@@ -430,6 +441,9 @@ export class Session {
   }
 
   async #load(): Promise<void> {
+    this.#loads += 1;
+    const load = this.#loads;
+    this.#ready = false;
     try {
       if (this.store.loadSince !== undefined) {
         this.#behind = false;
@@ -441,6 +455,7 @@ export class Session {
       this.#loading = undefined;
       throw error;
     }
+    if (load === this.#loads) this.#ready = true;
   }
 
   /** Takes in a `loadSince` answer: the tail (or the whole history), and the state. */

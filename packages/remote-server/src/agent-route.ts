@@ -5,6 +5,7 @@ import { type AgentAnswer, ClientGoneError } from './agent-turns.js';
 import { errorAnswer } from './error-response.js';
 import type { IdempotentResult } from './idempotency-cache.js';
 import {
+  answerJson,
   type ClientWatch,
   type RouteDeps,
   readJson,
@@ -59,8 +60,7 @@ export function agentRoute(app: Hono<ServerEnv>, deps: RouteDeps): void {
     const principal = c.get('principal');
     if (wantsEventStream(c.req.header('accept'))) return streamAnswer(c, deps, principal, request, key);
     const { value, replayed } = await answerOnce(deps, principal, request, key, { watch: watchClient(c) });
-    if (replayed) c.header('idempotent-replayed', 'true');
-    return c.json(value);
+    return answerJson(c, value, 200, replayed ? { 'idempotent-replayed': 'true' } : undefined);
   });
 }
 

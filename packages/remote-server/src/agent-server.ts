@@ -9,7 +9,6 @@ import {
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { requestId } from 'hono/request-id';
 import { agentRoute } from './agent-route.js';
 import {
   type AgentAnswer,
@@ -26,7 +25,7 @@ import { knowledgeRoutes } from './knowledge-routes.js';
 import { type ListeningServer, type ListenOptions, listen } from './listen.js';
 import { memoryRoutes } from './memory-routes.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limiter.js';
-import type { RouteDeps, ServerEnv } from './server-env.js';
+import { hasRequestId, type RouteDeps, type ServerEnv } from './server-env.js';
 import { type ServerLogger, serverLogger } from './server-logger.js';
 import { type KnowledgeFactory, type MemoryFactory, SessionAccess } from './session-access.js';
 import { sessionRoutes } from './session-routes.js';
@@ -84,6 +83,13 @@ export interface AgentServer {
   app: Hono<ServerEnv>;
   /** Listens on Node's HTTP server. Default `127.0.0.1:8000`. */
   listen(options?: ListenOptions): Promise<ListeningServer>;
+}
+
+const REQUEST_ID = /^[\w\-=]{1,255}$/;
+
+/** The client's `X-Request-Id` when usable (1-255 of `[A-Za-z0-9_=-]`), else a new UUID. */
+function requestIdOf(given: string | undefined): string {
+  return given !== undefined && REQUEST_ID.test(given) ? given : crypto.randomUUID();
 }
 
 /** 10 MiB. */
@@ -173,15 +179,19 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   };
 
   const app = new Hono<ServerEnv>();
-  app.use(requestId());
   app.use(async function observe(c, next) {
     const started = performance.now();
     const end = tracker.begin();
+    const requestId = requestIdOf(c.req.header('x-request-id'));
+    c.set('requestId', requestId);
     c.set('principal', ANONYMOUS);
     try {
       await next();
     } finally {
       end();
+      // Answers made by `answerJson` carry the header already (as plain headers, which Node's
+      // adapter writes without building a web `Headers` object); the others get it here.
+      if (!hasRequestId(c.res)) c.res.headers.set('x-request-id', requestId);
       const fields = {
         reqId: c.get('requestId'),
         method: c.req.method,
@@ -202,33 +212,6 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     );
   }
   app.get('/health', (c) => c.json({ status: 'ok' }));
-  if (authenticate) {
-    app.use(async function auth(c, next) {
-      const principal = authenticate(c.req.header('authorization'));
-      if (principal === undefined) {
-        throw new HttpError(
-          'unauthorized',
-          'Missing or unknown bearer token: send Authorization: Bearer <token>',
-          { 'www-authenticate': 'Bearer realm="sessions"' },
-        );
-      }
-      c.set('principal', principal);
-      await next();
-    });
-  }
-  if (limiter) {
-    app.use(async function rateLimit(c, next) {
-      const principal = c.get('principal');
-      const decision = limiter.take(principal);
-      if (!decision.allowed) {
-        throw new RateLimitError(
-          `Too many requests for "${principal}": at most ${limiter.limit} per ${limiter.windowMs} ms; retry in ${decision.retryAfterMs} ms`,
-          { retryAfterMs: decision.retryAfterMs },
-        );
-      }
-      await next();
-    });
-  }
   const maxBody = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const streamedBodyLimit = bodyLimit({
     maxSize: maxBody,
@@ -239,7 +222,29 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       );
     },
   });
-  app.use(async function limitBody(c, next) {
+  // Auth, then the rate limit, then the body limit: one middleware (each layer costs a promise).
+  app.use(function guard(c, next) {
+    if (authenticate) {
+      const principal = authenticate(c.req.header('authorization'));
+      if (principal === undefined) {
+        throw new HttpError(
+          'unauthorized',
+          'Missing or unknown bearer token: send Authorization: Bearer <token>',
+          { 'www-authenticate': 'Bearer realm="sessions"' },
+        );
+      }
+      c.set('principal', principal);
+    }
+    if (limiter) {
+      const principal = c.get('principal');
+      const decision = limiter.take(principal);
+      if (!decision.allowed) {
+        throw new RateLimitError(
+          `Too many requests for "${principal}": at most ${limiter.limit} per ${limiter.windowMs} ms; retry in ${decision.retryAfterMs} ms`,
+          { retryAfterMs: decision.retryAfterMs },
+        );
+      }
+    }
     const method = c.req.method;
     if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next();
     // A declared length is checked before reading (and reading stops there: Node's parser never

@@ -10,8 +10,9 @@ import {
   type TurnResult,
   type Usage,
 } from '@sessions/core';
+import { Deadlines } from './deadlines.js';
 import type { ClientWatch } from './server-env.js';
-import type { SessionAccess } from './session-access.js';
+import type { OpenOptions, SessionAccess } from './session-access.js';
 
 /** The agent a server runs: an `Agent`'s options without its session and model. */
 export type AgentSpec = Omit<AgentOptions, 'session' | 'model'>;
@@ -48,17 +49,18 @@ export class ClientGoneError extends Error {
   }
 }
 
-/** Each turn's result, by the `turn.metadata` object the server handed it (`ChatOptions.metadata`). */
-const results = new WeakMap<object, TurnResult>();
+/** Where `captureTurnResult` leaves the turn's result in `turn.metadata`: a symbol, so no middleware lists it. */
+const RESULT = Symbol('sessions.remote-server.turnResult');
 
 /**
  * The outermost middleware of every session the server opens: notes the turn's result (content
- * and usage, after every other middleware) for the answer.
+ * and usage, after every other middleware) for the answer, in the `metadata` object the server
+ * handed the turn.
  */
 export const captureTurnResult: Middleware = async function captureTurnResult(turn, next) {
-  const slot = turn.metadata;
+  const slot = turn.metadata as Record<symbol, unknown>;
   const result = await next();
-  results.set(slot, result);
+  slot[RESULT] = result;
   return result;
 };
 
@@ -81,6 +83,9 @@ export interface AgentTurnsOptions {
 /** Runs one remote turn: opens the principal's session, runs the agent in it under a time limit. */
 export class AgentTurns {
   readonly #options: AgentTurnsOptions;
+  readonly #deadlines: Deadlines | undefined;
+  readonly #fresh: OpenOptions;
+  readonly #create: OpenOptions;
   /** The agent of each session opened for turns (live sessions keep theirs). */
   readonly #agents = new WeakMap<Session, Agent>();
 
@@ -92,6 +97,10 @@ export class AgentTurns {
       );
     }
     this.#options = options;
+    this.#deadlines = ms > 0 && Number.isFinite(ms) ? new Deadlines(ms) : undefined;
+    const { memory = false, knowledge = false } = options.agent;
+    this.#fresh = { fresh: true, memory: memory === true, knowledge: knowledge === true, live: true };
+    this.#create = { create: true, memory: memory === true, knowledge: knowledge === true, live: true };
   }
 
   get agentName(): string {
@@ -103,13 +112,12 @@ export class AgentTurns {
     const { watch, turnId, onDelta } = options;
     const sessionId =
       input.sessionId ?? (turnId !== undefined ? keyedSessionId(principal, turnId) : newId('sess'));
-    const session = await access.open(principal, sessionId, {
-      ...(input.sessionId === undefined && turnId === undefined ? { fresh: true } : { create: true }),
-      userId: input.userId,
-      memory: spec.memory === true,
-      knowledge: spec.knowledge === true,
-      live: true,
-    });
+    const open = input.sessionId === undefined && turnId === undefined ? this.#fresh : this.#create;
+    const session = await access.open(
+      principal,
+      sessionId,
+      input.userId === undefined ? open : { ...open, userId: input.userId },
+    );
     let agent = this.#agents.get(session);
     if (agent === undefined) {
       agent = session.Agent(spec);
@@ -123,17 +131,14 @@ export class AgentTurns {
       gone = true;
       turn.abort(reason);
     });
-    const timer =
-      modelTimeoutMs > 0 && Number.isFinite(modelTimeoutMs)
-        ? setTimeout(() => {
-            timedOut = new TimeoutError(
-              `The agent did not answer within ${modelTimeoutMs} ms (modelTimeoutMs)`,
-            );
-            turn.abort(timedOut);
-          }, modelTimeoutMs)
-        : undefined;
-    const metadata: Record<string, unknown> = {};
-    const chat = { signal: turn.signal, metadata, ...(turnId !== undefined && { turnId }) };
+    const stopTimer = this.#deadlines?.add({
+      expire() {
+        timedOut = new TimeoutError(`The agent did not answer within ${modelTimeoutMs} ms (modelTimeoutMs)`);
+        turn.abort(timedOut);
+      },
+    });
+    const metadata: Record<string | symbol, unknown> = {};
+    const chat = { signal: turn.signal, metadata, turnId };
     try {
       if (onDelta) {
         for await (const chunk of agent.stream(input.message, chat)) onDelta(chunk.delta);
@@ -145,20 +150,13 @@ export class AgentTurns {
       if (gone) throw new ClientGoneError({ cause: error });
       throw error;
     } finally {
-      clearTimeout(timer);
+      stopTimer?.();
       stopWatching();
     }
-    const final = results.get(metadata);
+    const final = metadata[RESULT] as TurnResult | undefined;
     const content = final?.content ?? '';
-    return {
-      content,
-      response: content,
-      session_id: sessionId,
-      metadata: {
-        agent_name: agent.name,
-        timestamp: now().toISOString(),
-        ...(final?.usage !== undefined && { usage: final.usage }),
-      },
-    };
+    const metadataOut: AgentAnswer['metadata'] = { agent_name: agent.name, timestamp: now().toISOString() };
+    if (final?.usage !== undefined) metadataOut.usage = final.usage;
+    return { content, response: content, session_id: sessionId, metadata: metadataOut };
   }
 }

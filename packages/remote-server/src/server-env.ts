@@ -52,6 +52,32 @@ export async function readJson(
   }
 }
 
+const REQUEST_ID_SET = Symbol('sessions.remote-server.requestIdSet');
+
+/**
+ * A JSON answer with the request id among its headers, given as a plain object: on Node the
+ * adapter writes those straight out, where `c.json` after a prepared header (or with more than
+ * one header) builds a web `Headers` object first, a measurable cost on a hot route.
+ */
+export function answerJson(
+  c: ServerContext,
+  body: unknown,
+  status = 200,
+  headers?: Record<string, string>,
+): Response {
+  const response = new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', 'x-request-id': c.get('requestId'), ...headers },
+  });
+  (response as unknown as Record<symbol, boolean>)[REQUEST_ID_SET] = true;
+  return response;
+}
+
+/** Whether `answerJson` made `response` (so it carries the request id). */
+export function hasRequestId(response: Response): boolean {
+  return (response as unknown as Record<symbol, boolean>)[REQUEST_ID_SET] === true;
+}
+
 /** Aborts when the client goes away (made on first use: it costs an `AbortController`). */
 export function clientSignal(c: ServerContext): AbortSignal {
   return c.req.raw.signal;

@@ -102,8 +102,19 @@ export class SessionAccess {
    * claimed (its owner saved) before this resolves, under a per-id lock, so two creators in this
    * process cannot both own it.
    */
-  async open(principal: string, sessionId: string, options: OpenOptions = {}): Promise<Session> {
-    const ports = await this.#ports(sessionId, options);
+  open(principal: string, sessionId: string, options: OpenOptions = {}): Promise<Session> {
+    const ports = this.#ports(sessionId, options);
+    return ports instanceof Promise
+      ? ports.then((resolved) => this.#openWith(principal, sessionId, options, resolved))
+      : this.#openWith(principal, sessionId, options, ports);
+  }
+
+  async #openWith(
+    principal: string,
+    sessionId: string,
+    options: OpenOptions,
+    ports: Ports,
+  ): Promise<Session> {
     if (options.fresh) return this.#build(principal, sessionId, undefined, options, ports);
     if (options.live) {
       const session = await this.#openLive(principal, sessionId, options, ports);
@@ -154,17 +165,16 @@ export class SessionAccess {
     if ((owner ?? ANONYMOUS) !== principal) throw new NotFoundError(`Session "${sessionId}" not found`);
   }
 
-  /** The memory store and knowledge base the request asked for, from the factories. */
-  async #ports(sessionId: string, options: OpenOptions): Promise<Ports> {
+  /** The memory store and knowledge base the request asked for, from the factories (no promise when none). */
+  #ports(sessionId: string, options: OpenOptions): Ports | Promise<Ports> {
     const { memory, knowledge } = this.#options;
     const wantsMemory = options.memory === true && memory !== undefined;
     const wantsKnowledge = options.knowledge === true && knowledge !== undefined;
     if (!wantsMemory && !wantsKnowledge) return NO_PORTS;
-    const [memoryStore, knowledgeBase] = await Promise.all([
+    return Promise.all([
       wantsMemory ? memory(sessionId) : undefined,
       wantsKnowledge ? knowledge(sessionId) : undefined,
-    ]);
-    return { memory: memoryStore, knowledge: knowledgeBase };
+    ]).then(([memoryStore, knowledgeBase]) => ({ memory: memoryStore, knowledge: knowledgeBase }));
   }
 
   /**
@@ -207,8 +217,9 @@ export class SessionAccess {
 
   /**
    * A `Session` over `view` (already loaded: its first load answers what was read), or over
-   * nothing stored (`view` undefined: a fresh id). Kept alive when asked and it fits any request
-   * of the session that names no user: built without a user id, or with the one it has stored.
+   * nothing stored (`view` undefined: a fresh id). Kept alive when asked (unless fresh) and it fits
+   * any request of the session that names no user: built without a user id, or with the one it
+   * has stored.
    */
   async #build(
     principal: string,
@@ -236,7 +247,9 @@ export class SessionAccess {
       ...(now !== undefined && { now }),
     });
     this.#loadedState.set(session, await session.restoreState());
-    if (options.live && this.#live && userId === undefined) {
+    // A fresh id is kept from its second turn on: most sessions made without an id get no second
+    // turn, and their first load costs nothing (two messages).
+    if (options.live && !options.fresh && this.#live && userId === undefined) {
       this.#live.set(sessionId, { session, view, memory: ports.memory, knowledge: ports.knowledge });
     }
     return session;

@@ -43,13 +43,15 @@ export class SessionView implements SessionStore {
     if (preset?.nothing) this.#first = { value: undefined };
     const loadSince = store.loadSince;
     if (typeof loadSince === 'function') {
-      this.loadSince = async (id, cursor) => {
-        const first = this.#takeFirst(id);
-        const tail = first
-          ? (first.value as StoredTail | undefined)
-          : await loadSince.call(store, id, cursor);
-        if (id === this.sessionId) this.#see(tail);
+      const see = (tail: StoredTail | undefined): StoredTail | undefined => {
+        this.#see(tail);
         return tail;
+      };
+      this.loadSince = (id, cursor) => {
+        const first = this.#takeFirst(id);
+        if (first) return Promise.resolve(see(first.value as StoredTail | undefined));
+        const tail = loadSince.call(store, id, cursor);
+        return id === this.sessionId ? tail.then(see) : tail;
       };
     }
   }
@@ -72,10 +74,9 @@ export class SessionView implements SessionStore {
     return stored;
   }
 
-  async append(sessionId: string, messages: Message[], opts?: AppendOptions): Promise<AppendResult> {
-    const result = await this.store.append(sessionId, messages, opts);
-    if (sessionId === this.sessionId) this.found ??= { owner: undefined };
-    return result;
+  append(sessionId: string, messages: Message[], opts?: AppendOptions): Promise<AppendResult> {
+    // What is stored is read again before every turn of a live session: no need to note it here.
+    return this.store.append(sessionId, messages, opts);
   }
 
   async saveState(sessionId: string, state: SessionState): Promise<void> {
