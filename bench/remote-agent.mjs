@@ -32,9 +32,23 @@ const CONFIGS = [
   { id: 'bare', name: 'bare Hono route, same JSON', kind: 'bare', sessions: 64, group: 'memory' },
   {
     id: 'core-turn',
-    name: 'bare route + one core Session turn (floor)',
+    name: 'bare route + a new core Session and its turn (floor, new session per request)',
     kind: 'core-turn',
     sessions: 0,
+    group: 'memory',
+  },
+  {
+    id: 'core-kept',
+    name: 'bare route + a kept core Session: refresh() and a turn (floor, 64 sessions)',
+    kind: 'core-kept',
+    sessions: 64,
+    group: 'memory',
+  },
+  {
+    id: 'core-kept-nosignal',
+    name: 'the same without an AbortSignal (what cancellation costs)',
+    kind: 'core-kept-nosignal',
+    sessions: 64,
     group: 'memory',
   },
   {
@@ -42,6 +56,13 @@ const CONFIGS = [
     name: 'remote-server, no auth/middleware/logs, new session per request',
     kind: 'lean',
     sessions: 0,
+    group: 'memory',
+  },
+  {
+    id: 'lean-64',
+    name: 'remote-server, no auth/middleware/logs, 64 sessions (history grows)',
+    kind: 'lean',
+    sessions: 64,
     group: 'memory',
   },
   {
@@ -80,10 +101,13 @@ async function startKind(kind, root) {
   const { serve: nodeServe } = await import('@hono/node-server');
   const { Hono } = await import('hono');
   const core = await import('@sessions/core');
-  if (kind === 'bare' || kind === 'core-turn') {
+  if (kind === 'bare' || kind === 'core-turn' || kind.startsWith('core-kept')) {
     const store = new core.MemorySessionStore();
     const model = instantModel();
     const app = new Hono();
+    // core-kept: what the server does per turn at least: one Session per session id, kept;
+    // refresh() from the store, then a turn with its own AbortSignal (for cancellation).
+    const kept = new Map();
     app.post('/agent', async (c) => {
       const body = await c.req.json();
       const sessionId = body.session_id ?? core.newId('sess');
@@ -91,6 +115,16 @@ async function startKind(kind, root) {
       if (kind === 'core-turn') {
         const session = new core.Session({ sessionId, store, model, metadata: { owner: 'bench' } });
         content = await session.Agent({ name: 'Bench Agent' }).chat(body.message);
+      } else if (kind.startsWith('core-kept')) {
+        let live = kept.get(sessionId);
+        if (!live) {
+          const session = new core.Session({ sessionId, store, model, metadata: { owner: 'bench' } });
+          live = { session, agent: session.Agent({ name: 'Bench Agent' }) };
+          kept.set(sessionId, live);
+        }
+        await live.session.refresh();
+        const signal = kind === 'core-kept' ? new AbortController().signal : undefined;
+        content = await live.agent.chat(body.message, signal ? { signal } : {});
       }
       return c.json({
         content,

@@ -195,16 +195,22 @@ export class Session {
    * store that has `loadSince` it reads only those turns; otherwise it reloads everything, as
    * `restoreState()` does. A long-lived `Session` that shares its store calls it before a turn.
    */
-  async refresh(): Promise<void> {
+  refresh(): Promise<void> {
     if (this.#loading === undefined) return this.#ensureLoaded();
-    if (!this.#ready) await this.#loading;
+    if (!this.#ready) return this.#loading.then(() => this.refresh());
     const cursor = this.#cursor;
     if (this.store.loadSince === undefined || cursor === undefined) {
       this.#loading = this.#load();
       return this.#loading;
     }
     this.#behind = false;
-    this.#applyTail(await this.store.loadSince(this.sessionId, { seq: cursor.seq, epoch: cursor.epoch }));
+    let tail: Promise<StoredTail | undefined>;
+    try {
+      tail = this.store.loadSince(this.sessionId, { seq: cursor.seq, epoch: cursor.epoch });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return tail.then((loaded) => this.#applyTail(loaded));
   }
 
   /** A value of the user state (as last loaded or set), or `defaultValue`. */

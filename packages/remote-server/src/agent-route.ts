@@ -59,6 +59,9 @@ export function agentRoute(app: Hono<ServerEnv>, deps: RouteDeps): void {
     const key = idempotencyKeyOf(c);
     const principal = c.get('principal');
     if (wantsEventStream(c.req.header('accept'))) return streamAnswer(c, deps, principal, request, key);
+    if (key === undefined) {
+      return answerJson(c, await deps.turns.run(principal, request, { watch: watchClient(c) }));
+    }
     const { value, replayed } = await answerOnce(deps, principal, request, key, { watch: watchClient(c) });
     return answerJson(c, value, 200, replayed ? { 'idempotent-replayed': 'true' } : undefined);
   });

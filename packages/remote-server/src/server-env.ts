@@ -35,21 +35,22 @@ export interface RouteDeps {
  * The request body parsed as JSON; `InvalidInputError` when it is not JSON, or empty (unless
  * `optional`: then an empty body is `{}`).
  */
-export async function readJson(
+export function readJson(
   c: ServerContext,
   { optional = false }: { optional?: boolean } = {},
 ): Promise<unknown> {
-  const text = await c.req.text();
-  if (text.trim() === '') {
-    if (optional) return {};
-    throw new InvalidInputError('The request body is empty: send a JSON object');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? ` (${error.message})` : '';
-    throw new InvalidInputError(`Malformed JSON in the request body${reason}`);
-  }
+  return c.req.text().then((text) => {
+    if (text.trim() === '') {
+      if (optional) return {};
+      throw new InvalidInputError('The request body is empty: send a JSON object');
+    }
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      const reason = error instanceof Error ? ` (${error.message})` : '';
+      throw new InvalidInputError(`Malformed JSON in the request body${reason}`);
+    }
+  });
 }
 
 const REQUEST_ID_SET = Symbol('sessions.remote-server.requestIdSet');

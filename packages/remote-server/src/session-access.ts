@@ -20,6 +20,11 @@ export type KnowledgeFactory = (sessionId: string) => KnowledgeBase | Promise<Kn
 
 /** Sessions kept alive between turns by default (see `AgentServerOptions.liveSessions`). */
 export const DEFAULT_LIVE_SESSIONS = 1000;
+/**
+ * Messages the kept sessions may hold in all (each holds its history): the least recently used
+ * are dropped beyond it, and a session with a longer history than this is not kept.
+ */
+export const MAX_LIVE_MESSAGES = 200_000;
 
 export interface SessionAccessOptions {
   store: SessionStore;
@@ -31,6 +36,8 @@ export interface SessionAccessOptions {
   now?: (() => Date) | undefined;
   /** Most sessions kept alive for `live` opens; 0: none. Only used with a store that has `loadSince`. */
   liveSessions?: number | undefined;
+  /** Most messages the kept sessions hold in all. Default `MAX_LIVE_MESSAGES`. */
+  liveMessages?: number | undefined;
 }
 
 export interface OpenOptions {
@@ -80,7 +87,13 @@ export class SessionAccess {
       throw new InvalidInputError(`liveSessions must be a whole number, 0 or more, got ${max}`);
     }
     this.#options = options;
-    if (max > 0 && typeof options.store.loadSince === 'function') this.#live = new LRUCache({ max });
+    if (max > 0 && typeof options.store.loadSince === 'function') {
+      this.#live = new LRUCache({
+        max,
+        maxSize: options.liveMessages ?? MAX_LIVE_MESSAGES,
+        sizeCalculation: (live) => Math.max(1, live.session.loadedHistory()?.length ?? 1),
+      });
+    }
   }
 
   get memoryConfigured(): boolean {
@@ -104,9 +117,19 @@ export class SessionAccess {
    */
   open(principal: string, sessionId: string, options: OpenOptions = {}): Promise<Session> {
     const ports = this.#ports(sessionId, options);
-    return ports instanceof Promise
-      ? ports.then((resolved) => this.#openWith(principal, sessionId, options, resolved))
-      : this.#openWith(principal, sessionId, options, ports);
+    if (ports instanceof Promise) {
+      return ports.then((resolved) => this.#openWith(principal, sessionId, options, resolved));
+    }
+    // The hot path, a turn of a kept session: one read of the store, no other promise.
+    const live = options.live && !options.fresh ? this.#fitting(sessionId, ports) : undefined;
+    if (live === undefined) return this.#openWith(principal, sessionId, options, ports);
+    return live.session
+      .refresh()
+      .then(
+        () =>
+          this.#checkLive(principal, sessionId, options, live) ??
+          this.#openWith(principal, sessionId, options, ports, true),
+      );
   }
 
   async #openWith(
@@ -114,9 +137,10 @@ export class SessionAccess {
     sessionId: string,
     options: OpenOptions,
     ports: Ports,
+    liveTried = false,
   ): Promise<Session> {
     if (options.fresh) return this.#build(principal, sessionId, undefined, options, ports);
-    if (options.live) {
+    if (options.live && !liveTried) {
       const session = await this.#openLive(principal, sessionId, options, ports);
       if (session) return session;
     }
@@ -177,20 +201,27 @@ export class SessionAccess {
     ]).then(([memoryStore, knowledgeBase]) => ({ memory: memoryStore, knowledge: knowledgeBase }));
   }
 
+  /** The kept session of `sessionId`, when there is one built with the same ports. */
+  #fitting(sessionId: string, ports: Ports): LiveSession | undefined {
+    const kept = this.#live;
+    const live = kept?.get(sessionId);
+    if (!live || live.memory !== ports.memory || live.knowledge !== ports.knowledge) return undefined;
+    // Its size (messages) grew with its last turns: count them again.
+    kept!.set(sessionId, live);
+    return live;
+  }
+
   /**
-   * The live `Session` of `sessionId`, caught up with the store, when one is kept that fits this
-   * request (same ports; its user, or none asked); `undefined` when none fits or nothing is stored
-   * any more (then the caller opens it the ordinary way, which may create it).
+   * A kept session just refreshed, when it serves this request: throws `NotFoundError` when it is
+   * someone else's; `undefined` when nothing is stored any more (it is dropped) or the request
+   * names another user (the caller then opens it the ordinary way, which may create it).
    */
-  async #openLive(
+  #checkLive(
     principal: string,
     sessionId: string,
     options: OpenOptions,
-    ports: Ports,
-  ): Promise<Session | undefined> {
-    const live = this.#live?.get(sessionId);
-    if (!live || live.memory !== ports.memory || live.knowledge !== ports.knowledge) return undefined;
-    await live.session.refresh();
+    live: LiveSession,
+  ): Session | undefined {
     const found = live.view.found;
     if (found === undefined) {
       if (this.#live?.get(sessionId) === live) this.#live.delete(sessionId);
@@ -199,6 +230,19 @@ export class SessionAccess {
     this.#assertVisible(principal, sessionId, found.owner);
     if (options.userId !== undefined && options.userId !== live.session.userId) return undefined;
     return live.session;
+  }
+
+  /** `#fitting` and `#checkLive`, as one step. */
+  async #openLive(
+    principal: string,
+    sessionId: string,
+    options: OpenOptions,
+    ports: Ports,
+  ): Promise<Session | undefined> {
+    const live = this.#fitting(sessionId, ports);
+    if (live === undefined) return undefined;
+    await live.session.refresh();
+    return this.#checkLive(principal, sessionId, options, live);
   }
 
   async #open(principal: string, sessionId: string, options: OpenOptions, ports: Ports): Promise<Session> {

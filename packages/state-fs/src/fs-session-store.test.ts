@@ -173,6 +173,22 @@ describe('FsSessionStore', () => {
         expect(warnings).toEqual([]);
       });
 
+      it('answers every state another store saved, however quickly, and a state.json changed in place', async () => {
+        const other = new FsSessionStore({ root });
+        await store.append('s1', [message(1)]);
+        const { epoch } = (await store.loadSince('s1'))!;
+        for (let n = 0; n < 25; n++) {
+          await other.saveState('s1', state('s1', { n }));
+          expect((await store.loadSince('s1', { seq: 1, epoch }))?.state?.data).toEqual({ n });
+        }
+        // Rewritten in place (same inode): still read again.
+        const file = join(root, 's1', 'state.json');
+        await writeFile(file, `${JSON.stringify(state('s1', { edited: true }))}\n`);
+        expect((await store.loadSince('s1', { seq: 1, epoch }))?.state?.data).toEqual({ edited: true });
+        await writeFile(file, 'not json');
+        await expect(store.loadSince('s1', { seq: 1, epoch })).rejects.toBeInstanceOf(SessionCorruptError);
+      });
+
       it('answers a state without a history, and undefined for nothing', async () => {
         await store.saveState('s1', state('s1'));
         expect(await store.loadSince('s1')).toEqual({

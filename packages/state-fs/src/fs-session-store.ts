@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -211,6 +211,8 @@ export class FsSessionStore implements SessionStore {
   readonly #timeoutMs: number;
   readonly #holdMs: number;
   readonly #history = new Map<string, HistoryCache>();
+  /** The last `state.json` text read per session, by what its `stat` showed then. */
+  readonly #states = new Map<string, { key: string; text: string }>();
 
   constructor(options: FsSessionStoreOptions = {}) {
     this.root = resolve(options.root ?? '.sessions');
@@ -251,7 +253,7 @@ export class FsSessionStore implements SessionStore {
     const dir = this.#dir(sessionId);
     const after = validCursor(cursor) ? { seq: cursor.seq, epoch: cursor.epoch } : undefined;
     const [state, history] = await Promise.all([
-      this.#readState(dir),
+      this.#readStateSince(sessionId, dir),
       this.#readSince(sessionId, dir, after),
     ]);
     if (state === undefined && history === undefined) return undefined;
@@ -573,6 +575,19 @@ export class FsSessionStore implements SessionStore {
     cursor: HistoryCursor | undefined,
   ): Promise<Omit<StoredTail, 'state'> | undefined> {
     const file = join(dir, MESSAGES_FILE);
+    if (cursor !== undefined) {
+      // The usual case, nothing appended since: one `stat`, no open.
+      let seen: Stats;
+      try {
+        seen = await stat(file);
+      } catch (error) {
+        if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return undefined;
+        throw error;
+      }
+      if (cursor.epoch === epochOf(seen) && this.#markAt(sessionId, seen, cursor.seq) === seen.size) {
+        return { messages: [], from: cursor.seq, seq: cursor.seq, epoch: cursor.epoch };
+      }
+    }
     let handle: FileHandle;
     try {
       handle = await open(file, 'r');
@@ -595,6 +610,13 @@ export class FsSessionStore implements SessionStore {
       // Read-only: nothing to wait for, so the caller does not wait on another round trip.
       handle.close().catch(() => {});
     }
+  }
+
+  /** Where the first `seq` messages end in the file `stats` describes, when this store knows it. */
+  #markAt(sessionId: string, { dev, ino, birthtimeMs }: Stats, seq: number): number | undefined {
+    const cache = this.#history.get(sessionId);
+    if (!cache || cache.dev !== dev || cache.ino !== ino || cache.birth !== birthtimeMs) return undefined;
+    return cache.marks.get(seq)?.bytes;
   }
 
   /**
@@ -632,8 +654,38 @@ export class FsSessionStore implements SessionStore {
     return { messages: scan.messages, from: cursor.seq, seq };
   }
 
-  async #readState(dir: string): Promise<SessionState | undefined> {
+  /**
+   * `state.json` of a session, read again only when its `stat` shows another file than the one
+   * last read (for `loadSince`, called before every turn of a live session). A save replaces the
+   * file: it gets another inode or birth time, and new times. Only where times are finer than a
+   * millisecond and birth times are kept is the `stat` trusted; elsewhere the file is read.
+   */
+  async #readStateSince(sessionId: string, dir: string): Promise<SessionState | undefined> {
     const file = join(dir, STATE_FILE);
+    let stats: BigIntStats;
+    try {
+      stats = await stat(file, { bigint: true });
+    } catch (error) {
+      if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return undefined;
+      throw error;
+    }
+    const fine = stats.birthtimeNs > 0n && stats.mtimeNs % 1_000_000n !== 0n;
+    const key = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.birthtimeNs}`;
+    const known = this.#states.get(sessionId);
+    if (fine && known?.key === key) return this.#parseState(file, known.text);
+    const text = await this.#readStateText(file);
+    if (text === undefined) return undefined;
+    const state = this.#parseState(file, text);
+    this.#states.delete(sessionId);
+    if (fine) this.#states.set(sessionId, { key, text });
+    if (this.#states.size > MAX_CACHED_SESSIONS) {
+      const oldest = this.#states.keys().next().value;
+      if (oldest !== undefined) this.#states.delete(oldest);
+    }
+    return state;
+  }
+
+  async #readStateText(file: string): Promise<string | undefined> {
     let handle: FileHandle;
     try {
       handle = await open(file, 'r');
@@ -641,12 +693,20 @@ export class FsSessionStore implements SessionStore {
       if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return undefined;
       throw error;
     }
-    let text: string;
     try {
-      text = (await readToEnd(handle)).toString('utf8');
+      return (await readToEnd(handle)).toString('utf8');
     } finally {
       handle.close().catch(() => {});
     }
+  }
+
+  async #readState(dir: string): Promise<SessionState | undefined> {
+    const file = join(dir, STATE_FILE);
+    const text = await this.#readStateText(file);
+    return text === undefined ? undefined : this.#parseState(file, text);
+  }
+
+  #parseState(file: string, text: string): SessionState {
     let value: unknown;
     try {
       value = JSON.parse(text);
