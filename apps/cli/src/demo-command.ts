@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import {
   addServeOptions,
   fileLogger,
@@ -39,7 +39,7 @@ export function demoCommand(program: Command): Command {
     )
     .action(async (flags: DemoFlags) => {
       const options = serverOptionsFrom(flags);
-      const logFile = join(options.dataDir ?? '.sessions', 'server.log');
+      const logFile = join(resolve(options.dataDir ?? '.sessions'), 'server.log');
       const server = await startDemoServer({
         ...options,
         fallbackToFreePort: true,
@@ -61,8 +61,8 @@ export function demoCommand(program: Command): Command {
                 ? pc.yellow(server.assembly.modelDescription)
                 : server.assembly.modelDescription
             }`,
-            `Data in ${server.assembly.dataDir}; requests logged to ${logFile}.`,
-            `From another terminal: sessions chat --remote ${server.url}   (the server stops when this chat ends)`,
+            `Data and request log (server.log) in ${server.assembly.dataDir}.`,
+            `From another terminal: ${cliCommand()} chat --remote ${server.url}   (the server stops when this chat ends)`,
           ],
         });
         if (failures > 0 && !process.stdin.isTTY) process.exitCode = 1;
@@ -77,4 +77,11 @@ function firstSecret(token: string): string {
   const first = token.split(',')[0]!.trim();
   const colon = first.indexOf(':');
   return colon > 0 ? first.slice(colon + 1) : first;
+}
+
+/** How to run this CLI again from here: `sessions` when it is on the PATH, else `node <path>`. */
+function cliCommand(): string {
+  const script = process.argv[1];
+  if (script === undefined || basename(script) === 'sessions') return 'sessions';
+  return `node ${relative(process.cwd(), script)}`;
 }
