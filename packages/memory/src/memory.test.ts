@@ -116,3 +116,12 @@ describe('Memory with an embedder', () => {
     expect(fake.embeddingRequests().at(-1)?.body).toMatchObject({ input: ['epsilon'] });
   });
 });
+
+describe('Memory close', () => {
+  it('can be closed twice', async () => {
+    const memory = new Memory({ path: await tempDir() });
+    await memory.add('x');
+    await memory.close();
+    await expect(memory.close()).resolves.toBeUndefined();
+  });
+});

@@ -13,7 +13,12 @@ import {
   type Scope,
   SessionCorruptError,
 } from '@sessions/core';
-import { SearchIndex, type SearchIndexOptions, type SerializedSearchIndex } from '@sessions/search';
+import {
+  type SearchDocument,
+  SearchIndex,
+  type SearchIndexOptions,
+  type SerializedSearchIndex,
+} from '@sessions/search';
 import Keyv from 'keyv';
 import { decodeVector, encodeVector } from './vector-codec.js';
 
@@ -32,10 +37,11 @@ export interface MemoryOptions {
   now?: () => Date;
 }
 
-/** What is stored per memory: the record and its embedding. */
+/** What is stored per memory: the record, its embedding, and the memory added before it in its scope. */
 interface StoredMemory extends MemoryRecord {
   v: 1;
   vector?: string;
+  context?: string;
 }
 
 interface Snapshot {
@@ -44,6 +50,28 @@ interface Snapshot {
   index: SerializedSearchIndex;
 }
 
+/**
+ * What a memory is searched by: its text; the speaker (`metadata.speaker`), which names who said
+ * it; its date in words ("8 May 2023"), for questions about when; and, faintly, the memory added
+ * just before it in the same scope, which is often what the text refers to.
+ */
+const FIELDS = { text: 1, speaker: 2, date: 1, context: 0.2 } as const;
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+/** Query expansion without the common words of conversation: as good and twice as fast on LoCoMo. */
+const FEEDBACK = { minIdf: 2 } as const;
 const RECORD = 'm:';
 const SNAPSHOT = 'index';
 const SCOPE_KEYS = ['userId', 'sessionId', 'agentName'] as const;
@@ -58,17 +86,23 @@ export class Memory implements MemoryStore {
   readonly #options: MemoryOptions;
   readonly #now: () => Date;
   #records = new Map<string, MemoryRecord>();
+  /** The text of the memory added last in each scope. */
+  readonly #lastInScope = new Map<string, string>();
   #index: SearchIndex;
   #ready: Promise<void> | undefined;
   #snapshotTimer: ReturnType<typeof setTimeout> | undefined;
   #dirty = false;
   #writes: Promise<unknown> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+  readonly #sqlite: KeyvSqlite | undefined;
 
   constructor(options: MemoryOptions = {}) {
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
     this.embedder = options.embedder;
-    this.keyv = options.keyv ?? openKeyv(options.path);
+    const opened = options.keyv ? { keyv: options.keyv } : openKeyv(options.path);
+    this.keyv = opened.keyv;
+    this.#sqlite = opened.sqlite;
     this.#index = this.#newIndex();
   }
 
@@ -86,14 +120,20 @@ export class Memory implements MemoryStore {
     const fresh = dedupe(records.filter((record) => !this.#records.has(record.id)));
     const vectors =
       fresh.length > 0 && this.embedder ? await this.embedder.embed(fresh.map((r) => r.text)) : [];
-    const stored = fresh.map((record, i) => toStored(record, vectors[i]));
+    const contexts = fresh.map((record) => {
+      const key = scopeKey(record.scope);
+      const context = this.#lastInScope.get(key);
+      this.#lastInScope.set(key, record.text);
+      return context;
+    });
+    const stored = fresh.map((record, i) => toStored(record, vectors[i], contexts[i]));
     await this.#write(() => this.keyv.setMany(stored.map((value) => ({ key: RECORD + value.id, value }))));
     for (const [i, record] of fresh.entries()) {
       this.#records.set(record.id, record);
-      this.#index.add({ id: record.id, text: record.text, ...(vectors[i] && { vector: vectors[i] }) });
+      this.#index.add(searchDocument(record, vectors[i], contexts[i]));
     }
     if (fresh.length > 0) this.#changed();
-    return records.map((record) => structuredClone(this.#records.get(record.id)!));
+    return records.map((record) => copy(this.#records.get(record.id)!));
   }
 
   /** Memories relevant to `query`, best first, scores in [0, 1], visible from `scope`. */
@@ -114,7 +154,7 @@ export class Memory implements MemoryStore {
       },
       ...(vector && { vector }),
     });
-    return hits.map(({ id, score }) => ({ ...structuredClone(this.#records.get(id)!), score }));
+    return hits.map(({ id, score }) => ({ ...copy(this.#records.get(id)!), score }));
   }
 
   /** Memories visible from `scope` (all of them when absent), oldest first. */
@@ -124,13 +164,13 @@ export class Memory implements MemoryStore {
     return [...this.#records.values()]
       .filter((record) => visible(record.scope, query))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
-      .map((record) => structuredClone(record));
+      .map(copy);
   }
 
   async get(id: string): Promise<MemoryRecord | undefined> {
     await this.#ensureReady();
     const record = this.#records.get(id);
-    return record && structuredClone(record);
+    return record && copy(record);
   }
 
   async delete(id: string): Promise<boolean> {
@@ -169,10 +209,13 @@ export class Memory implements MemoryStore {
     await this.#write(() => this.keyv.set(SNAPSHOT, snapshot));
   }
 
-  /** Flushes and closes the underlying store. */
+  /** Flushes and closes the underlying store. Closing twice is fine. */
   async close(): Promise<void> {
-    await this.flush();
-    await this.keyv.disconnect();
+    this.#closing ??= (async () => {
+      await this.flush();
+      await this.keyv.disconnect();
+    })();
+    return this.#closing;
   }
 
   /** Number of memories stored. */
@@ -202,7 +245,7 @@ export class Memory implements MemoryStore {
   }
 
   #newIndex(): SearchIndex {
-    return new SearchIndex({ fields: ['text'], ...this.#options.search });
+    return new SearchIndex({ fields: FIELDS, feedback: FEEDBACK, ...this.#options.search });
   }
 
   #ensureReady(): Promise<void> {
@@ -214,8 +257,14 @@ export class Memory implements MemoryStore {
   }
 
   async #load(): Promise<void> {
+    if (this.#sqlite) {
+      // Write-ahead logging: a commit is one append and readers never see half a write.
+      await this.#sqlite.query('PRAGMA journal_mode = WAL');
+      await this.#sqlite.query('PRAGMA synchronous = NORMAL');
+    }
     const records = new Map<string, MemoryRecord>();
     const vectors = new Map<string, Float32Array>();
+    const contexts = new Map<string, string>();
     let snapshot: Snapshot | undefined;
     if (typeof this.keyv.iterator !== 'function') {
       throw new InvalidInputError(
@@ -232,9 +281,10 @@ export class Memory implements MemoryStore {
       if (stored?.v !== 1 || typeof stored.text !== 'string') {
         throw new SessionCorruptError(`Memory record "${key}" is not readable (format ${String(stored?.v)})`);
       }
-      const { v: _v, vector, ...record } = stored;
+      const { v: _v, vector, context, ...record } = stored;
       records.set(record.id, record);
       if (vector) vectors.set(record.id, decodeVector(vector));
+      if (context !== undefined) contexts.set(record.id, context);
     }
     this.#records = records;
     this.#index = this.#restoreIndex(snapshot, records) ?? this.#newIndex();
@@ -247,9 +297,11 @@ export class Memory implements MemoryStore {
     }
     for (const record of records.values()) {
       if (this.#index.has(record.id)) continue;
-      const vector = vectors.get(record.id);
-      this.#index.add({ id: record.id, text: record.text, ...(vector && { vector }) });
+      this.#index.add(searchDocument(record, vectors.get(record.id), contexts.get(record.id)));
       patched = true;
+    }
+    for (const record of [...records.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt))) {
+      this.#lastInScope.set(scopeKey(record.scope), record.text);
     }
     if (patched) this.#changed();
   }
@@ -283,14 +335,23 @@ export class Memory implements MemoryStore {
   }
 }
 
-function openKeyv(path: string | undefined): Keyv {
-  if (path === undefined) return new Keyv({ namespace: 'memory' });
+function openKeyv(path: string | undefined): { keyv: Keyv; sqlite?: KeyvSqlite } {
+  if (path === undefined) return { keyv: new Keyv({ namespace: 'memory' }) };
   const folder = resolve(path);
   mkdirSync(folder, { recursive: true });
-  return new Keyv({
-    store: new KeyvSqlite({ uri: `sqlite://${join(folder, 'memory.sqlite')}` }),
-    namespace: 'memory',
+  // iterationLimit: the adapter pages its iterator with LIMIT/OFFSET (10 rows by default, which
+  // makes a full scan quadratic); loading reads every record, so it reads them in large pages.
+  const sqlite = new KeyvSqlite({
+    uri: `sqlite://${join(folder, 'memory.sqlite')}`,
+    busyTimeout: 10_000,
+    iterationLimit: 10_000,
   });
+  return { keyv: new Keyv({ store: sqlite, namespace: 'memory', throwOnErrors: true }), sqlite };
+}
+
+/** A copy the caller may change freely (metadata values are JSON, copied one level deep). */
+function copy(record: MemoryRecord): MemoryRecord {
+  return { ...record, metadata: { ...record.metadata }, scope: { ...record.scope } };
 }
 
 function checkScope(scope: Scope): Scope {
@@ -334,6 +395,36 @@ function dedupe(records: MemoryRecord[]): MemoryRecord[] {
   return records.filter((record) => !seen.has(record.id) && seen.add(record.id));
 }
 
-function toStored(record: MemoryRecord, vector: Float32Array | undefined): StoredMemory {
-  return { v: 1, ...record, ...(vector && { vector: encodeVector(vector) }) };
+function toStored(
+  record: MemoryRecord,
+  vector: Float32Array | undefined,
+  context: string | undefined,
+): StoredMemory {
+  return {
+    v: 1,
+    ...record,
+    ...(vector && { vector: encodeVector(vector) }),
+    ...(context !== undefined && { context }),
+  };
+}
+
+function searchDocument(
+  record: MemoryRecord,
+  vector: Float32Array | undefined,
+  context: string | undefined,
+): SearchDocument {
+  const speaker = record.metadata.speaker;
+  const at = new Date(record.createdAt);
+  return {
+    id: record.id,
+    text: record.text,
+    speaker: typeof speaker === 'string' ? speaker : '',
+    date: `${at.getUTCDate()} ${MONTHS[at.getUTCMonth()]} ${at.getUTCFullYear()}`,
+    context: context ?? '',
+    ...(vector && { vector }),
+  };
+}
+
+function scopeKey(scope: Scope): string {
+  return JSON.stringify([scope.userId ?? null, scope.sessionId ?? null, scope.agentName ?? null]);
 }

@@ -488,31 +488,37 @@ export class LexicalIndex {
     this.postCount[id] = n + 1;
   }
 
+  /** Inverts the postings into the terms of each slot: two arrays in all, viewed per slot. */
   private buildForward(): void {
     if (this.forwardReady) return;
     const F = this.fieldCount;
     const capacity = this.lengths.length / F;
-    const counts = new Int32Array(capacity);
+    const { arenaSlots, arenaTfs, postStart, postCount } = this;
+    const offsets = new Int32Array(capacity + 1);
     for (let id = 0; id < this.termCount; id++) {
-      const start = this.postStart[id]!;
-      for (let i = start; i < start + this.postCount[id]!; i++) counts[this.arenaSlots[i]!]!++;
+      const start = postStart[id]!;
+      const end = start + postCount[id]!;
+      for (let i = start; i < end; i++) offsets[arenaSlots[i]! + 1]!++;
+    }
+    for (let slot = 0; slot < capacity; slot++) offsets[slot + 1]! += offsets[slot]!;
+    const ids = new Int32Array(offsets[capacity]!);
+    const tfs = new Uint16Array(ids.length * F);
+    const fill = offsets.slice(0, capacity);
+    for (let id = 0; id < this.termCount; id++) {
+      const start = postStart[id]!;
+      const end = start + postCount[id]!;
+      for (let i = start; i < end; i++) {
+        const at = fill[arenaSlots[i]!]!++;
+        ids[at] = id;
+        for (let f = 0; f < F; f++) tfs[at * F + f] = arenaTfs[i * F + f]!;
+      }
     }
     this.forwardIds = new Array(capacity);
     this.forwardTfs = new Array(capacity);
     for (let slot = 0; slot < capacity; slot++) {
       if (this.lengths[slot * F]! < 0) continue;
-      this.forwardIds[slot] = new Int32Array(counts[slot]!);
-      this.forwardTfs[slot] = new Uint16Array(counts[slot]! * F);
-    }
-    counts.fill(0);
-    for (let id = 0; id < this.termCount; id++) {
-      const start = this.postStart[id]!;
-      for (let i = start; i < start + this.postCount[id]!; i++) {
-        const slot = this.arenaSlots[i]!;
-        const at = counts[slot]!++;
-        this.forwardIds[slot]![at] = id;
-        this.forwardTfs[slot]!.set(this.arenaTfs.subarray(i * F, i * F + F), at * F);
-      }
+      this.forwardIds[slot] = ids.subarray(offsets[slot]!, offsets[slot + 1]!);
+      this.forwardTfs[slot] = tfs.subarray(offsets[slot]! * F, offsets[slot + 1]! * F);
     }
     this.forwardReady = true;
   }

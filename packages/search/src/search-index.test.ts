@@ -163,12 +163,43 @@ describe('SearchIndex.search', () => {
       { id: 'd', text: 'unrelated words entirely' },
     ]);
     expect(ids(index.search('apple', { feedback: false })).sort()).toEqual(['a', 'b']);
-    const expanded = index.search('apple');
+    // a handful of documents is below the default minDocuments (100): no expansion
+    expect(ids(index.search('apple')).sort()).toEqual(['a', 'b']);
+    const expanded = index.search('apple', { feedback: { minDocuments: 0 } });
     expect(ids(expanded).slice(0, 2).sort()).toEqual(['a', 'b']);
     expect(ids(expanded)).toContain('c');
     expect(ids(expanded)).not.toContain('d');
     // the best hit keeps its first-pass score
     expect(expanded[0]!.score).toBeCloseTo(index.search('apple', { feedback: false })[0]!.score, 12);
+  });
+
+  it('leaves common words out of the expansion with minIdf', () => {
+    const index = new SearchIndex();
+    index.addAll([
+      { id: 'a', text: 'apple common' },
+      { id: 'b', text: 'banana common' },
+      { id: 'c', text: 'cherry common' },
+      { id: 'd', text: 'apple durian' },
+    ]);
+    const all = ids(index.search('apple', { feedback: { minDocuments: 0 } }));
+    expect(all).toContain('b'); // reached through "common"
+    const strict = ids(index.search('apple', { feedback: { minDocuments: 0, minIdf: 1 } }));
+    expect(strict).not.toContain('b');
+    expect(strict.slice(0, 2).sort()).toEqual(['a', 'd']);
+    expect(() => index.search('apple', { feedback: { minIdf: -1 } })).toThrow(/minIdf/);
+  });
+
+  it('does not let feedback rank a neighbour above the document that holds the query', () => {
+    const index = new SearchIndex({ fields: { text: 1, context: 0.2 } });
+    index.addAll([
+      { id: 'first', text: 'User prefers technical explanations', context: '' },
+      {
+        id: 'second',
+        text: 'User is learning Rust in the evenings',
+        context: 'User prefers technical explanations',
+      },
+    ]);
+    expect(ids(index.search('preferences'))[0]).toBe('first');
   });
 
   it('filters before the limit, and honours limit and minScore', () => {
@@ -183,6 +214,7 @@ describe('SearchIndex.search', () => {
     expect(ids(filtered)).toEqual(ids(all).slice(1, 3));
     expect(index.search('boundary layer', { limit: 1 })).toHaveLength(1);
     expect(index.search('boundary layer', { limit: 0 })).toEqual([]);
+    expect(index.search('boundary layer', { limit: 2 ** 31, feedback: false })).toEqual(all);
     const threshold = all[1]!.score;
     expect(
       index
@@ -261,6 +293,9 @@ describe('SearchIndex vectors', () => {
     expect(ids(onlyLexical).sort()).toEqual(['none', 'north', 'northeast']);
     const lexical = index.search('snow', { fusion: { method: 'convex', alpha: 1 } });
     expect(onlyLexical).toEqual(lexical);
+    // no searchable word: cosine alone, not scaled by 1 - alpha
+    const half = index.search('', { vector: [1, 0, 0], fusion: { method: 'convex', alpha: 0.5 } });
+    expect(half[0]).toEqual({ id: 'east', score: expect.closeTo(1, 6) });
   });
 
   it('refuses a query vector of the wrong length; one given to an index without vectors is ignored', () => {
@@ -272,6 +307,18 @@ describe('SearchIndex vectors', () => {
     expect(ids(plain.search('snow', { vector: [1, 2, 3, 4] }))).toEqual(['a']);
     plain.add({ id: 'b', text: 'snow', vector: [1, 0] });
     expect(plain.vectorDimensions).toBe(2);
+  });
+
+  it('sets and drops the vector of a document without re-indexing its text', () => {
+    const index = new SearchIndex();
+    index.addAll(vectorDocs);
+    expect(index.setVector('none', [0, 0, 1])).toBe(true);
+    expect(ids(index.search('', { vector: [0, 0, 1] }))).toEqual(['none']);
+    expect(index.setVector('none', undefined)).toBe(true);
+    expect(index.search('', { vector: [0, 0, 1] })).toEqual([]);
+    expect(index.setVector('missing', [1, 0, 0])).toBe(false);
+    expectError(() => index.setVector('north', [1, 0]), 'invalid_input');
+    expect(ids(index.search('ice', { feedback: false }))).toEqual(['north']);
   });
 
   it('applies the filter to vector results too', () => {
@@ -352,6 +399,18 @@ describe('SearchIndex serialization', () => {
       expect(index.search(query).length).toBeGreaterThan(0);
       expect(loaded.search(query)).toEqual(index.search(query));
     }
+  });
+
+  it('can leave vectors out, to be set again with setVector', () => {
+    const index = churned();
+    const json = index.serialize({ vectors: false });
+    expect(json.vectors).toBeUndefined();
+    const loaded = SearchIndex.fromJSON(json);
+    expect(loaded.search('', { vector: [1, 0, 0, 0] })).toEqual([]);
+    expect(loaded.search('wing flow', { feedback: false })).toEqual(
+      index.search('wing flow', { feedback: false }),
+    );
+    expect(loaded.vectorDimensions).toBeUndefined();
   });
 
   it('is compact: binary parts are base64 strings', () => {

@@ -23,6 +23,18 @@ export interface FeedbackOptions {
   terms?: number;
   /** Weight kept by the original query, 0 to 1 (default 0.3); the rest goes to expansion terms. */
   originalWeight?: number;
+  /**
+   * Feedback runs only when the index holds at least this many documents (default 100): on a
+   * handful of documents the "relevance model" is just every document, and expansion would rank
+   * the longest one first.
+   */
+  minDocuments?: number;
+  /**
+   * Words of the best hits whose idf is below this are not used as expansion terms (default 0:
+   * all are). Chatty text (conversations) is full of common words that cost time and add noise:
+   * 2 keeps words found in fewer than about one document in eight.
+   */
+  minIdf?: number;
 }
 
 export interface SearchIndexOptions {
@@ -109,7 +121,13 @@ export interface SerializedSearchIndex {
 }
 
 const RESERVED_FIELDS = new Set(['id', 'vector']);
-const DEFAULT_FEEDBACK: Required<FeedbackOptions> = { documents: 10, terms: 40, originalWeight: 0.3 };
+const DEFAULT_FEEDBACK: Required<FeedbackOptions> = {
+  documents: 10,
+  terms: 40,
+  originalWeight: 0.3,
+  minDocuments: 100,
+  minIdf: 0,
+};
 const DEFAULT_DEPTH = 100;
 
 /**
@@ -271,9 +289,13 @@ export class SearchIndex {
     const lexicalDepth = hasVectors ? depth : limit;
     const lexical = terms.length > 0 ? this.lexicalRanking(terms, lexicalDepth, accept, feedback) : [];
 
+    // A query with no searchable word ranks by cosine alone, whatever the fusion method; with
+    // words that match nothing, RRF has one ranking left and returns it as it is.
     let ranked: Ranked[];
     if (!hasVectors) {
       ranked = lexical;
+    } else if (terms.length === 0) {
+      ranked = this.vectorRanking(queryVector!, limit, accept);
     } else if (fusion.method === 'convex') {
       ranked = this.convexRanking(lexical, queryVector!, fusion.alpha ?? 0.5, limit, accept);
     } else {
@@ -292,8 +314,40 @@ export class SearchIndex {
     return out;
   }
 
-  /** The index as plain JSON (binary parts base64), for `SearchIndex.fromJSON`. */
+  /**
+   * Sets or (with `undefined`) drops the vector of a document already added, without re-indexing
+   * its text: for vectors kept apart from a serialized index. Returns false if there is no such
+   * document; throws `InvalidInputError` for a bad vector.
+   */
+  setVector(id: string, vector: Float32Array | readonly number[] | undefined): boolean {
+    const slot = this.slotOf.get(id);
+    if (slot === undefined) return false;
+    if (vector === undefined) {
+      this.vectors.delete(slot);
+      return true;
+    }
+    let unit: Float32Array;
+    try {
+      unit = this.vectors.normalise(vector);
+    } catch (error) {
+      throw new InvalidInputError(`Invalid vector for document "${id}": ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.vectors.setUnit(slot, unit);
+    return true;
+  }
+
+  /** The index as plain JSON (binary parts base64), for `SearchIndex.fromJSON`; same as `serialize()`. */
   toJSON(): SerializedSearchIndex {
+    return this.serialize();
+  }
+
+  /**
+   * The index as plain JSON (binary parts base64), for `SearchIndex.fromJSON`. With
+   * `{ vectors: false }` the vectors are left out (put them back with `setVector`).
+   */
+  serialize(options: { vectors?: boolean } = {}): SerializedSearchIndex {
     const slotMap = new Int32Array(this.idOf.length).fill(-1);
     const ids: string[] = [];
     this.idOf.forEach((id, slot) => {
@@ -302,7 +356,7 @@ export class SearchIndex {
       ids.push(id);
     });
     const lexical = this.lexical.serialize(slotMap, ids.length);
-    const vectors = this.vectors.serialize(slotMap, ids.length);
+    const vectors = options.vectors === false ? undefined : this.vectors.serialize(slotMap, ids.length);
     const stopWords = this.tokenizeOptions.stopWords;
     const stem = this.tokenizeOptions.stem;
     return {
@@ -465,7 +519,9 @@ export class SearchIndex {
     feedback: false | Required<FeedbackOptions>,
   ): Ranked[] {
     const first = this.bm25(terms, feedback ? Math.max(depth, feedback.documents) : depth, accept);
-    if (!feedback || first.ranked.length === 0) return first.ranked.slice(0, depth);
+    if (!feedback || first.ranked.length === 0 || this.size < feedback.minDocuments) {
+      return first.ranked.slice(0, depth);
+    }
     const expanded = this.expand(terms, first.ranked.slice(0, feedback.documents), first.bound, feedback);
     const second = this.bm25(expanded, depth, accept);
     const best = second.ranked[0]?.score ?? 0;
@@ -482,7 +538,7 @@ export class SearchIndex {
     let bound = 0;
     for (const { term, weight } of terms) bound += weight * this.lexical.idf(term);
     const { slots, scores } = this.lexical.score(terms, this.k1);
-    const top = new TopK(depth, this.byId);
+    const top = new TopK(Math.min(depth, this.size), this.byId);
     for (const slot of slots) {
       const score = scores[slot]!;
       if (score > top.threshold && accept(slot)) top.offer(slot, score);
@@ -511,6 +567,7 @@ export class SearchIndex {
     top.forEach(({ item }, i) => {
       const docWeight = docWeights[i]! / mass;
       for (const { term, frequency } of this.lexical.wordVector(item)) {
+        if (feedback.minIdf > 0 && this.lexical.idf(term) < feedback.minIdf) continue;
         model.set(term, (model.get(term) ?? 0) + docWeight * frequency);
       }
     });
@@ -532,7 +589,7 @@ export class SearchIndex {
   }
 
   private vectorRanking(query: Float32Array, depth: number, accept: (slot: number) => boolean): Ranked[] {
-    const top = new TopK(depth, this.byId);
+    const top = new TopK(Math.min(depth, this.size), this.byId);
     this.vectors.forEachSimilarity(query, (slot, cosine) => {
       if (cosine > 0 && cosine > top.threshold && accept(slot)) top.offer(slot, cosine);
     });
@@ -548,7 +605,7 @@ export class SearchIndex {
   ): Ranked[] {
     const lexicalScore = new Map<number, number>();
     for (const { item, score } of lexical) lexicalScore.set(item, score);
-    const top = new TopK(limit, this.byId);
+    const top = new TopK(Math.min(limit, this.size), this.byId);
     const seen = new Set<number>();
     this.vectors.forEachSimilarity(query, (slot, cosine) => {
       seen.add(slot);
@@ -610,6 +667,12 @@ function resolveFeedback(feedback: boolean | FeedbackOptions | undefined): false
   }
   if (!Number.isInteger(resolved.terms) || resolved.terms < 0) {
     throw new InvalidInputError(`Invalid feedback.terms ${resolved.terms}: use a non-negative integer`);
+  }
+  checkRange('feedback.minIdf', resolved.minIdf, 0, 100);
+  if (!Number.isInteger(resolved.minDocuments) || resolved.minDocuments < 0) {
+    throw new InvalidInputError(
+      `Invalid feedback.minDocuments ${resolved.minDocuments}: use a non-negative integer`,
+    );
   }
   return resolved;
 }
