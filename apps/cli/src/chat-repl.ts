@@ -111,6 +111,9 @@ export async function runChatRepl(options: ChatReplOptions): Promise<number> {
       }
       if (json) emit({ type: 'reply', sessionId: target.sessionId, content });
       else process.stdout.write('\n');
+    } catch (error) {
+      if (!current.signal.aborted) throw error;
+      process.stdout.write(pc.dim(' (stopped: nothing of this turn was kept)\n'));
     } finally {
       current = undefined;
     }
