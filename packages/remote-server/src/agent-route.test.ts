@@ -177,6 +177,40 @@ describe('POST /agent', () => {
     expect(stored?.messages ?? []).toEqual([]);
   });
 
+  it('cancels the model call when a JSON client disconnects, and stores nothing', async () => {
+    const signals: AbortSignal[] = [];
+    const lines: Array<{ level: string; message: string }> = [];
+    const record =
+      (level: string) =>
+      (_fields: Record<string, unknown>, message: string): void =>
+        void lines.push({ level, message });
+    harness = await startHarness({
+      logger: { info: record('info'), warn: record('warn'), error: record('error') },
+      wrapModel: (model): ChatModel => ({
+        generate: (req) => {
+          if (req.signal) signals.push(req.signal);
+          return model.generate(req);
+        },
+        stream: (req) => model.stream(req),
+      }),
+    });
+    harness.fake.reply({ content: 'never delivered', delayMs: 5_000 });
+    const client = new AbortController();
+    const pending = harness.request('/agent', {
+      json: { message: 'Slow question', session_id: 'gone-json' },
+      signal: client.signal,
+    });
+    await expect.poll(() => harness!.fake.chatRequests().length).toBe(1);
+    client.abort();
+    await expect(pending).rejects.toThrow();
+    await expect.poll(() => signals[0]?.aborted).toBe(true);
+    await harness.listening.close();
+    expect((await harness.store.load('gone-json'))?.messages ?? []).toEqual([]);
+    // A client that went away is not a server fault.
+    expect(lines.filter((line) => line.level === 'error')).toEqual([]);
+    expect(lines.map((line) => line.message)).toContain('turn cancelled: the client went away');
+  });
+
   it('keeps a retried request with the same Idempotency-Key from running the model twice', async () => {
     harness = await startHarness();
     harness.fake.reply('The one and only answer');

@@ -4,7 +4,14 @@ import type { Hono } from 'hono';
 import { type AgentAnswer, ClientGoneError } from './agent-turns.js';
 import { errorAnswer } from './error-response.js';
 import type { IdempotentResult } from './idempotency-cache.js';
-import { type RouteDeps, readJson, type ServerContext, type ServerEnv } from './server-env.js';
+import {
+  type ClientWatch,
+  type RouteDeps,
+  readJson,
+  type ServerContext,
+  type ServerEnv,
+  watchClient,
+} from './server-env.js';
 import { sseEvent, wantsEventStream } from './sse.js';
 import { type AgentRequest, parseAgentRequest } from './wire-schemas.js';
 
@@ -26,7 +33,7 @@ function fingerprint(request: AgentRequest): string {
 }
 
 interface AnswerOptions {
-  signal: AbortSignal;
+  watch: ClientWatch;
   onDelta?: (delta: string) => void;
 }
 
@@ -51,7 +58,7 @@ export function agentRoute(app: Hono<ServerEnv>, deps: RouteDeps): void {
     const key = idempotencyKeyOf(c);
     const principal = c.get('principal');
     if (wantsEventStream(c.req.header('accept'))) return streamAnswer(c, deps, principal, request, key);
-    const { value, replayed } = await answerOnce(deps, principal, request, key, { signal: c.get('signal') });
+    const { value, replayed } = await answerOnce(deps, principal, request, key, { watch: watchClient(c) });
     if (replayed) c.header('idempotent-replayed', 'true');
     return c.json(value);
   });
@@ -71,7 +78,17 @@ async function streamAnswer(
 ): Promise<Response> {
   const requestId = c.get('requestId');
   const end = deps.tracker.begin();
-  const cancelled = new AbortController();
+  // The client goes away when the connection closes, or when the response stream is cancelled.
+  const cancelListeners = new Set<(reason: unknown) => void>();
+  const connection = watchClient(c);
+  const watch: ClientWatch = (onGone) => {
+    const stop = connection(onGone);
+    cancelListeners.add(onGone);
+    return () => {
+      stop();
+      cancelListeners.delete(onGone);
+    };
+  };
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let open = true;
   const body = new ReadableStream<Uint8Array>({
@@ -80,7 +97,7 @@ async function streamAnswer(
     },
     cancel(reason) {
       open = false;
-      cancelled.abort(reason);
+      for (const onGone of [...cancelListeners]) onGone(reason);
     },
   });
   const send = (event: string, data: unknown): void => {
@@ -106,7 +123,7 @@ async function streamAnswer(
     markStarted = resolve;
   });
   const outcome = answerOnce(deps, principal, request, key, {
-    signal: AbortSignal.any([c.get('signal'), cancelled.signal]),
+    watch,
     onDelta: (delta) => {
       started = true;
       send('delta', { delta });

@@ -62,8 +62,11 @@ export interface AgentServerOptions {
 
 /** An agent served over HTTP. */
 export interface AgentServer {
-  /** The web-standard handler, for any host that speaks `fetch` (Bun, Deno, workers, a Node adapter). */
-  fetch(request: Request): Promise<Response>;
+  /**
+   * The web-standard handler, for any host that speaks `fetch` (Bun, Deno, workers, a Node adapter).
+   * `env` is the host's bindings, passed on to Hono (`@hono/node-server` passes `{ incoming, outgoing }`).
+   */
+  fetch(request: Request, env?: unknown): Promise<Response>;
   /** The Hono app, to mount in a larger app or add routes to. */
   app: Hono<ServerEnv>;
   /** Listens on Node's HTTP server. Default `127.0.0.1:8000`. */
@@ -160,7 +163,6 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   app.use(async function observe(c, next) {
     const started = performance.now();
     const end = tracker.begin();
-    c.set('signal', c.req.raw.signal);
     c.set('principal', ANONYMOUS);
     try {
       await next();
@@ -213,18 +215,33 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       await next();
     });
   }
-  app.use(
-    bodyLimit({
-      maxSize: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-      onError: () => {
-        const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const maxBody = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const streamedBodyLimit = bodyLimit({
+    maxSize: maxBody,
+    onError: () => {
+      throw new HttpError(
+        'payload_too_large',
+        `The request body is larger than ${maxBody} bytes (bodyLimit)`,
+      );
+    },
+  });
+  app.use(async function limitBody(c, next) {
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next();
+    // A declared length is checked before reading (and reading stops there: Node's parser never
+    // delivers more than it). A chunked body is counted as it streams in.
+    const length = c.req.header('content-length');
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (Number(length) > maxBody) {
         throw new HttpError(
           'payload_too_large',
-          `The request body is larger than ${limit} bytes (bodyLimit)`,
+          `The request body is larger than ${maxBody} bytes (bodyLimit)`,
         );
-      },
-    }),
-  );
+      }
+      return next();
+    }
+    return streamedBodyLimit(c, next);
+  });
   agentRoute(app, deps);
   sessionRoutes(app, deps);
   memoryRoutes(app, deps);
@@ -245,14 +262,19 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     return c.json(answer.body, answer.status as 404, answer.headers);
   });
   app.onError((error, c) => {
+    if (error instanceof ClientGoneError) {
+      // Nobody is left to read an answer; 499 (as nginx logs it) marks the request in the log.
+      log.info({ reqId: c.get('requestId') }, 'turn cancelled: the client went away');
+      return c.body(null, 499 as 400);
+    }
     const answer = errorAnswer(error, c.get('requestId'));
     const fields = { reqId: c.get('requestId'), code: answer.body.error.code, err: error };
     if (answer.serverFault) log.error(fields, 'request failed');
-    else if (!(error instanceof ClientGoneError)) log.info(fields, 'request refused');
+    else log.info(fields, 'request refused');
     return c.json(answer.body, answer.status as 400, answer.headers);
   });
 
-  const fetch = async (request: Request): Promise<Response> => app.fetch(request);
+  const fetch = async (request: Request, env?: unknown): Promise<Response> => app.fetch(request, env);
   return {
     fetch,
     app,

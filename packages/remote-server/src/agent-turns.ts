@@ -8,6 +8,7 @@ import {
   type TurnResult,
   type Usage,
 } from '@sessions/core';
+import type { ClientWatch } from './server-env.js';
 import type { SessionAccess } from './session-access.js';
 
 /** The agent a server runs: an `Agent`'s options without its session and model. */
@@ -29,8 +30,8 @@ export interface TurnInput {
 }
 
 export interface TurnRunOptions {
-  /** Aborts when the client goes away. */
-  signal: AbortSignal;
+  /** Tells when the client goes away: the turn is then cancelled. */
+  watch: ClientWatch;
   /** The request's `Idempotency-Key`: names the turn in the store, so a retry is stored once. */
   turnId?: string | undefined;
   /** Streams: called with each text delta as the model writes it. */
@@ -81,7 +82,7 @@ export class AgentTurns {
 
   async run(principal: string, input: TurnInput, options: TurnRunOptions): Promise<AgentAnswer> {
     const { access, agent: spec, modelTimeoutMs, now } = this.#options;
-    const { signal, turnId, onDelta } = options;
+    const { watch, turnId, onDelta } = options;
     const sessionId =
       input.sessionId ?? (turnId !== undefined ? keyedSessionId(principal, turnId) : newId('sess'));
     let result: TurnResult | undefined;
@@ -97,19 +98,24 @@ export class AgentTurns {
       middleware: [capture],
     });
     const agent = session.Agent(spec);
-    const deadline = new AbortController();
+    // One controller for the turn: the client going away or the deadline passing aborts it.
+    const turn = new AbortController();
+    let timedOut: TimeoutError | undefined;
+    let gone = false;
+    const stopWatching = watch((reason) => {
+      gone = true;
+      turn.abort(reason);
+    });
     const timer =
       modelTimeoutMs > 0 && Number.isFinite(modelTimeoutMs)
-        ? setTimeout(
-            () =>
-              deadline.abort(
-                new TimeoutError(`The agent did not answer within ${modelTimeoutMs} ms (modelTimeoutMs)`),
-              ),
-            modelTimeoutMs,
-          )
+        ? setTimeout(() => {
+            timedOut = new TimeoutError(
+              `The agent did not answer within ${modelTimeoutMs} ms (modelTimeoutMs)`,
+            );
+            turn.abort(timedOut);
+          }, modelTimeoutMs)
         : undefined;
-    const turnSignal = AbortSignal.any([signal, deadline.signal]);
-    const chat = { signal: turnSignal, ...(turnId !== undefined && { turnId }) };
+    const chat = { signal: turn.signal, ...(turnId !== undefined && { turnId }) };
     try {
       if (onDelta) {
         for await (const chunk of agent.stream(input.message, chat)) onDelta(chunk.delta);
@@ -117,11 +123,12 @@ export class AgentTurns {
         await agent.chat(input.message, chat);
       }
     } catch (error) {
-      if (deadline.signal.aborted) throw deadline.signal.reason;
-      if (signal.aborted) throw new ClientGoneError({ cause: error });
+      if (timedOut) throw timedOut;
+      if (gone) throw new ClientGoneError({ cause: error });
       throw error;
     } finally {
       clearTimeout(timer);
+      stopWatching();
     }
     const final = result as TurnResult | undefined;
     const content = final?.content ?? '';

@@ -6,7 +6,14 @@ import {
   NotFoundError,
 } from '@sessions/core';
 import type { Hono } from 'hono';
-import { type RouteDeps, readJson, type ServerContext, type ServerEnv, sessionIdOf } from './server-env.js';
+import {
+  clientSignal,
+  type RouteDeps,
+  readJson,
+  type ServerContext,
+  type ServerEnv,
+  sessionIdOf,
+} from './server-env.js';
 import { parseKnowledgeQuery, parseKnowledgeText } from './wire-schemas.js';
 
 function requireKnowledge(deps: RouteDeps): void {
@@ -40,7 +47,7 @@ interface Upload {
 /** What the request carries: JSON text, a multipart file upload, or raw bytes. Never a path or a URL. */
 async function readUpload(c: ServerContext): Promise<Upload> {
   const type = (c.req.header('content-type') ?? '').toLowerCase();
-  const signal = c.get('signal');
+  const signal = clientSignal(c);
   if (type.startsWith('multipart/form-data')) {
     let form: Record<string, string | File | (string | File)[]>;
     try {

@@ -32,7 +32,8 @@ export interface ListeningServer {
 }
 
 export interface ListenDeps {
-  fetch: (request: Request) => Response | Promise<Response>;
+  /** Gets the Node bindings (`{ incoming, outgoing }`) as its second argument. */
+  fetch: (request: Request, env: unknown) => Response | Promise<Response>;
   tracker: InflightTracker;
   authConfigured: boolean;
 }
@@ -55,8 +56,8 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   if (!deps.authConfigured && !isLoopbackHost(host)) refuseOpenBinding(host);
   let closing = false;
   const server = createAdaptorServer({
-    fetch: (request: Request) => {
-      if (!closing) return deps.fetch(request);
+    fetch: (request: Request, env: unknown) => {
+      if (!closing) return deps.fetch(request, env);
       const answer = errorAnswer(
         new HttpError('unavailable', 'The server is shutting down: try again shortly'),
       );

@@ -1,0 +1,306 @@
+#!/usr/bin/env node
+// POST /agent throughput and latency at 64 connections: @sessions/remote-server (auth, validation,
+// middleware, history, an instant in-process model) against a bare Hono route that answers the
+// same JSON, measured with autocannon in one run, round by round, each server in its own process.
+// Then the same load on FsSessionStore (durable), 64 sessions and 1 session.
+//
+//   npx turbo run build --filter=@sessions/bench...     (builds the packages it imports)
+//   node bench/remote-agent.mjs [--duration 10] [--rounds 3] [--connections 64] [--only fs]
+//
+// Prints a table and writes bench/results/remote-agent.json.
+import { fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 && args[at + 1] !== undefined ? args[at + 1] : fallback;
+};
+const TOKEN = 'bench-secret-token';
+const ANSWER = 'instant answer';
+
+/**
+ * What is measured. `sessions`: how many session ids the connections spread over (0: no
+ * session_id, a new session per request). Rows with `group: 'memory'` are measured round by round
+ * with the bare route, so their ratios come from the same minutes of this machine.
+ */
+const CONFIGS = [
+  { id: 'bare', name: 'bare Hono route, same JSON', kind: 'bare', sessions: 64, group: 'memory' },
+  {
+    id: 'core-turn',
+    name: 'bare route + one core Session turn (floor)',
+    kind: 'core-turn',
+    sessions: 0,
+    group: 'memory',
+  },
+  {
+    id: 'lean-new',
+    name: 'remote-server, no auth/middleware/logs, new session per request',
+    kind: 'lean',
+    sessions: 0,
+    group: 'memory',
+  },
+  {
+    id: 'full-new',
+    name: 'remote-server, MemorySessionStore, new session per request',
+    kind: 'full',
+    sessions: 0,
+    group: 'memory',
+  },
+  {
+    id: 'full-64',
+    name: 'remote-server, MemorySessionStore, 64 sessions (history grows)',
+    kind: 'full',
+    sessions: 64,
+    group: 'memory',
+  },
+  { id: 'fs-64', name: 'remote-server, FsSessionStore, 64 sessions', kind: 'fs', sessions: 64, group: 'fs' },
+  { id: 'fs-1', name: 'remote-server, FsSessionStore, 1 session', kind: 'fs', sessions: 1, group: 'fs' },
+];
+
+// ---- the servers, one per child process ------------------------------------------------------
+
+function instantModel() {
+  const reply = { content: ANSWER, usage: { inputTokens: 10, outputTokens: 2, totalTokens: 12 } };
+  return {
+    generate: async () => reply,
+    async *stream() {
+      yield { type: 'delta', delta: reply.content };
+      yield { type: 'done', response: reply };
+    },
+  };
+}
+
+/** Starts the server of `kind` on an ephemeral port; returns its Node HTTP server and port. */
+async function startKind(kind, root) {
+  const { serve: nodeServe } = await import('@hono/node-server');
+  const { Hono } = await import('hono');
+  const core = await import('@sessions/core');
+  if (kind === 'bare' || kind === 'core-turn') {
+    const store = new core.MemorySessionStore();
+    const model = instantModel();
+    const app = new Hono();
+    app.post('/agent', async (c) => {
+      const body = await c.req.json();
+      const sessionId = body.session_id ?? core.newId('sess');
+      let content = ANSWER;
+      if (kind === 'core-turn') {
+        const session = new core.Session({ sessionId, store, model, metadata: { owner: 'bench' } });
+        content = await session.Agent({ name: 'Bench Agent' }).chat(body.message);
+      }
+      return c.json({
+        content,
+        response: content,
+        session_id: sessionId,
+        metadata: { agent_name: 'Bench Agent', timestamp: new Date().toISOString() },
+      });
+    });
+    const server = await new Promise((resolve) => {
+      const started = nodeServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(started));
+    });
+    return { server, port: server.address().port, close: () => server.close() };
+  }
+  const { createAgentServer } = await import('@sessions/remote-server');
+  const { logging, rateLimit } = await import('@sessions/middleware');
+  const { pino } = await import('pino');
+  const store =
+    kind === 'fs'
+      ? new (await import('@sessions/state-fs')).FsSessionStore({ root })
+      : new core.MemorySessionStore();
+  // Real logs (pino) and real limiters, written to /dev/null and set too high to refuse anything.
+  const sink = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+  const agentServer = createAgentServer({
+    agent: { name: 'Bench Agent', instructions: 'Answer briefly.' },
+    model: instantModel(),
+    store,
+    ...(kind === 'lean'
+      ? { logger: false }
+      : {
+          auth: { tokens: { [TOKEN]: 'bench' } },
+          middleware: [logging({ logger: sink }), rateLimit({ limit: 1e9, windowMs: 60_000 })],
+          rateLimit: { limit: 1e9, windowMs: 60_000 },
+          logger: sink,
+        }),
+  });
+  const listening = await agentServer.listen({ port: 0, host: '127.0.0.1', shutdownTimeoutMs: 1_000 });
+  return { server: listening.server, port: listening.port, close: () => listening.close() };
+}
+
+async function serveChild(kind, root) {
+  const { server, port, close } = await startKind(kind, root);
+  let served = 0;
+  let cpuStart = process.cpuUsage();
+  server.on('request', () => {
+    served += 1;
+  });
+  process.on('message', async (message) => {
+    if (message === 'start') {
+      served = 0;
+      cpuStart = process.cpuUsage();
+    } else if (message === 'stop') {
+      const cpu = process.cpuUsage(cpuStart);
+      process.send({ cpuMicrosPerRequest: (cpu.user + cpu.system) / Math.max(1, served), served });
+      server.closeAllConnections?.();
+      await close();
+      process.exit(0);
+    }
+  });
+  process.send({ port });
+}
+
+// ---- the load ---------------------------------------------------------------------------------
+
+async function startServer(kind, root) {
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind, ...(root ? ['--root', root] : [])], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise((resolve, reject) => {
+    child.once('message', (message) => resolve(message.port));
+    child.once('exit', (code) => reject(new Error(`server ${kind} exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    start: () => child.send('start'),
+    /** Stops the server; resolves to its report (CPU time per request served since `start`). */
+    stop: () =>
+      new Promise((resolve) => {
+        let report;
+        child.on('message', (message) => {
+          report = message;
+        });
+        child.once('exit', () => resolve(report));
+        child.send('stop');
+      }),
+  };
+}
+
+/** One autocannon run against `url`, after a short warm-up. */
+async function load(url, { connections, duration, sessions, label }) {
+  const { default: autocannon } = await import('autocannon');
+  let next = 0;
+  const options = (seconds) => ({
+    url: `${url}/agent`,
+    connections,
+    duration: seconds,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    setupClient: (client) => {
+      const id = next++;
+      const body = { message: 'Hello, what can you do?' };
+      if (sessions > 0) body.session_id = `bench-${label}-${id % sessions}`;
+      client.setBody(JSON.stringify(body));
+    },
+  });
+  await autocannon(options(1));
+  return async (start) => {
+    start();
+    const result = await autocannon(options(duration));
+    if (result.non2xx > 0 || result.errors > 0) {
+      throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+    }
+    return {
+      rps: result.requests.average,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      requests: result.requests.total,
+    };
+  };
+}
+
+async function runOnce(config, base, round) {
+  const root = config.kind === 'fs' ? mkdtempSync(join(tmpdir(), 'bench-remote-fs-')) : undefined;
+  const server = await startServer(config.kind, root);
+  let run;
+  try {
+    const measure = await load(server.url, {
+      ...base,
+      sessions: config.sessions,
+      label: `${config.id}-${round}`,
+    });
+    run = await measure(server.start);
+  } finally {
+    const report = await server.stop();
+    if (run && report) run.cpuMicros = Math.round(report.cpuMicrosPerRequest);
+    if (root) rmSync(root, { recursive: true, force: true });
+  }
+  return run;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function summarise(runs) {
+  return {
+    rps: Math.round(median(runs.map((r) => r.rps))),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    cpuMicros: median(runs.map((r) => r.cpuMicros)),
+    runs,
+  };
+}
+
+async function main() {
+  const duration = Number(flag('duration', '10'));
+  const rounds = Number(flag('rounds', '3'));
+  const connections = Number(flag('connections', '64'));
+  const only = flag('only', undefined);
+  const base = { connections, duration };
+  const configs = CONFIGS.filter((c) => !only || c.group === only || c.id === 'bare');
+  const runs = new Map(configs.map((c) => [c.id, []]));
+  const load0 = loadavg()[0];
+  // Round by round, every configuration once: the ratios compare neighbouring minutes.
+  for (let round = 0; round < rounds; round++) {
+    for (const config of configs) {
+      process.stderr.write(`round ${round + 1}/${rounds}: ${config.name}\n`);
+      runs.get(config.id).push(await runOnce(config, base, round));
+    }
+  }
+  const bare = summarise(runs.get('bare'));
+  const rows = configs.map((config) => {
+    const result = summarise(runs.get(config.id));
+    return {
+      id: config.id,
+      name: config.name,
+      ...result,
+      ratio: result.rps / bare.rps,
+      cpuRatio: bare.cpuMicros / result.cpuMicros,
+    };
+  });
+
+  console.log(
+    `POST /agent, ${connections} connections, ${duration} s per run, median of ${rounds} rounds, ` +
+      `${availableParallelism()} CPUs, load average ${load0.toFixed(1)} at the start`,
+  );
+  console.log('| server | req/s | × bare | p50 ms | p99 ms | server CPU µs/req | × bare by CPU |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows) {
+    console.log(
+      `| ${row.name} | ${row.rps} | ${row.ratio.toFixed(2)} | ${row.p50} | ${row.p99} | ${row.cpuMicros} | ${row.cpuRatio.toFixed(2)} |`,
+    );
+  }
+  const results = join(here, 'results');
+  mkdirSync(results, { recursive: true });
+  const file = join(results, 'remote-agent.json');
+  const report = {
+    benchmark: 'remote-agent',
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: availableParallelism(),
+    loadAverageAtStart: load0,
+    connections,
+    durationSeconds: duration,
+    rounds,
+    rows,
+  };
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\nwrote ${file}`);
+}
+
+if (args.includes('--serve')) await serveChild(flag('serve'), flag('root'));
+else await main();
