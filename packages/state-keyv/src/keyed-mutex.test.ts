@@ -1,5 +1,6 @@
+import { KeyedMutex } from '@sessions/core';
 import { describe, expect, it } from 'vitest';
-import { KeyedMutex, processMutex } from './keyed-mutex.js';
+import { processMutex } from './keyed-mutex.js';
 
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
 
