@@ -1,0 +1,238 @@
+import {
+  type Message,
+  SessionCorruptError,
+  type SessionState,
+  type SessionSummary,
+  type StoredSession,
+} from '@sessions/core';
+import type { Keyv } from 'keyv';
+import { AdapterAccess } from './adapter-access.js';
+import { processMutex } from './keyed-mutex.js';
+import { type Batch, keyRoot, type StoreDriver, summaryOf } from './store-driver.js';
+import { hashKey, seqPart, storedMessage, storedState } from './validate.js';
+import { WriterLease } from './writer-lease.js';
+
+/** `{root}:{id}:head`: the session's committed message count and idempotency-key count. */
+interface Head {
+  count: number;
+  keys: number;
+}
+
+/** `{root}:{id}:idem:{hash}`: the seq an idempotency key got, and the id of that batch's last message. */
+interface IdemRecord {
+  seq: number;
+  id: string;
+}
+
+interface SessionKeys {
+  lock: string;
+  head: string;
+  state: string;
+  msg(seq: number): string;
+  idem(hash: string): string;
+  key(n: number): string;
+}
+
+function isHead(value: unknown): value is Head {
+  const h = value as Partial<Head> | null;
+  return typeof h === 'object' && h !== null && Number.isInteger(h.count) && Number.isInteger(h.keys);
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}
+
+/**
+ * Sessions on any Keyv adapter, with plain gets and sets: correct within one process (operations
+ * on a session take a process-wide lock), and a writer lease refuses a second process on a shared
+ * database (see `WriterLease`). The head record is the commit point of an append: messages are
+ * written first, then the head, so a crash leaves no half-visible append.
+ *
+ * Keys: `{root}:{id}:head`, `{root}:{id}:msg:{seq, 10 digits}`, `{root}:{id}:state`,
+ * `{root}:{id}:idem:{sha256(key)}`, `{root}:{id}:key:{n}` (the idempotency keys, to delete them);
+ * `{root}:~index` (`{ count }`) and `{root}:~index:{n}` (session ids, in order of creation).
+ */
+export class GenericDriver implements StoreDriver {
+  readonly #keyv: Keyv;
+  readonly #prefix: string;
+  readonly #io: AdapterAccess;
+  readonly #lease: WriterLease | undefined;
+
+  constructor(keyv: Keyv, prefix: string, leaseMs: number) {
+    this.#keyv = keyv;
+    this.#prefix = prefix;
+    this.#io = new AdapterAccess(keyv);
+    const leaseKey = (): string => `${keyRoot(keyv, prefix)}:~writer`;
+    this.#lease =
+      this.#io.inMemory || leaseMs <= 0
+        ? undefined
+        : new WriterLease(
+            {
+              read: () => this.#io.get(leaseKey()),
+              write: (record) => this.#io.setMany([[leaseKey(), record]]),
+              remove: () => this.#io.deleteMany([leaseKey()]),
+            },
+            leaseMs,
+          );
+  }
+
+  /** Whether a writer lease guards this database (an adapter other than an in-memory `Map`). */
+  get leased(): boolean {
+    return this.#lease !== undefined;
+  }
+
+  async load(sessionId: string): Promise<StoredSession | undefined> {
+    const keys = this.#keys(sessionId);
+    return this.#locked(keys.lock, async () => {
+      const [head, rawState] = await this.#io.getMany([keys.head, keys.state]);
+      if (head === undefined && rawState === undefined) return undefined;
+      const state = rawState === undefined ? undefined : storedState(rawState, keys.state);
+      const count = this.#head(head, keys.head).count;
+      const msgKeys = range(1, count).map(keys.msg);
+      const values = await this.#io.getMany(msgKeys);
+      const messages = values.map((value, i) => {
+        if (value === undefined) {
+          throw new SessionCorruptError(`Missing message at key "${msgKeys[i]}" (the head says ${count}).`, {
+            file: msgKeys[i],
+          });
+        }
+        return storedMessage(value, msgKeys[i]!);
+      });
+      return { state, messages };
+    });
+  }
+
+  async append(sessionId: string, batch: Batch): Promise<number> {
+    const keys = this.#keys(sessionId);
+    await this.#lease?.check();
+    return this.#locked(keys.lock, async () => {
+      const [rawHead, rawState] = await this.#io.getMany([keys.head, keys.state]);
+      const head = this.#head(rawHead, keys.head);
+      const { idempotencyKey } = batch;
+      const hash = idempotencyKey === undefined ? undefined : hashKey(idempotencyKey);
+      if (hash !== undefined) {
+        const seq = await this.#recorded(keys, hash, head);
+        if (seq !== undefined) return seq;
+      }
+      const n = batch.messages.length;
+      if (n === 0) return head.count;
+      if (rawHead === undefined && rawState === undefined) await this.#addToIndex(sessionId);
+      const seq = head.count + n;
+      const entries: Array<[string, unknown]> = batch.messages.map((message: Message, i) => [
+        keys.msg(head.count + i + 1),
+        message,
+      ]);
+      if (hash !== undefined) {
+        entries.push([keys.idem(hash), { seq, id: batch.lastId } satisfies IdemRecord]);
+        entries.push([keys.key(head.keys + 1), hash]);
+      }
+      await this.#io.setMany(entries);
+      // The commit point: until the head says so, the messages above are invisible.
+      await this.#io.setMany([[keys.head, { count: seq, keys: head.keys + (hash ? 1 : 0) } satisfies Head]]);
+      return seq;
+    });
+  }
+
+  async saveState(sessionId: string, state: SessionState): Promise<void> {
+    const keys = this.#keys(sessionId);
+    await this.#lease?.check();
+    await this.#locked(keys.lock, async () => {
+      const [head, old] = await this.#io.getMany([keys.head, keys.state]);
+      if (head === undefined && old === undefined) await this.#addToIndex(sessionId);
+      await this.#io.setMany([[keys.state, state]]);
+    });
+  }
+
+  async *summaries(): AsyncIterable<SessionSummary> {
+    const root = keyRoot(this.#keyv, this.#prefix);
+    const index = await this.#io.get(`${root}:~index`);
+    const count = (index as { count?: unknown } | undefined)?.count;
+    if (typeof count !== 'number') return;
+    const listed = await this.#io.getMany(range(1, count).map((n) => `${root}:~index:${n}`));
+    const ids = [...new Set(listed.filter((id): id is string => typeof id === 'string'))].sort();
+    const rows: SessionSummary[] = [];
+    for (let i = 0; i < ids.length; i += 250) {
+      const part = ids.slice(i, i + 250);
+      const values = await this.#io.getMany(
+        part.flatMap((id) => [this.#keys(id).head, this.#keys(id).state]),
+      );
+      for (const [j, id] of part.entries()) {
+        const head = values[2 * j];
+        const state = values[2 * j + 1];
+        if (head === undefined && state === undefined) continue; // deleted
+        const checked = state === undefined ? undefined : storedState(state, this.#keys(id).state);
+        rows.push(summaryOf(id, checked));
+      }
+    }
+    yield* rows;
+  }
+
+  async delete(sessionId: string): Promise<void> {
+    const keys = this.#keys(sessionId);
+    await this.#lease?.check();
+    await this.#locked(keys.lock, async () => {
+      const rawHead = await this.#io.get(keys.head);
+      const head = this.#head(rawHead, keys.head);
+      const hashes = await this.#io.getMany(range(1, head.keys).map(keys.key));
+      // Head and state first: from then on the session does not exist, whatever remains.
+      await this.#io.deleteMany([keys.head, keys.state]);
+      await this.#io.deleteMany([
+        ...range(1, head.count).map(keys.msg),
+        ...range(1, head.keys).map(keys.key),
+        ...hashes.filter((hash): hash is string => typeof hash === 'string').map(keys.idem),
+      ]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#lease?.release();
+  }
+
+  #keys(sessionId: string): SessionKeys {
+    const root = keyRoot(this.#keyv, this.#prefix);
+    const session = `${root}:${sessionId}`;
+    return {
+      lock: session,
+      head: `${session}:head`,
+      state: `${session}:state`,
+      msg: (seq: number): string => `${session}:msg:${seqPart(seq)}`,
+      idem: (hash: string): string => `${session}:idem:${hash}`,
+      key: (n: number): string => `${session}:key:${n}`,
+    };
+  }
+
+  #head(value: unknown, key: string): Head {
+    if (value === undefined) return { count: 0, keys: 0 };
+    if (!isHead(value)) {
+      throw new SessionCorruptError(`Corrupt session head at key "${key}": not { count, keys }.`, {
+        file: key,
+      });
+    }
+    return value;
+  }
+
+  /** The seq recorded for an idempotency key, if the record belongs to a committed append. */
+  async #recorded(keys: SessionKeys, hash: string, head: Head): Promise<number | undefined> {
+    const record = (await this.#io.get(keys.idem(hash))) as Partial<IdemRecord> | undefined;
+    if (typeof record?.seq !== 'number' || record.seq > head.count || record.seq < 1) return undefined;
+    // A record left by an append that crashed before its head was written names a seq that a later
+    // append may have filled with other messages: it counts only if that message is the one it names.
+    const last = (await this.#io.get(keys.msg(record.seq))) as Partial<Message> | undefined;
+    return last?.id === record.id ? record.seq : undefined;
+  }
+
+  async #addToIndex(sessionId: string): Promise<void> {
+    const root = keyRoot(this.#keyv, this.#prefix);
+    await processMutex().run(`${root}:~index`, async () => {
+      const index = await this.#io.get(`${root}:~index`);
+      const count = (index as { count?: unknown } | undefined)?.count;
+      const next = (typeof count === 'number' ? count : 0) + 1;
+      await this.#io.setMany([[`${root}:~index:${next}`, sessionId]]);
+      await this.#io.setMany([[`${root}:~index`, { count: next }]]);
+    });
+  }
+
+  #locked<T>(key: string, task: () => Promise<T>): Promise<T> {
+    return processMutex().run(key, task);
+  }
+}

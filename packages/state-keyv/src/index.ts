@@ -1,0 +1,2 @@
+export type { KeyvSessionStoreDriver, KeyvSessionStoreOptions } from './keyv-session-store.js';
+export { KeyvSessionStore } from './keyv-session-store.js';

@@ -1,0 +1,164 @@
+import KeyvRedis, { createKeyv } from '@keyv/redis';
+import type { Message, SessionState } from '@sessions/core';
+import { type RedisServer, startRedisServer } from '@sessions/testing';
+import Keyv from 'keyv';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { KeyvSessionStore } from './index.js';
+
+let redis: RedisServer;
+const opened: Keyv[] = [];
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((keyv) => keyv.disconnect()));
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+let n = 0;
+/** A Keyv on the test server, in a namespace of its own. */
+function redisKeyv(namespace = `t${++n}`): Keyv {
+  const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace });
+  opened.push(keyv);
+  return keyv;
+}
+
+/** Runs one command on the server through a fresh client. */
+async function command(args: string[]): Promise<unknown> {
+  const keyv = redisKeyv();
+  const client = (await (keyv.store as KeyvRedis<unknown>).getClient()) as unknown as {
+    sendCommand(args: string[]): Promise<unknown>;
+  };
+  return client.sendCommand(args);
+}
+
+function message(i: number, fields: Partial<Message> = {}): Message {
+  return {
+    id: `msg_${i}`,
+    role: 'user',
+    content: `message ${i}`,
+    createdAt: '2025-01-01T00:00:00.000Z',
+    ...fields,
+  };
+}
+
+function state(sessionId: string, userId = 'u1'): SessionState {
+  return {
+    schemaVersion: 1,
+    sessionId,
+    userId,
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-02T00:00:00.000Z',
+    data: { topic: 'AI' },
+    agents: [],
+  };
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('KeyvSessionStore on Redis', () => {
+  it('a new client (a restarted process) sees history, state and idempotency keys', async () => {
+    const first = new KeyvSessionStore({ keyv: redisKeyv('restart') });
+    await first.append('s1', [message(1), message(2)], { idempotencyKey: 'turn-1' });
+    await first.saveState('s1', state('s1'));
+    await opened.pop()!.disconnect();
+
+    const second = new KeyvSessionStore({ keyv: redisKeyv('restart') });
+    expect(await second.load('s1')).toEqual({ state: state('s1'), messages: [message(1), message(2)] });
+    expect(await second.append('s1', [message(1), message(2)], { idempotencyKey: 'turn-1' })).toEqual({
+      seq: 2,
+    });
+    expect(await second.append('s1', [message(3)])).toEqual({ seq: 3 });
+  });
+
+  it('keeps its layout: a list of messages, a hash of idempotency keys, the state, an index', async () => {
+    const store = new KeyvSessionStore({ keyv: redisKeyv('layout') });
+    await store.append('s1', [message(1), message(2)], { idempotencyKey: 'turn-1' });
+    await store.saveState('s1', state('s1'));
+    const base = 'layout::layout:sessions';
+    expect(await command(['LRANGE', `${base}:s1:messages`, '0', '-1'])).toEqual([
+      JSON.stringify(message(1)),
+      JSON.stringify(message(2)),
+    ]);
+    expect(await command(['HGETALL', `${base}:s1:idem`])).toEqual(['turn-1', '2']);
+    expect(JSON.parse((await command(['GET', `${base}:s1:state`])) as string)).toEqual(state('s1'));
+    expect(await command(['HGET', `${base}:~sessions`, 's1'])).toBe(
+      JSON.stringify({
+        userId: 'u1',
+        createdAt: '2025-01-01T00:00:00.000Z',
+        updatedAt: '2025-01-02T00:00:00.000Z',
+      }),
+    );
+    await store.delete('s1');
+    expect(await command(['KEYS', 'layout::*'])).toEqual([]);
+  });
+
+  it("works with @keyv/redis's createKeyv (no Keyv prefix, the adapter's namespace)", async () => {
+    const keyv = createKeyv(redis.url, { namespace: 'created' });
+    opened.push(keyv);
+    const store = new KeyvSessionStore({ keyv });
+    expect(store.driver).toBe('redis');
+    await store.append('s1', [message(1)]);
+    expect(await command(['LLEN', 'created::sessions:s1:messages'])).toBe(1);
+    expect((await store.load('s1'))?.messages).toEqual([message(1)]);
+  });
+
+  it('one append of 5 000 messages (the script pushes them in chunks)', async () => {
+    const store = new KeyvSessionStore({ keyv: redisKeyv() });
+    const many = Array.from({ length: 5_000 }, (_, i) => message(i));
+    expect(await store.append('big', many)).toEqual({ seq: 5_000 });
+    expect((await store.load('big'))?.messages).toEqual(many);
+  });
+
+  it('lists many sessions sorted by id, filtered by user', async () => {
+    const store = new KeyvSessionStore({ keyv: redisKeyv() });
+    const ids = Array.from({ length: 1_200 }, (_, i) => `s${String(i).padStart(4, '0')}`);
+    await Promise.all(ids.map((id, i) => store.saveState(id, state(id, i % 3 === 0 ? 'u0' : 'u1'))));
+    const listed: string[] = [];
+    for await (const row of store.list()) listed.push(row.sessionId);
+    expect(listed).toEqual(ids);
+    let u0 = 0;
+    for await (const row of store.list({ userId: 'u0' })) {
+      expect(row.userId).toBe('u0');
+      u0++;
+    }
+    expect(u0).toBe(400);
+  });
+
+  it('reports corrupt values as session_corrupt naming the key', async () => {
+    const store = new KeyvSessionStore({ keyv: redisKeyv('corrupt') });
+    await store.append('s1', [message(1)]);
+    await command(['SET', 'corrupt::corrupt:sessions:s1:state', '{"schemaVersion":7}']);
+    expect(await errorOf(store.load('s1'))).toMatchObject({
+      code: 'session_corrupt',
+      file: 'corrupt::corrupt:sessions:s1:state',
+    });
+    await command(['SET', 'corrupt::corrupt:sessions:s1:state', 'not json']);
+    expect(await errorOf(store.load('s1'))).toMatchObject({ code: 'session_corrupt' });
+  });
+
+  it('survives the scripts being flushed from the server (EVALSHA falls back to EVAL)', async () => {
+    const store = new KeyvSessionStore({ keyv: redisKeyv() });
+    await store.append('s1', [message(1)]);
+    expect(await command(['SCRIPT', 'FLUSH'])).toBe('OK');
+    expect(await store.append('s1', [message(2)])).toEqual({ seq: 2 });
+  });
+
+  it('rejects when the server is gone', async () => {
+    const own = await startRedisServer();
+    const keyv = new Keyv({ store: new KeyvRedis({ url: own.url, socket: { reconnectStrategy: false } }) });
+    const store = new KeyvSessionStore({ keyv });
+    await store.append('s1', [message(1)]);
+    await own.stop();
+    expect(await errorOf(store.append('s1', [message(2)]))).toBeInstanceOf(Error);
+  });
+});

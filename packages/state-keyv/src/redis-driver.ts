@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import type { SessionState, SessionSummary, StoredSession } from '@sessions/core';
+import type { Keyv } from 'keyv';
+import {
+  type Batch,
+  type IndexEntry,
+  indexEntry,
+  keyRoot,
+  type StoreDriver,
+  summaryOf,
+} from './store-driver.js';
+import { parseStored, storedMessage, storedState } from './validate.js';
+
+/** The part of a `node-redis` client this driver uses. */
+interface RedisClientLike {
+  sendCommand(args: readonly string[]): Promise<unknown>;
+}
+
+/** The part of `@keyv/redis`'s adapter this driver uses. */
+interface RedisAdapter {
+  namespace?: string | undefined;
+  getClient(): Promise<RedisClientLike>;
+  createKeyPrefix(key: string, namespace?: string): string;
+  isCluster(): boolean;
+}
+
+/** Whether `store` is `@keyv/redis`'s adapter (a `node-redis` client inside). */
+export function isRedisAdapter(store: unknown): store is RedisAdapter {
+  const s = store as Partial<RedisAdapter> | null;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.getClient === 'function' &&
+    typeof s.createKeyPrefix === 'function' &&
+    typeof s.isCluster === 'function'
+  );
+}
+
+class Script {
+  readonly source: string;
+  readonly sha: string;
+  constructor(source: string) {
+    this.source = source;
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+}
+
+// KEYS: messages, idem, index. ARGV: id, keyed ('1'|'0'), idempotency key, empty index entry, messages...
+const APPEND = new Script(`
+local keyed = ARGV[2] == '1'
+if keyed then
+  local seq = redis.call('HGET', KEYS[2], ARGV[3])
+  if seq then return tonumber(seq) end
+end
+local n = redis.call('LLEN', KEYS[1])
+if #ARGV < 5 then return n end
+local i = 5
+while i <= #ARGV do
+  local j = math.min(i + 999, #ARGV)
+  n = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, j))
+  i = j + 1
+end
+if keyed then redis.call('HSET', KEYS[2], ARGV[3], n) end
+redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[4])
+return n
+`);
+
+// KEYS: state, messages.
+const LOAD = new Script(`
+return { redis.call('GET', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1) }
+`);
+
+// KEYS: state, index. ARGV: id, state, index entry.
+const SAVE_STATE = new Script(`
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1
+`);
+
+// KEYS: state, messages, idem, index. ARGV: id.
+const DELETE = new Script(`
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('HDEL', KEYS[4], ARGV[1])
+return 1
+`);
+
+/**
+ * Sessions in Redis through `@keyv/redis`'s client, every operation one Lua script (atomic on the
+ * server, so any number of processes may share the database):
+ *
+ * - `{root}:{id}:messages` a list of messages (JSON), `RPUSH` gives the seq;
+ *   `{root}:{id}:idem` a hash idempotency key → seq; `{root}:{id}:state` the state (JSON);
+ *   `{root}:~sessions` a hash id → index entry (userId, createdAt, updatedAt as JSON).
+ * - Keys get the adapter's own namespace prefix too (`keyv::keyv:sessions:...` by default).
+ */
+export class RedisDriver implements StoreDriver {
+  readonly #keyv: Keyv;
+  readonly #store: RedisAdapter;
+  readonly #prefix: string;
+
+  constructor(keyv: Keyv, store: RedisAdapter, prefix: string) {
+    this.#keyv = keyv;
+    this.#store = store;
+    this.#prefix = prefix;
+  }
+
+  async load(sessionId: string): Promise<StoredSession | undefined> {
+    const keys = this.#keys(sessionId);
+    const [stateJson, list] = (await this.#run(LOAD, [keys.state, keys.messages], [])) as [
+      string | null,
+      string[],
+    ];
+    if (stateJson === null && list.length === 0) return undefined;
+    const state =
+      stateJson === null ? undefined : storedState(parseStored(stateJson, keys.state), keys.state);
+    const messages = list.map((json, i) =>
+      storedMessage(parseStored(json, `${keys.messages}[${i}]`), `${keys.messages}[${i}]`),
+    );
+    return { state, messages };
+  }
+
+  async append(sessionId: string, batch: Batch): Promise<number> {
+    const keys = this.#keys(sessionId);
+    const keyed = batch.idempotencyKey !== undefined;
+    const seq = await this.#run(
+      APPEND,
+      [keys.messages, keys.idem, keys.index],
+      [sessionId, keyed ? '1' : '0', batch.idempotencyKey ?? '', '{}', ...batch.json],
+    );
+    return Number(seq);
+  }
+
+  async saveState(sessionId: string, state: SessionState, json: string): Promise<void> {
+    const keys = this.#keys(sessionId);
+    await this.#run(
+      SAVE_STATE,
+      [keys.state, keys.index],
+      [sessionId, json, JSON.stringify(indexEntry(state))],
+    );
+  }
+
+  async *summaries(): AsyncIterable<SessionSummary> {
+    const index = this.#full(`${keyRoot(this.#keyv, this.#prefix)}:~sessions`);
+    const client = await this.#store.getClient();
+    const entries = new Map<string, string>();
+    let cursor = '0';
+    do {
+      const [next, flat] = (await client.sendCommand(['HSCAN', index, cursor, 'COUNT', '500'])) as [
+        string,
+        string[],
+      ];
+      for (let i = 0; i + 1 < flat.length; i += 2) entries.set(flat[i]!, flat[i + 1]!);
+      cursor = String(next);
+    } while (cursor !== '0');
+    const ids = [...entries.keys()].sort();
+    for (const id of ids) {
+      yield summaryOf(id, parseStored(entries.get(id)!, `${index}[${id}]`) as IndexEntry);
+    }
+  }
+
+  async delete(sessionId: string): Promise<void> {
+    const keys = this.#keys(sessionId);
+    await this.#run(DELETE, [keys.state, keys.messages, keys.idem, keys.index], [sessionId]);
+  }
+
+  async close(): Promise<void> {}
+
+  /** A key as stored in Redis: Keyv's prefix, then the adapter's (`namespace::`). */
+  #full(key: string): string {
+    return this.#store.createKeyPrefix(key, this.#store.namespace);
+  }
+
+  #keys(sessionId: string) {
+    const root = keyRoot(this.#keyv, this.#prefix);
+    const session = `${root}:${sessionId}`;
+    return {
+      messages: this.#full(`${session}:messages`),
+      idem: this.#full(`${session}:idem`),
+      state: this.#full(`${session}:state`),
+      index: this.#full(`${root}:~sessions`),
+    };
+  }
+
+  async #run(script: Script, keys: string[], args: string[]): Promise<unknown> {
+    const client = await this.#store.getClient();
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await client.sendCommand(['EVALSHA', script.sha, ...tail]);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.sendCommand(['EVAL', script.source, ...tail]);
+    }
+  }
+}

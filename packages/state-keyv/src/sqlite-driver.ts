@@ -1,0 +1,237 @@
+import { type SessionState, type SessionSummary, type StoredSession, TimeoutError } from '@sessions/core';
+import type { Keyv } from 'keyv';
+import {
+  type Batch,
+  type IndexEntry,
+  indexEntry,
+  KeyvCodec,
+  keyRoot,
+  type StoreDriver,
+  summaryOf,
+} from './store-driver.js';
+import { hashKey, parseStored, storedMessage, storedState } from './validate.js';
+
+/** The part of `@keyv/sqlite`'s adapter this driver uses: its table and its query function. */
+interface SqliteAdapter {
+  opts: { dialect: 'sqlite'; table: string };
+  query(sql: string, ...params: unknown[]): Promise<unknown>;
+}
+
+interface Row {
+  key: string;
+  value: string;
+}
+
+/** Whether `store` is `@keyv/sqlite`'s adapter (it runs SQL on the Keyv table). */
+export function isSqliteAdapter(store: unknown): store is SqliteAdapter {
+  const s = store as Partial<SqliteAdapter> | null;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.query === 'function' &&
+    s.opts?.dialect === 'sqlite' &&
+    typeof s.opts.table === 'string'
+  );
+}
+
+const PAGE = 500;
+
+function isBusy(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return code === 'SQLITE_BUSY' || (error instanceof Error && error.message.includes('SQLITE_BUSY'));
+}
+
+/**
+ * Sessions in the Keyv table of a SQLite database, each operation one SQL statement (so atomic,
+ * and isolated from other connections and processes by SQLite itself):
+ *
+ * - `{root}:{id}:msg:{seq, 10 digits}` a message; `{root}:{id}:state` the state;
+ *   `{root}:{id}:idem:{sha256(key)}` the seq an idempotency key got; `{root}:~sessions:{id}`
+ *   the session's entry in the index (userId, createdAt, updatedAt).
+ * - An append is one `INSERT ... SELECT` that reads the last seq and writes the messages, the
+ *   idempotency record and the index entry, unless the idempotency record exists.
+ */
+export class SqliteDriver implements StoreDriver {
+  readonly #keyv: Keyv;
+  readonly #store: SqliteAdapter;
+  readonly #prefix: string;
+  readonly #codec: KeyvCodec;
+  readonly #busyTimeoutMs: number;
+
+  constructor(keyv: Keyv, store: SqliteAdapter, prefix: string, busyTimeoutMs: number) {
+    this.#keyv = keyv;
+    this.#store = store;
+    this.#prefix = prefix;
+    this.#codec = new KeyvCodec(keyv);
+    this.#busyTimeoutMs = busyTimeoutMs;
+  }
+
+  async load(sessionId: string): Promise<StoredSession | undefined> {
+    const keys = this.#keys(sessionId);
+    const rows = await this.#query(
+      `SELECT key, value FROM ${this.#table} WHERE key = $state
+       UNION ALL SELECT key, value FROM ${this.#table} WHERE key > $mlo AND key < $mhi`,
+      { $state: keys.state, $mlo: keys.msgLo, $mhi: keys.msgHi },
+    );
+    if (rows.length === 0) return undefined;
+    let state: SessionState | undefined;
+    const messageRows: Row[] = [];
+    for (const row of rows) {
+      if (row.key === keys.state) state = storedState(await this.#codec.decode(row.value, row.key), row.key);
+      else messageRows.push(row);
+    }
+    messageRows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const messages = await Promise.all(
+      messageRows.map(async (row) => storedMessage(await this.#codec.decode(row.value, row.key), row.key)),
+    );
+    return { state, messages };
+  }
+
+  async append(sessionId: string, batch: Batch): Promise<number> {
+    const keys = this.#keys(sessionId);
+    const idem = batch.idempotencyKey === undefined ? null : keys.idem(batch.idempotencyKey);
+    if (batch.messages.length === 0) {
+      return (idem !== null && (await this.#recorded(idem))) || this.#count(keys);
+    }
+    const values = await Promise.all(batch.messages.map((m) => this.#codec.encodeText(m)));
+    const rows = await this.#query(
+      `WITH base(n) AS MATERIALIZED (
+         SELECT coalesce((SELECT CAST(substr(key, -10) AS INTEGER) FROM ${this.#table}
+                          WHERE key > $mlo AND key < $mhi ORDER BY key DESC LIMIT 1), 0)
+       ),
+       rows(key, value) AS (
+         SELECT $mlo || printf('%010d', base.n + j.key + 1), j.value FROM base, json_each($values) AS j
+         UNION ALL SELECT $idem, json_object('value', base.n + $count) FROM base WHERE $idem IS NOT NULL
+         UNION ALL SELECT $index, $empty
+       )
+       INSERT INTO ${this.#table} (key, value)
+       SELECT key, value FROM rows WHERE NOT EXISTS (SELECT 1 FROM ${this.#table} WHERE key = $idem)
+       ON CONFLICT(key) DO NOTHING
+       RETURNING key`,
+      {
+        $mlo: keys.msgLo,
+        $mhi: keys.msgHi,
+        $values: JSON.stringify(values),
+        $idem: idem,
+        $count: batch.messages.length,
+        $index: keys.index,
+        $empty: await this.#codec.encodeText({}),
+      },
+    );
+    let seq = 0;
+    let written = 0;
+    for (const { key } of rows) {
+      if (!key.startsWith(keys.msgLo)) continue;
+      written++;
+      seq = Math.max(seq, Number(key.slice(-10)));
+    }
+    if (written === batch.messages.length) return seq;
+    // Nothing written: the idempotency key was recorded before (by any process).
+    const recorded = idem === null ? undefined : await this.#recorded(idem);
+    if (written === 0 && recorded !== undefined) return recorded;
+    throw new Error(
+      `SQLite append to session "${sessionId}" wrote ${written} of ${batch.messages.length} messages`,
+    );
+  }
+
+  async saveState(sessionId: string, state: SessionState): Promise<void> {
+    const keys = this.#keys(sessionId);
+    await this.#query(
+      `INSERT INTO ${this.#table} (key, value) VALUES ($state, $value), ($index, $entry)
+       ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      {
+        $state: keys.state,
+        $value: await this.#codec.encodeText(state),
+        $index: keys.index,
+        $entry: await this.#codec.encodeText(indexEntry(state)),
+      },
+    );
+  }
+
+  async *summaries(): AsyncIterable<SessionSummary> {
+    const start = `${keyRoot(this.#keyv, this.#prefix)}:~sessions:`;
+    const end = `${start.slice(0, -1)};`;
+    let after = start;
+    for (;;) {
+      const rows = await this.#query(
+        `SELECT key, value FROM ${this.#table} WHERE key > $after AND key < $end ORDER BY key LIMIT ${PAGE}`,
+        { $after: after, $end: end },
+      );
+      for (const row of rows) {
+        const entry = (await this.#codec.decode(row.value, row.key)) as IndexEntry | undefined;
+        yield summaryOf(row.key.slice(start.length), entry);
+      }
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1]!.key;
+    }
+  }
+
+  async delete(sessionId: string): Promise<void> {
+    const keys = this.#keys(sessionId);
+    await this.#query(
+      `DELETE FROM ${this.#table} WHERE key IN (
+         SELECT key FROM ${this.#table} WHERE key > $lo AND key < $hi UNION ALL SELECT $index)`,
+      { $lo: keys.lo, $hi: keys.hi, $index: keys.index },
+    );
+  }
+
+  async close(): Promise<void> {}
+
+  get #table(): string {
+    return this.#store.opts.table;
+  }
+
+  #keys(sessionId: string) {
+    const root = keyRoot(this.#keyv, this.#prefix);
+    const session = `${root}:${sessionId}`;
+    return {
+      /** Every key of the session is in (lo, hi): `;` follows `:`, and ids have no `:`. */
+      lo: `${session}:`,
+      hi: `${session};`,
+      state: `${session}:state`,
+      msgLo: `${session}:msg:`,
+      msgHi: `${session}:msg;`,
+      index: `${root}:~sessions:${sessionId}`,
+      idem: (key: string): string => `${session}:idem:${hashKey(key)}`,
+    };
+  }
+
+  async #count(keys: { msgLo: string; msgHi: string }): Promise<number> {
+    const rows = await this.#query(
+      `SELECT key, value FROM ${this.#table} WHERE key > $mlo AND key < $mhi ORDER BY key DESC LIMIT 1`,
+      { $mlo: keys.msgLo, $mhi: keys.msgHi },
+    );
+    return rows[0] ? Number(rows[0].key.slice(-10)) : 0;
+  }
+
+  /** The seq recorded for an idempotency key, if any. */
+  async #recorded(idemKey: string): Promise<number | undefined> {
+    const rows = await this.#query(`SELECT key, value FROM ${this.#table} WHERE key = $key`, {
+      $key: idemKey,
+    });
+    if (!rows[0]) return undefined;
+    const value = (parseStored(rows[0].value, idemKey) as { value?: unknown }).value;
+    return typeof value === 'number' ? value : undefined;
+  }
+
+  /** Runs one statement, retrying while another connection (or process) holds the database lock. */
+  async #query(sql: string, params: Record<string, unknown>): Promise<Row[]> {
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    let wait = 2;
+    for (;;) {
+      try {
+        return (await this.#store.query(sql, params)) as Row[];
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        if (Date.now() >= deadline) {
+          throw new TimeoutError(
+            `The SQLite database stayed locked by another connection for ${this.#busyTimeoutMs} ms (busyTimeoutMs)`,
+            { cause: error },
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, wait * (0.5 + Math.random())));
+        wait = Math.min(wait * 2, 50);
+      }
+    }
+  }
+}

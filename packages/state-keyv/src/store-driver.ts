@@ -1,0 +1,104 @@
+import {
+  type Message,
+  SessionCorruptError,
+  type SessionState,
+  type SessionSummary,
+  type StoredSession,
+} from '@sessions/core';
+import type { Keyv } from 'keyv';
+
+/** What the store hands a driver for one `append`, already checked. */
+export interface Batch {
+  messages: Message[];
+  /** Each message as JSON (`JSON.stringify`). */
+  json: string[];
+  /** The id of the last message (the generic driver checks its idempotency records with it). */
+  lastId: string;
+  idempotencyKey: string | undefined;
+}
+
+/** The summary kept in a session index, from the state's fields. */
+export interface IndexEntry {
+  userId?: string;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+/** How one kind of backend stores sessions. Inputs are checked by the store before a driver sees them. */
+export interface StoreDriver {
+  load(sessionId: string): Promise<StoredSession | undefined>;
+  /** Resolves the session's message count after the append (or the one recorded for its idempotency key). */
+  append(sessionId: string, batch: Batch): Promise<number>;
+  saveState(sessionId: string, state: SessionState, json: string): Promise<void>;
+  /** Every session, sorted by id, unfiltered. */
+  summaries(): AsyncIterable<SessionSummary>;
+  delete(sessionId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function indexEntry(state: SessionState): IndexEntry {
+  return { userId: state.userId, createdAt: state.createdAt, updatedAt: state.updatedAt };
+}
+
+export function summaryOf(sessionId: string, entry: IndexEntry | undefined): SessionSummary {
+  const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+  return {
+    sessionId,
+    userId: text(entry?.userId),
+    createdAt: text(entry?.createdAt),
+    updatedAt: text(entry?.updatedAt),
+  };
+}
+
+/**
+ * The start of every key of the store, as Keyv itself would prefix it: `{namespace}:{prefix}`
+ * (just `{prefix}` when the Keyv has no namespace or `useKeyPrefix: false`). Read at each call, so
+ * a namespace changed later is followed.
+ */
+export function keyRoot(keyv: Keyv, prefix: string): string {
+  const namespace = keyv.useKeyPrefix === false ? undefined : keyv.namespace;
+  return namespace ? `${namespace}:${prefix}` : prefix;
+}
+
+/**
+ * Values in Keyv's own stored format (`keyv.serializeData`: `{"value":...}` by default, compressed
+ * if the Keyv compresses), so `keyv.get(key)` reads what this store wrote.
+ */
+export class KeyvCodec {
+  readonly #keyv: Keyv;
+
+  constructor(keyv: Keyv) {
+    this.#keyv = keyv;
+  }
+
+  /** The stored form of `value`: what Keyv's `set` would hand its adapter (with no expiry). */
+  async encode(value: unknown): Promise<unknown> {
+    return this.#keyv.serializeData({ value, expires: undefined });
+  }
+
+  /** `encode`, when the adapter needs text. */
+  async encodeText(value: unknown): Promise<string> {
+    const encoded = await this.encode(value);
+    return typeof encoded === 'string' ? encoded : JSON.stringify({ value });
+  }
+
+  /** The value of a stored entry (`undefined` when absent); `SessionCorruptError` naming the key when it cannot be read. */
+  async decode(raw: unknown, key: string): Promise<unknown> {
+    if (raw === undefined || raw === null) return undefined;
+    let data: unknown;
+    try {
+      data = typeof raw === 'string' ? await this.#keyv.deserializeData(raw) : raw;
+    } catch (cause) {
+      throw new SessionCorruptError(`Corrupt value at key "${key}": Keyv cannot deserialize it.`, {
+        file: key,
+        cause,
+      });
+    }
+    if (typeof data !== 'object' || data === null || !('value' in data)) {
+      throw new SessionCorruptError(`Corrupt value at key "${key}": not a Keyv entry ({ value }).`, {
+        file: key,
+      });
+    }
+    return (data as { value: unknown }).value;
+  }
+}
