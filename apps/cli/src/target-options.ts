@@ -30,9 +30,10 @@ export function addDataOptions(command: Command): Command {
         .default('.sessions'),
     )
     .addOption(
-      new Option('--store <url>', 'where local sessions live: fs (files in the data folder)').env(
-        'SESSIONS_STORE_URL',
-      ),
+      new Option(
+        '--store <url>',
+        'where local sessions live: sqlite (default: sessions.sqlite in the data folder), sqlite://FILE, redis://HOST:PORT, fs',
+      ).env('SESSIONS_STORE_URL'),
     );
 }
 

@@ -30,7 +30,7 @@ describe('createDemoAssembly', () => {
     expect(hello.startsWith(OFFLINE_PREFIX)).toBe(true);
     await first.close();
 
-    expect(existsSync(join(dir, 'chat_1', 'messages.jsonl'))).toBe(true);
+    expect(existsSync(join(dir, 'sessions.sqlite'))).toBe(true);
     expect(existsSync(join(dir, 'chat_1', 'memory', 'memory.sqlite'))).toBe(true);
     expect(existsSync(join(dir, 'chat_1', 'knowledge', 'knowledge.sqlite'))).toBe(true);
 
@@ -104,7 +104,7 @@ describe('createDemoAssembly', () => {
 
   it('refuses an unknown store URL and a bad session id', async () => {
     await expect(createDemoAssembly({ dataDir: dir, storeUrl: 'mongodb://x', env: {} })).rejects.toThrow(
-      /Unsupported session store "mongodb:\/\/x"/,
+      /^Unsupported session store "mongodb:\/\/x": use sqlite \(the default/,
     );
     const assembly = await createDemoAssembly({ dataDir: dir, env: {} });
     await expect(assembly.openSession({ sessionId: '../x' })).rejects.toMatchObject({

@@ -63,9 +63,10 @@ export function addServeOptions(command: Command): Command {
         .default('.sessions'),
     )
     .addOption(
-      new Option('--store <url>', 'where sessions live: fs (files in the data folder)').env(
-        'SESSIONS_STORE_URL',
-      ),
+      new Option(
+        '--store <url>',
+        'where sessions live: sqlite (default: sessions.sqlite in the data folder), sqlite://FILE, redis://HOST:PORT, fs',
+      ).env('SESSIONS_STORE_URL'),
     )
     .addOption(
       new Option(

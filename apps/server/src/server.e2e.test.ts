@@ -56,7 +56,7 @@ describe('sessions-server', () => {
     expect(banner).toContain('OFFLINE mode: no model configured');
     expect(banner).toContain(`sessions chat --remote ${server.url}`);
     expect(banner).toContain(`curl -s ${server.url}/agent`);
-    expect(banner).toContain(`files in ${dir}`);
+    expect(banner).toContain(`sessions:  SQLite ${join(dir, 'sessions.sqlite')}`);
     expect(await (await fetch(`${server.url}/health`)).json()).toEqual({ status: 'ok' });
   });
 
@@ -132,7 +132,7 @@ describe('sessions-server', () => {
       env: cleanEnv({ SESSIONS_PORT: '0', SESSIONS_DATA_DIR: dir, SESSIONS_TOKENS: 'bob:fedcba9876543210' }),
     });
     running.push(server);
-    expect(server.stdout()).toContain(`files in ${dir}`);
+    expect(server.stdout()).toContain(`SQLite ${join(dir, 'sessions.sqlite')}`);
     expect((await ask(server.url, 'Hi')).status).toBe(401);
   });
 
@@ -145,7 +145,7 @@ describe('sessions-server', () => {
     const badStore = await runProcess(['--port', '0', '--data-dir', dir, '--store', 'mongodb://x']);
     expect(badStore.code).toBe(1);
     expect(badStore.stderr).toBe(
-      'error: Unsupported session store "mongodb://x": use fs (files in the data folder)\n',
+      'error: Unsupported session store "mongodb://x": use sqlite (the default: sessions.sqlite in the data folder), sqlite://FILE, redis://HOST:PORT, or fs (files in the data folder)\n',
     );
     const help = await runProcess(['--help']);
     expect(help.code).toBe(0);

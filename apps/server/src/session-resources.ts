@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { assertSessionId, type MemoryRecord, type MemoryStore } from '@sessions/core';
 import { Knowledge } from '@sessions/knowledge';
@@ -64,7 +64,7 @@ export class SessionResources {
     return this.#get(sessionId).knowledge;
   }
 
-  /** Closes the session's stores and removes its memory and knowledge folders. */
+  /** Closes the session's stores and removes its memory and knowledge folders (and its folder, when left empty). */
   async drop(sessionId: string): Promise<void> {
     const folder = this.folder(sessionId);
     const opened = this.#open.peek(sessionId);
@@ -74,6 +74,10 @@ export class SessionResources {
     await this.#settle();
     await rm(join(folder, 'memory'), { recursive: true, force: true });
     await rm(join(folder, 'knowledge'), { recursive: true, force: true });
+    // The session's folder too, when nothing else is in it (a store of its own keeps files there).
+    await rmdir(folder).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT' && error.code !== 'ENOTEMPTY') throw error;
+    });
   }
 
   /** Closes every open store (flushing the search index snapshots). */
