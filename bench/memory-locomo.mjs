@@ -46,10 +46,10 @@ function sessionDate(text) {
 const rows = [];
 const results = { quality: {}, speed: {} };
 const systems = [
-  {
-    name: 'MiniSearch defaults',
+  ...['MiniSearch defaults', 'MiniSearch + stemming + stop words'].map((name) => ({
+    name,
     run: async (conversation) => {
-      const mini = newMiniSearch(['text'], miniSearchVariants['MiniSearch defaults']);
+      const mini = newMiniSearch(['text'], miniSearchVariants[name]);
       mini.addAll(conversation.turns.map((t) => ({ id: t.id, text: `${t.speaker}: ${t.text}` })));
       return (question) =>
         mini
@@ -57,19 +57,7 @@ const systems = [
           .slice(0, 10)
           .map((hit) => hit.id);
     },
-  },
-  {
-    name: 'MiniSearch + stemming + stop words',
-    run: async (conversation) => {
-      const mini = newMiniSearch(['text'], miniSearchVariants['MiniSearch + stemming + stop words']);
-      mini.addAll(conversation.turns.map((t) => ({ id: t.id, text: `${t.speaker}: ${t.text}` })));
-      return (question) =>
-        mini
-          .search(question)
-          .slice(0, 10)
-          .map((hit) => hit.id);
-    },
-  },
+  })),
   {
     name: '@sessions/memory (Memory.add, no embedder)',
     run: async (conversation) => {
