@@ -28,7 +28,9 @@ import {
 const args = parseArgs();
 const conversations = loadLocomo(args.data);
 const TUNE = new Set(['26', '30']);
-const MONTHS = 'january february march april may june july august september october november december'.split(' ');
+const MONTHS = 'january february march april may june july august september october november december'.split(
+  ' ',
+);
 
 /** "1:56 pm on 8 May, 2023" → a Date (UTC). */
 function sessionDate(text) {
@@ -44,22 +46,18 @@ function sessionDate(text) {
 const rows = [];
 const results = { quality: {}, speed: {} };
 const systems = [
-  {
-    name: 'MiniSearch defaults',
+  ...['MiniSearch defaults', 'MiniSearch + stemming + stop words'].map((name) => ({
+    name,
     run: async (conversation) => {
-      const mini = newMiniSearch(['text'], miniSearchVariants['MiniSearch defaults']);
+      const mini = newMiniSearch(['text'], miniSearchVariants[name]);
       mini.addAll(conversation.turns.map((t) => ({ id: t.id, text: `${t.speaker}: ${t.text}` })));
-      return (question) => mini.search(question).slice(0, 10).map((hit) => hit.id);
+      return (question) =>
+        mini
+          .search(question)
+          .slice(0, 10)
+          .map((hit) => hit.id);
     },
-  },
-  {
-    name: 'MiniSearch + stemming + stop words',
-    run: async (conversation) => {
-      const mini = newMiniSearch(['text'], miniSearchVariants['MiniSearch + stemming + stop words']);
-      mini.addAll(conversation.turns.map((t) => ({ id: t.id, text: `${t.speaker}: ${t.text}` })));
-      return (question) => mini.search(question).slice(0, 10).map((hit) => hit.id);
-    },
-  },
+  })),
   {
     name: '@sessions/memory (Memory.add, no embedder)',
     run: async (conversation) => {
@@ -67,7 +65,11 @@ const systems = [
       const scope = { userId: `conversation-${conversation.name}` };
       for (const turn of conversation.turns) {
         await memory.add(
-          { text: turn.text, metadata: { dia_id: turn.id, speaker: turn.speaker }, createdAt: sessionDate(turn.date) },
+          {
+            text: turn.text,
+            metadata: { dia_id: turn.id, speaker: turn.speaker },
+            createdAt: sessionDate(turn.date),
+          },
           scope,
         );
       }

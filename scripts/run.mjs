@@ -50,15 +50,31 @@ function must(status, what) {
   }
 }
 
-const [bin, ...pre] = pnpm();
-const installArgs = ['install', ...(env.CI ? ['--frozen-lockfile'] : [])];
-must(run(bin, [...pre, ...installArgs]), 'pnpm install');
-must(run(bin, [...pre, 'exec', 'turbo', 'run', 'build', '--output-logs=errors-only']), 'build');
+// `--no-install` skips install and build (they were done already); the rest goes to the task.
+const skipInstall = rest.includes('--no-install');
+const args = rest.filter((arg) => arg !== '--no-install');
+// Install and build never read the demo's scripted input (`printf 'hello\n/exit\n' | npm run demo`).
+const setup = { stdio: [process.stdin.isTTY ? 'inherit' : 'ignore', 'inherit', 'inherit'] };
+
+let pnpmCommand;
+const pnpmOnce = () => {
+  pnpmCommand ??= pnpm();
+  return pnpmCommand;
+};
+
+if (!skipInstall) {
+  const [bin, ...pre] = pnpmOnce();
+  const installArgs = ['install', ...(env.CI ? ['--frozen-lockfile'] : [])];
+  must(run(bin, [...pre, ...installArgs], setup), 'pnpm install');
+  must(run(bin, [...pre, 'exec', 'turbo', 'run', 'build', '--output-logs=errors-only'], setup), 'build');
+}
 
 if (task === 'test') {
-  process.exit(run(bin, [...pre, 'exec', 'vitest', 'run', ...rest]));
+  const [bin, ...pre] = pnpmOnce();
+  process.exit(run(bin, [...pre, 'exec', 'vitest', 'run', ...args]));
 } else if (task === 'demo') {
-  process.exit(run(bin, [...pre, '--filter', '@sessions/examples', 'run', 'start', ...rest]));
+  // The demo server and a chat connected to it (apps/cli `sessions demo`); the server stops with the chat.
+  process.exit(run(process.execPath, [join(root, 'apps/cli/dist/bin.js'), 'demo', ...args]));
 } else {
   console.error(`unknown task "${task}": use test or demo`);
   process.exit(2);

@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedMutex } from '@sessions/core';
 import { acquireSessionLock, type ReleaseLock } from './session-lock.js';
 
 /** The lock directory inside a session folder. */

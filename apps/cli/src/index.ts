@@ -1,0 +1,12 @@
+export type { ChatReplOptions } from './chat-repl.js';
+export { CHAT_HELP, runChatRepl } from './chat-repl.js';
+export type { LocalTargetOptions } from './local-target.js';
+export { LocalTarget } from './local-target.js';
+export { createProgram } from './program.js';
+export type { RemoteTargetOptions } from './remote-target.js';
+export { RemoteTarget } from './remote-target.js';
+export type { SessionExport } from './session-export.js';
+export { parseSessionExport, sessionExport } from './session-export.js';
+export type { SessionTarget } from './session-target.js';
+export type { TargetFlags } from './target-options.js';
+export { openTarget } from './target-options.js';

@@ -1,0 +1,115 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OpenAIChatModel } from '@sessions/openai';
+import { type FakeOpenAI, startFakeOpenAI } from '@sessions/testing';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createDemoAssembly, DEMO_AGENT_NAME } from './demo-assembly.js';
+import { OFFLINE_PREFIX } from './offline-model.js';
+
+let dir: string;
+let fake: FakeOpenAI;
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+});
+afterAll(() => fake.close());
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sessions-assembly-'));
+  fake.reset();
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+describe('createDemoAssembly', () => {
+  it('answers offline from memory, and remembers the user after a restart', async () => {
+    const first = await createDemoAssembly({ dataDir: dir, env: {} });
+    expect(first.offline).toBe(true);
+    const session = await first.openSession({ sessionId: 'chat_1', userId: 'ada' });
+    const agent = session.Agent(first.agent);
+    const hello = await agent.chat('Hello! My name is Ada.');
+    expect(hello.startsWith(OFFLINE_PREFIX)).toBe(true);
+    await first.close();
+
+    expect(existsSync(join(dir, 'sessions.sqlite'))).toBe(true);
+    expect(existsSync(join(dir, 'chat_1', 'memory', 'memory.sqlite'))).toBe(true);
+    expect(existsSync(join(dir, 'chat_1', 'knowledge', 'knowledge.sqlite'))).toBe(true);
+
+    const second = await createDemoAssembly({ dataDir: dir, env: {} });
+    const again = await second.openSession({ sessionId: 'chat_1' });
+    expect(again.userId).toBe('ada');
+    expect(await again.messages()).toHaveLength(2);
+    const answer = await again.Agent(second.agent).chat('What is my name?');
+    expect(answer).toContain(OFFLINE_PREFIX);
+    expect(answer).toContain('• Hello! My name is Ada.');
+    await second.close();
+  });
+
+  it('keeps its offline answers and past questions out of memory search, so they never crowd out what the user said', async () => {
+    const assembly = await createDemoAssembly({ dataDir: dir, env: {} });
+    const session = await assembly.openSession({ sessionId: 'chat_2' });
+    const agent = session.Agent(assembly.agent);
+    await agent.chat('my name is Ada');
+    for (let i = 0; i < 6; i += 1) await agent.chat(`what is my name, try ${i}?`);
+    const hits = await session.searchMemory('name', { limit: 5 });
+    expect(hits.map((hit) => hit.text)).toEqual(['my name is Ada']); // no answers, no questions
+    expect(
+      (await assembly.resources.memory('chat_2').list()).some((r) => r.text.startsWith(OFFLINE_PREFIX)),
+    ).toBe(true);
+    expect(await agent.chat('what is my name?')).toContain('• my name is Ada');
+    await assembly.close();
+  });
+
+  it('answers offline from knowledge with citations', async () => {
+    const assembly = await createDemoAssembly({ dataDir: dir, env: {} });
+    const session = await assembly.openSession({ sessionId: 'chat_3' });
+    await session.addKnowledge({
+      text: '# Handbook\n\nEveryone gets 25 days of paid leave.',
+      title: 'Handbook',
+    });
+    const answer = await session.Agent(assembly.agent).chat('How many days of paid leave?');
+    expect(answer).toContain('From the knowledge base:');
+    expect(answer).toMatch(/\[1\] \(Handbook.*\) .*25 days of paid leave/);
+    await assembly.close();
+  });
+
+  it('gives a configured model the memories and knowledge in its prompt', async () => {
+    const model = new OpenAIChatModel({ apiKey: fake.apiKey, baseURL: fake.url, model: 'm', maxRetries: 0 });
+    const assembly = await createDemoAssembly({ dataDir: dir, chatModel: model });
+    expect(assembly.offline).toBe(false);
+    const session = await assembly.openSession({ sessionId: 'chat_4' });
+    const agent = session.Agent(assembly.agent);
+    fake.reply('Nice to meet you, Ada.', 'You are Ada.');
+    await agent.chat('My name is Ada');
+    expect(await agent.chat('What is my name?')).toBe('You are Ada.');
+    const system = fake.chatRequests().at(-1)?.body.messages[0];
+    expect(system?.role).toBe('system');
+    expect(String(system?.content)).toContain(`You are ${DEMO_AGENT_NAME}`);
+    expect(String(system?.content)).toContain('Relevant memories:\n- My name is Ada');
+    await assembly.close();
+  });
+
+  it('deletes a session with its memory and knowledge', async () => {
+    const assembly = await createDemoAssembly({ dataDir: dir, env: {} });
+    const session = await assembly.openSession({ sessionId: 'chat_5' });
+    await session.Agent(assembly.agent).chat('remember me');
+    await session.addKnowledge('Some knowledge to keep.');
+    await assembly.deleteSession('chat_5');
+    expect(existsSync(join(dir, 'chat_5'))).toBe(false);
+    expect(await assembly.store.load('chat_5')).toBeUndefined();
+    const fresh = await assembly.openSession({ sessionId: 'chat_5' });
+    expect(await fresh.searchMemory('remember')).toEqual([]);
+    expect(await fresh.searchKnowledge('knowledge')).toEqual([]);
+    await assembly.close();
+  });
+
+  it('refuses an unknown store URL and a bad session id', async () => {
+    await expect(createDemoAssembly({ dataDir: dir, storeUrl: 'mongodb://x', env: {} })).rejects.toThrow(
+      /^Unsupported session store "mongodb:\/\/x": use sqlite \(the default/,
+    );
+    const assembly = await createDemoAssembly({ dataDir: dir, env: {} });
+    await expect(assembly.openSession({ sessionId: '../x' })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
+    await assembly.close();
+  });
+});

@@ -1,0 +1,155 @@
+// The built `sessions-server` as a child process: real HTTP on an ephemeral port, real files in a
+// temp folder, the offline mode, restarts, auth, and a model reached through the environment.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RemoteSession } from '@sessions/remote-client';
+import { type FakeOpenAI, startFakeOpenAI } from '@sessions/testing';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { OFFLINE_PREFIX } from './offline-model.js';
+import {
+  cleanEnv,
+  runProcess,
+  type ServerProcess,
+  startServerProcess,
+} from './server-process.test-helper.js';
+
+let dir: string;
+let fake: FakeOpenAI;
+const running: ServerProcess[] = [];
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+});
+afterAll(() => fake.close());
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sessions-server-'));
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((server) => server.stop()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function start(args: string[] = [], env?: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  const server = await startServerProcess(['--port', '0', '--data-dir', dir, '--no-log', ...args], {
+    ...(env && { env }),
+  });
+  running.push(server);
+  return server;
+}
+
+async function ask(url: string, message: string, init: { headers?: Record<string, string> } = {}) {
+  const response = await fetch(`${url}/agent`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...init.headers },
+    body: JSON.stringify({ message, session_id: 'demo' }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe('sessions-server', () => {
+  it('prints where it listens, that it is offline, and how to connect', async () => {
+    const server = await start();
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(server.url).not.toMatch(/:0$/);
+    const banner = server.stdout();
+    expect(banner).toContain('OFFLINE mode: no model configured');
+    expect(banner).toContain(`sessions chat --remote ${server.url}`);
+    expect(banner).toContain(`curl -s ${server.url}/agent`);
+    expect(banner).toContain(`sessions:  SQLite ${join(dir, 'sessions.sqlite')}`);
+    expect(await (await fetch(`${server.url}/health`)).json()).toEqual({ status: 'ok' });
+  });
+
+  it('answers offline from memory, and remembers the user after a restart', async () => {
+    const first = await start();
+    const hello = await ask(first.url, 'Hello, my name is Ada');
+    expect(hello.status).toBe(200);
+    expect(String(hello.body.content).startsWith(OFFLINE_PREFIX)).toBe(true);
+    expect(await first.stop()).toBe(0);
+    expect(first.stdout()).toContain('Stopping');
+
+    const second = await start();
+    const answer = await ask(second.url, 'What is my name?');
+    expect(answer.body.content).toContain(OFFLINE_PREFIX);
+    expect(answer.body.content).toContain('my name is Ada');
+    expect(answer.body.session_id).toBe('demo');
+
+    const remote = new RemoteSession({ agentUrl: second.url, sessionId: 'demo' });
+    expect((await remote.getContext()).messageCount).toBe(4);
+    let streamed = '';
+    for await (const { delta } of remote.stream('and my name?')) streamed += delta;
+    expect(streamed).toContain('• Hello, my name is Ada');
+  });
+
+  it('serves memory and knowledge per session, and deletes them with the session', async () => {
+    const server = await start();
+    const remote = new RemoteSession({ agentUrl: server.url, sessionId: 'kb' });
+    await remote.addKnowledge({ text: 'The office opens at nine every weekday.', title: 'Office hours' });
+    await remote.addMemory('User prefers short answers');
+    expect((await remote.searchKnowledge('office opens'))[0]?.title).toBe('Office hours');
+    expect((await remote.searchMemory('short answers'))[0]?.text).toBe('User prefers short answers');
+    const answer = await remote.chat('When does the office open?');
+    expect(answer).toMatch(/\[1\] \(Office hours.*\) The office opens at nine/);
+    await remote.delete();
+    const again = new RemoteSession({ agentUrl: server.url, sessionId: 'kb' });
+    await expect(again.getContext()).rejects.toMatchObject({ code: 'not_found' });
+    await again.saveState({ fresh: true }); // the id again, as a new session: nothing of the old one
+    expect(await again.searchKnowledge('office')).toEqual([]);
+    expect(await again.searchMemory('short answers')).toEqual([]);
+  });
+
+  it('uses the model that OPENAI_API_KEY and OPENAI_BASE_URL name', async () => {
+    const server = await start(
+      [],
+      cleanEnv({ OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, OPENAI_MODEL: 'demo-model' }),
+    );
+    expect(server.stdout()).not.toContain('OFFLINE');
+    expect(server.stdout()).toContain(`demo-model at ${fake.url}`);
+    fake.reply('Hello from the model');
+    const answer = await ask(server.url, 'Hi');
+    expect(answer.body.content).toBe('Hello from the model');
+    expect(fake.chatRequests().at(-1)?.body.model).toBe('demo-model');
+  });
+
+  it('requires a token when given one, and refuses to bind a public address without', async () => {
+    const secret = 'alice:0123456789abcdef0123';
+    const server = await start(['--token', secret]);
+    expect(server.stdout()).toContain('bearer tokens required');
+    expect(server.stdout()).not.toContain('0123456789abcdef0123');
+    expect((await ask(server.url, 'Hi')).status).toBe(401);
+    const ok = await ask(server.url, 'Hi', { headers: { authorization: 'Bearer 0123456789abcdef0123' } });
+    expect(ok.status).toBe(200);
+
+    const refused = await runProcess(['--port', '0', '--host', '0.0.0.0', '--data-dir', dir]);
+    expect(refused.code).toBe(1);
+    const lines = refused.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: Refusing to listen on 0\.0\.0\.0 without auth/);
+  });
+
+  it('reads its options from the environment', async () => {
+    const server = await startServerProcess([], {
+      env: cleanEnv({ SESSIONS_PORT: '0', SESSIONS_DATA_DIR: dir, SESSIONS_TOKENS: 'bob:fedcba9876543210' }),
+    });
+    running.push(server);
+    expect(server.stdout()).toContain(`SQLite ${join(dir, 'sessions.sqlite')}`);
+    expect((await ask(server.url, 'Hi')).status).toBe(401);
+  });
+
+  it('explains bad options in one line, with a non-zero exit code', async () => {
+    const badPort = await runProcess(['--port', 'eighty']);
+    expect(badPort.code).not.toBe(0);
+    expect(badPort.stderr.trim().split('\n')).toEqual([
+      "error: option '-p, --port <port>' argument 'eighty' is invalid. use a number from 0 to 65535 (0: any free port)",
+    ]);
+    const badStore = await runProcess(['--port', '0', '--data-dir', dir, '--store', 'mongodb://x']);
+    expect(badStore.code).toBe(1);
+    expect(badStore.stderr).toBe(
+      'error: Unsupported session store "mongodb://x": use sqlite (the default: sessions.sqlite in the data folder), sqlite://FILE, redis://HOST:PORT, or fs (files in the data folder)\n',
+    );
+    const help = await runProcess(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: sessions-server [options]');
+    expect(help.stdout).toContain('env: SESSIONS_PORT');
+  });
+});

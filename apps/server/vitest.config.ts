@@ -1,0 +1,3 @@
+import { sessionsProject } from '../../vitest.shared.ts';
+
+export default sessionsProject(import.meta.dirname);
