@@ -337,6 +337,7 @@ export class FsSessionStore implements SessionStore {
       return true;
     });
     this.#history.delete(sessionId);
+    this.#states.delete(sessionId);
     if (moved) await rm(trash, { recursive: true, force: true });
   }
 
