@@ -79,6 +79,13 @@ const CONFIGS = [
     sessions: 64,
     group: 'memory',
   },
+  {
+    id: 'full-64-nolog',
+    name: 'the same without the two log lines (auth, limits, rateLimit middleware, history)',
+    kind: 'full-nolog',
+    sessions: 64,
+    group: 'memory',
+  },
   { id: 'fs-64', name: 'remote-server, FsSessionStore, 64 sessions', kind: 'fs', sessions: 64, group: 'fs' },
   { id: 'fs-1', name: 'remote-server, FsSessionStore, 1 session', kind: 'fs', sessions: 1, group: 'fs' },
 ];
@@ -147,6 +154,7 @@ async function startKind(kind, root) {
       : new core.MemorySessionStore();
   // Real logs (pino) and real limiters, written to /dev/null and set too high to refuse anything.
   const sink = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+  const logs = kind !== 'full-nolog';
   const agentServer = createAgentServer({
     agent: { name: 'Bench Agent', instructions: 'Answer briefly.' },
     model: instantModel(),
@@ -155,9 +163,12 @@ async function startKind(kind, root) {
       ? { logger: false }
       : {
           auth: { tokens: { [TOKEN]: 'bench' } },
-          middleware: [logging({ logger: sink }), rateLimit({ limit: 1e9, windowMs: 60_000 })],
+          middleware: [
+            ...(logs ? [logging({ logger: sink })] : []),
+            rateLimit({ limit: 1e9, windowMs: 60_000 }),
+          ],
           rateLimit: { limit: 1e9, windowMs: 60_000 },
-          logger: sink,
+          logger: logs ? sink : false,
         }),
   });
   const listening = await agentServer.listen({ port: 0, host: '127.0.0.1', shutdownTimeoutMs: 1_000 });
