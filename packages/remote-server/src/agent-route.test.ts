@@ -33,6 +33,22 @@ describe('POST /agent', () => {
     expect(sent.at(-1)).toMatchObject({ role: 'user', content: 'Hello' });
   });
 
+  it('answers the model’s token usage, after middleware changed the reply, in JSON and in the done event', async () => {
+    harness = await startHarness({ middleware: [afterResponse((_message, response) => `${response}!`)] });
+    harness.fake.reply({ content: 'Counted', usage: { prompt_tokens: 7, completion_tokens: 3 } });
+    const { body } = await harness.agent({ message: 'Count', session_id: 'usage' });
+    expect(body.content).toBe('Counted!');
+    expect(body.metadata.usage).toEqual({ inputTokens: 7, outputTokens: 3, totalTokens: 10 });
+    harness.fake.reply({ content: 'Streamed', usage: { prompt_tokens: 5, completion_tokens: 2 } });
+    const response = await harness.request('/agent', {
+      json: { message: 'Stream', session_id: 'usage' },
+      headers: { accept: 'text/event-stream' },
+    });
+    const done = (await readEvents(response)).find((event) => event.event === 'done');
+    expect(done?.data.content).toBe('Streamed!');
+    expect(done?.data.metadata.usage).toEqual({ inputTokens: 5, outputTokens: 2, totalTokens: 7 });
+  });
+
   it("answers the reference client's style: { query, session_id, user_id } → response", async () => {
     harness = await startHarness();
     harness.fake.reply('Answer to the query');
