@@ -16,5 +16,5 @@ export type { MemoryConformanceApi } from './memory-store-conformance.js';
 export { memoryStoreConformance } from './memory-store-conformance.js';
 export type { RedisServer, RedisServerOptions } from './redis-server.js';
 export { startRedisServer } from './redis-server.js';
-export type { ConformanceApi } from './session-store-conformance.js';
+export type { ConformanceApi, TestContext } from './session-store-conformance.js';
 export { sessionStoreConformance } from './session-store-conformance.js';
