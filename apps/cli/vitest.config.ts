@@ -11,4 +11,10 @@ if (Array.isArray(aliases)) {
   });
 }
 
+// Every test here runs the CLI as child processes, a dozen in a row in some: on a loaded machine
+// each start can take seconds, so these get more time than the shared default.
+if (project.test) {
+  project.test.testTimeout = 120_000;
+}
+
 export default project;
