@@ -1,21 +1,27 @@
 import {
+  type HistoryCursor,
   type Message,
   SessionCorruptError,
   type SessionState,
   type SessionSummary,
   type StoredSession,
+  type StoredTail,
 } from '@sessions/core';
 import type { Keyv } from 'keyv';
 import { AdapterAccess } from './adapter-access.js';
 import { processMutex } from './keyed-mutex.js';
-import { type Batch, keyRoot, type StoreDriver, summaryOf } from './store-driver.js';
+import { type Batch, keyRoot, newEpoch, type StoreDriver, summaryOf, unknownEpoch } from './store-driver.js';
 import { hashKey, seqPart, storedMessage, storedState } from './validate.js';
 import { WriterLease } from './writer-lease.js';
 
-/** `{root}:{id}:head`: the session's committed message count and idempotency-key count. */
+/**
+ * `{root}:{id}:head`: the session's committed message count and idempotency-key count, and its
+ * epoch (absent in heads written by versions before `loadSince`, until the next write).
+ */
 interface Head {
   count: number;
   keys: number;
+  epoch?: string;
 }
 
 /** `{root}:{id}:idem:{hash}`: the seq an idempotency key got, and the id of that batch's last message. */
@@ -35,7 +41,13 @@ interface SessionKeys {
 
 function isHead(value: unknown): value is Head {
   const h = value as Partial<Head> | null;
-  return typeof h === 'object' && h !== null && Number.isInteger(h.count) && Number.isInteger(h.keys);
+  return (
+    typeof h === 'object' &&
+    h !== null &&
+    Number.isInteger(h.count) &&
+    Number.isInteger(h.keys) &&
+    (h.epoch === undefined || typeof h.epoch === 'string')
+  );
 }
 
 function range(from: number, to: number): number[] {
@@ -48,7 +60,7 @@ function range(from: number, to: number): number[] {
  * database (see `WriterLease`). The head record is the commit point of an append: messages are
  * written first, then the head, so a crash leaves no half-visible append.
  *
- * Keys: `{root}:{id}:head`, `{root}:{id}:msg:{seq, 10 digits}`, `{root}:{id}:state`,
+ * Keys: `{root}:{id}:head` (`{ count, keys, epoch }`), `{root}:{id}:msg:{seq, 10 digits}`, `{root}:{id}:state`,
  * `{root}:{id}:idem:{sha256(key)}`, `{root}:{id}:key:{n}` (the idempotency keys, to delete them);
  * `{root}:~index` (`{ count }`) and `{root}:~index:{n}` (session ids, in order of creation).
  */
@@ -88,17 +100,21 @@ export class GenericDriver implements StoreDriver {
       if (head === undefined && rawState === undefined) return undefined;
       const state = rawState === undefined ? undefined : storedState(rawState, keys.state);
       const count = this.#head(head, keys.head).count;
-      const msgKeys = range(1, count).map(keys.msg);
-      const values = await this.#io.getMany(msgKeys);
-      const messages = values.map((value, i) => {
-        if (value === undefined) {
-          throw new SessionCorruptError(`Missing message at key "${msgKeys[i]}" (the head says ${count}).`, {
-            file: msgKeys[i],
-          });
-        }
-        return storedMessage(value, msgKeys[i]!);
-      });
-      return { state, messages };
+      return { state, messages: await this.#messages(keys, 0, count) };
+    });
+  }
+
+  async loadSince(sessionId: string, cursor: HistoryCursor | undefined): Promise<StoredTail | undefined> {
+    const keys = this.#keys(sessionId);
+    return this.#locked(keys.lock, async () => {
+      const [rawHead, rawState] = await this.#io.getMany([keys.head, keys.state]);
+      if (rawHead === undefined && rawState === undefined) return undefined;
+      const state = rawState === undefined ? undefined : storedState(rawState, keys.state);
+      const head = this.#head(rawHead, keys.head);
+      const held = cursor !== undefined && head.epoch !== undefined && cursor.epoch === head.epoch;
+      const from = held && cursor.seq <= head.count ? cursor.seq : 0;
+      const messages = await this.#messages(keys, from, head.count);
+      return { state, messages, from, seq: head.count, epoch: head.epoch ?? unknownEpoch() };
     });
   }
 
@@ -128,7 +144,8 @@ export class GenericDriver implements StoreDriver {
       }
       await this.#io.setMany(entries);
       // The commit point: until the head says so, the messages above are invisible.
-      await this.#io.setMany([[keys.head, { count: seq, keys: head.keys + (hash ? 1 : 0) } satisfies Head]]);
+      const next: Head = { count: seq, keys: head.keys + (hash ? 1 : 0), epoch: head.epoch ?? newEpoch() };
+      await this.#io.setMany([[keys.head, next]]);
       return seq;
     });
   }
@@ -137,9 +154,12 @@ export class GenericDriver implements StoreDriver {
     const keys = this.#keys(sessionId);
     await this.#lease?.check();
     await this.#locked(keys.lock, async () => {
-      const [head, old] = await this.#io.getMany([keys.head, keys.state]);
-      if (head === undefined && old === undefined) await this.#addToIndex(sessionId);
+      const [rawHead, old] = await this.#io.getMany([keys.head, keys.state]);
+      const head = this.#head(rawHead, keys.head);
+      if (rawHead === undefined && old === undefined) await this.#addToIndex(sessionId);
       await this.#io.setMany([[keys.state, state]]);
+      // A new session (or one stored before epochs were kept) gets its epoch.
+      if (head.epoch === undefined) await this.#io.setMany([[keys.head, { ...head, epoch: newEpoch() }]]);
     });
   }
 
@@ -199,6 +219,21 @@ export class GenericDriver implements StoreDriver {
       idem: (hash: string): string => `${session}:idem:${hash}`,
       key: (n: number): string => `${session}:key:${n}`,
     };
+  }
+
+  /** Messages `from + 1` to `to`, read in `getMany`s of 500. */
+  async #messages(keys: SessionKeys, from: number, to: number): Promise<Message[]> {
+    const msgKeys = range(from + 1, to).map(keys.msg);
+    if (msgKeys.length === 0) return [];
+    const values = await this.#io.getMany(msgKeys);
+    return values.map((value, i) => {
+      if (value === undefined) {
+        throw new SessionCorruptError(`Missing message at key "${msgKeys[i]}" (the head says ${to}).`, {
+          file: msgKeys[i],
+        });
+      }
+      return storedMessage(value, msgKeys[i]!);
+    });
   }
 
   #head(value: unknown, key: string): Head {

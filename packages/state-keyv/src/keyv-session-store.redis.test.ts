@@ -80,7 +80,7 @@ describe('KeyvSessionStore on Redis', () => {
     expect(await second.append('s1', [message(3)])).toEqual({ seq: 3 });
   });
 
-  it('keeps its layout: a list of messages, a hash of idempotency keys, the state, an index', async () => {
+  it('keeps its layout: a list of messages, a hash of idempotency keys, the state, an index with the epoch', async () => {
     const store = new KeyvSessionStore({ keyv: redisKeyv('layout') });
     await store.append('s1', [message(1), message(2)], { idempotencyKey: 'turn-1' });
     await store.saveState('s1', state('s1'));
@@ -91,13 +91,15 @@ describe('KeyvSessionStore on Redis', () => {
     ]);
     expect(await command(['HGETALL', `${base}:s1:idem`])).toEqual(['turn-1', '2']);
     expect(JSON.parse((await command(['GET', `${base}:s1:state`])) as string)).toEqual(state('s1'));
-    expect(await command(['HGET', `${base}:~sessions`, 's1'])).toBe(
-      JSON.stringify({
-        userId: 'u1',
-        createdAt: '2025-01-01T00:00:00.000Z',
-        updatedAt: '2025-01-02T00:00:00.000Z',
-      }),
-    );
+    // The index entry also holds the session's epoch (what `loadSince` cursors name).
+    const entry = JSON.parse((await command(['HGET', `${base}:~sessions`, 's1'])) as string);
+    expect(entry).toEqual({
+      epoch: (await store.loadSince('s1'))?.epoch,
+      userId: 'u1',
+      createdAt: '2025-01-01T00:00:00.000Z',
+      updatedAt: '2025-01-02T00:00:00.000Z',
+    });
+    expect(entry.epoch).toMatch(/^[0-9a-f]{32}$/);
     await store.delete('s1');
     expect(await command(['KEYS', 'layout::*'])).toEqual([]);
   });

@@ -265,8 +265,9 @@ describe('KeyvSessionStore on SQLite', () => {
     const keys = rows.map((row) => row.key);
     expect(keys.filter((key) => /s1[:;]|~sessions:s1$/.test(key))).toEqual([]);
     expect(keys).toContain('keyv:unrelated');
-    expect(keys.filter((key) => key.includes(':s1.x:'))).toHaveLength(3); // state, message, idempotency key
-    expect(keys.filter((key) => key.includes(':s2:'))).toHaveLength(3);
+    // state, epoch, message, idempotency key
+    expect(keys.filter((key) => key.includes(':s1.x:'))).toHaveLength(4);
+    expect(keys.filter((key) => key.includes(':s2:'))).toHaveLength(4);
   });
 
   it('reports a corrupt row as session_corrupt naming its key', async () => {

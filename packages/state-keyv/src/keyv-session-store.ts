@@ -2,6 +2,7 @@ import {
   type AppendOptions,
   type AppendResult,
   assertSessionId,
+  type HistoryCursor,
   InvalidInputError,
   type ListFilter,
   type Message,
@@ -9,12 +10,13 @@ import {
   type SessionStore,
   type SessionSummary,
   type StoredSession,
+  type StoredTail,
 } from '@sessions/core';
 import type { Keyv } from 'keyv';
 import { GenericDriver } from './generic-driver.js';
 import { isRedisAdapter, RedisDriver } from './redis-driver.js';
 import { isSqliteAdapter, SqliteDriver } from './sqlite-driver.js';
-import type { StoreDriver } from './store-driver.js';
+import { checkedCursor, type StoreDriver } from './store-driver.js';
 import { checkIdempotencyKey, encodeMessages, encodeState } from './validate.js';
 
 /**
@@ -132,6 +134,17 @@ export class KeyvSessionStore implements SessionStore {
   async load(sessionId: string): Promise<StoredSession | undefined> {
     assertSessionId(sessionId);
     return this.#driver.load(sessionId);
+  }
+
+  /**
+   * The state and only the messages after `cursor` (see `SessionStore.loadSince`), as one
+   * consistent read: SQLite one statement, Redis one script, generic one lock. With nothing new it
+   * reads the state and the session's epoch and count, no message. A cursor that does not hold
+   * (another epoch, past the end, not a cursor) gets the whole history (`from: 0`).
+   */
+  async loadSince(sessionId: string, cursor?: HistoryCursor): Promise<StoredTail | undefined> {
+    assertSessionId(sessionId);
+    return this.#driver.loadSince(sessionId, checkedCursor(cursor));
   }
 
   async append(sessionId: string, messages: Message[], opts: AppendOptions = {}): Promise<AppendResult> {

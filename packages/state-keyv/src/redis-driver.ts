@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { SessionState, SessionSummary, StoredSession } from '@sessions/core';
+import type { HistoryCursor, SessionState, SessionSummary, StoredSession, StoredTail } from '@sessions/core';
 import type { Keyv } from 'keyv';
 import {
   type Batch,
   type IndexEntry,
   indexEntry,
   keyRoot,
+  newEpoch,
   type StoreDriver,
   summaryOf,
+  unknownEpoch,
 } from './store-driver.js';
 import { parseStored, storedMessage, storedState } from './validate.js';
 
@@ -45,8 +47,30 @@ class Script {
   }
 }
 
-// KEYS: messages, idem, index. ARGV: id, keyed ('1'|'0'), idempotency key, empty index entry, messages...
-const APPEND = new Script(`
+/**
+ * Lua helpers of the scripts that keep the epoch: it is a field of the session's index entry
+ * (`{"epoch":...,"userId":...}`), so that `delete` (this version's or an older one's, which
+ * removes the entry) removes it too, and an older version's `saveState` (which rewrites the entry)
+ * drops it rather than leaving one a new history would inherit.
+ */
+const EPOCH_LUA = `
+local function epoch_of(entry)
+  if not entry then return nil end
+  local ok, t = pcall(cjson.decode, entry)
+  if ok and type(t) == 'table' and type(t.epoch) == 'string' then return t.epoch end
+  return nil
+end
+local function with_epoch(entry, epoch)
+  local ok, t = pcall(cjson.decode, entry)
+  if not ok or type(t) ~= 'table' or string.sub(entry, 1, 1) ~= '{' then return entry end
+  local rest = string.sub(entry, 2)
+  if string.match(rest, '^%s*}') then return '{"epoch":' .. cjson.encode(epoch) .. '}' end
+  return '{"epoch":' .. cjson.encode(epoch) .. ',' .. rest
+end
+`;
+
+// KEYS: messages, idem, index. ARGV: id, keyed ('1'|'0'), idempotency key, new epoch, messages...
+const APPEND = new Script(`${EPOCH_LUA}
 local keyed = ARGV[2] == '1'
 if keyed then
   local seq = redis.call('HGET', KEYS[2], ARGV[3])
@@ -61,7 +85,12 @@ while i <= #ARGV do
   i = j + 1
 end
 if keyed then redis.call('HSET', KEYS[2], ARGV[3], n) end
-redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[4])
+local entry = redis.call('HGET', KEYS[3], ARGV[1])
+if not entry then
+  redis.call('HSET', KEYS[3], ARGV[1], '{"epoch":' .. cjson.encode(ARGV[4]) .. '}')
+elseif not epoch_of(entry) then
+  redis.call('HSET', KEYS[3], ARGV[1], with_epoch(entry, ARGV[4]))
+end
 return n
 `);
 
@@ -70,10 +99,28 @@ const LOAD = new Script(`
 return { redis.call('GET', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1) }
 `);
 
-// KEYS: state, index. ARGV: id, state, index entry.
-const SAVE_STATE = new Script(`
+// KEYS: state, messages, index. ARGV: id, cursor seq ('' for none), cursor epoch.
+// Returns nil for no session, else { state, epoch, count, from, messages after from }.
+const LOAD_SINCE = new Script(`${EPOCH_LUA}
+local n = redis.call('LLEN', KEYS[2])
+local state = redis.call('GET', KEYS[1])
+if n == 0 and not state then return false end
+local epoch = epoch_of(redis.call('HGET', KEYS[3], ARGV[1]))
+local from = 0
+if epoch and ARGV[2] ~= '' and ARGV[3] == epoch then
+  local seq = tonumber(ARGV[2])
+  if seq and seq <= n then from = seq end
+end
+local list = {}
+if from < n then list = redis.call('LRANGE', KEYS[2], from - n, -1) end
+return { state, epoch or false, n, from, list }
+`);
+
+// KEYS: state, index. ARGV: id, state, index entry (without epoch), new epoch.
+const SAVE_STATE = new Script(`${EPOCH_LUA}
 redis.call('SET', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+local epoch = epoch_of(redis.call('HGET', KEYS[2], ARGV[1])) or ARGV[4]
+redis.call('HSET', KEYS[2], ARGV[1], with_epoch(ARGV[3], epoch))
 return 1
 `);
 
@@ -90,7 +137,7 @@ return 1
  *
  * - `{root}:{id}:messages` a list of messages (JSON), `RPUSH` gives the seq;
  *   `{root}:{id}:idem` a hash idempotency key → seq; `{root}:{id}:state` the state (JSON);
- *   `{root}:~sessions` a hash id → index entry (userId, createdAt, updatedAt as JSON).
+ *   `{root}:~sessions` a hash id → index entry (epoch, userId, createdAt, updatedAt as JSON).
  * - Keys get the adapter's own namespace prefix too (`keyv::keyv:sessions:...` by default).
  */
 export class RedisDriver implements StoreDriver {
@@ -119,13 +166,31 @@ export class RedisDriver implements StoreDriver {
     return { state, messages };
   }
 
+  async loadSince(sessionId: string, cursor: HistoryCursor | undefined): Promise<StoredTail | undefined> {
+    const keys = this.#keys(sessionId);
+    const reply = (await this.#run(
+      LOAD_SINCE,
+      [keys.state, keys.messages, keys.index],
+      [sessionId, cursor === undefined ? '' : String(cursor.seq), cursor?.epoch ?? ''],
+    )) as [string | null, string | null, number, number, string[]] | null;
+    if (reply === null) return undefined;
+    const [stateJson, epoch, seq, from, list] = reply;
+    const state =
+      stateJson === null ? undefined : storedState(parseStored(stateJson, keys.state), keys.state);
+    const messages = list.map((json, i) => {
+      const key = `${keys.messages}[${from + i}]`;
+      return storedMessage(parseStored(json, key), key);
+    });
+    return { state, messages, from: Number(from), seq: Number(seq), epoch: epoch ?? unknownEpoch() };
+  }
+
   async append(sessionId: string, batch: Batch): Promise<number> {
     const keys = this.#keys(sessionId);
     const keyed = batch.idempotencyKey !== undefined;
     const seq = await this.#run(
       APPEND,
       [keys.messages, keys.idem, keys.index],
-      [sessionId, keyed ? '1' : '0', batch.idempotencyKey ?? '', '{}', ...batch.json],
+      [sessionId, keyed ? '1' : '0', batch.idempotencyKey ?? '', newEpoch(), ...batch.json],
     );
     return Number(seq);
   }
@@ -135,7 +200,7 @@ export class RedisDriver implements StoreDriver {
     await this.#run(
       SAVE_STATE,
       [keys.state, keys.index],
-      [sessionId, json, JSON.stringify(indexEntry(state))],
+      [sessionId, json, JSON.stringify(indexEntry(state)), newEpoch()],
     );
   }
 

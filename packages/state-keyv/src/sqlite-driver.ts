@@ -1,4 +1,12 @@
-import { type SessionState, type SessionSummary, type StoredSession, TimeoutError } from '@sessions/core';
+import {
+  type HistoryCursor,
+  type Message,
+  type SessionState,
+  type SessionSummary,
+  type StoredSession,
+  type StoredTail,
+  TimeoutError,
+} from '@sessions/core';
 import type { Keyv } from 'keyv';
 import {
   type Batch,
@@ -6,8 +14,10 @@ import {
   indexEntry,
   KeyvCodec,
   keyRoot,
+  newEpoch,
   type StoreDriver,
   summaryOf,
+  unknownEpoch,
 } from './store-driver.js';
 import { hashKey, parseStored, storedMessage, storedState } from './validate.js';
 
@@ -46,10 +56,14 @@ function isBusy(error: unknown): boolean {
  * and isolated from other connections and processes by SQLite itself):
  *
  * - `{root}:{id}:msg:{seq, 10 digits}` a message; `{root}:{id}:state` the state;
- *   `{root}:{id}:idem:{sha256(key)}` the seq an idempotency key got; `{root}:~sessions:{id}`
- *   the session's entry in the index (userId, createdAt, updatedAt).
+ *   `{root}:{id}:idem:{sha256(key)}` the seq an idempotency key got; `{root}:{id}:epoch` the
+ *   session's epoch; `{root}:~sessions:{id}` the session's entry in the index (userId, createdAt,
+ *   updatedAt).
  * - An append is one `INSERT ... SELECT` that reads the last seq and writes the messages, the
- *   idempotency record and the index entry, unless the idempotency record exists.
+ *   idempotency record, the index entry and the epoch (if the session has none yet), unless the
+ *   idempotency record exists.
+ * - A tail is one `SELECT`: the state, the epoch, the last seq, and the messages after the cursor
+ *   when the epoch is the cursor's (compared as stored) and the history that long, else all.
  */
 export class SqliteDriver implements StoreDriver {
   readonly #keyv: Keyv;
@@ -80,11 +94,59 @@ export class SqliteDriver implements StoreDriver {
       if (row.key === keys.state) state = storedState(await this.#codec.decode(row.value, row.key), row.key);
       else messageRows.push(row);
     }
-    messageRows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const messages = await Promise.all(
-      messageRows.map(async (row) => storedMessage(await this.#codec.decode(row.value, row.key), row.key)),
+    return { state, messages: await this.#messages(messageRows) };
+  }
+
+  async loadSince(sessionId: string, cursor: HistoryCursor | undefined): Promise<StoredTail | undefined> {
+    const keys = this.#keys(sessionId);
+    // One statement, so one snapshot: the epoch, the count and the messages agree.
+    const rows = await this.#query(
+      `WITH last(n) AS MATERIALIZED (
+         SELECT coalesce((SELECT CAST(substr(key, -10) AS INTEGER) FROM ${this.#table}
+                          WHERE key > $mlo AND key < $mhi ORDER BY key DESC LIMIT 1), 0)
+       ),
+       start(n) AS MATERIALIZED (
+         SELECT CASE WHEN $seq IS NOT NULL AND $seq <= last.n
+                       AND EXISTS (SELECT 1 FROM ${this.#table} WHERE key = $epoch AND value = $held)
+                     THEN $seq ELSE 0 END FROM last
+       )
+       SELECT key, value FROM ${this.#table} WHERE key = $state
+       UNION ALL SELECT key, value FROM ${this.#table} WHERE key = $epoch
+       UNION ALL SELECT '', last.n || ':' || start.n FROM last, start
+       UNION ALL SELECT key, value FROM ${this.#table}, start
+         WHERE key > $mlo || printf('%010d', start.n) AND key < $mhi`,
+      {
+        $mlo: keys.msgLo,
+        $mhi: keys.msgHi,
+        $state: keys.state,
+        $epoch: keys.epoch,
+        $seq: cursor?.seq ?? null,
+        $held: cursor === undefined ? null : await this.#codec.encodeText(cursor.epoch),
+      },
     );
-    return { state, messages };
+    let state: SessionState | undefined;
+    let epoch: string | undefined;
+    let seq = 0;
+    let from = 0;
+    let exists = false;
+    const messageRows: Row[] = [];
+    for (const row of rows) {
+      if (row.key === '') {
+        const [n, start] = row.value.split(':');
+        seq = Number(n);
+        from = Number(start);
+      } else if (row.key === keys.state) {
+        exists = true;
+        state = storedState(await this.#codec.decode(row.value, row.key), row.key);
+      } else if (row.key === keys.epoch) {
+        const value = await this.#codec.decode(row.value, row.key);
+        if (typeof value === 'string') epoch = value;
+      } else {
+        messageRows.push(row);
+      }
+    }
+    if (!exists && seq === 0) return undefined;
+    return { state, messages: await this.#messages(messageRows), from, seq, epoch: epoch ?? unknownEpoch() };
   }
 
   async append(sessionId: string, batch: Batch): Promise<number> {
@@ -103,6 +165,7 @@ export class SqliteDriver implements StoreDriver {
          SELECT $mlo || printf('%010d', base.n + j.key + 1), j.value FROM base, json_each($values) AS j
          UNION ALL SELECT $idem, json_object('value', base.n + $count) FROM base WHERE $idem IS NOT NULL
          UNION ALL SELECT $index, $empty
+         UNION ALL SELECT $epoch, $newEpoch
        )
        INSERT INTO ${this.#table} (key, value)
        SELECT key, value FROM rows WHERE NOT EXISTS (SELECT 1 FROM ${this.#table} WHERE key = $idem)
@@ -116,6 +179,8 @@ export class SqliteDriver implements StoreDriver {
         $count: batch.messages.length,
         $index: keys.index,
         $empty: await this.#codec.encodeText({}),
+        $epoch: keys.epoch,
+        $newEpoch: await this.#codec.encodeText(newEpoch()),
       },
     );
     let seq = 0;
@@ -137,13 +202,15 @@ export class SqliteDriver implements StoreDriver {
   async saveState(sessionId: string, state: SessionState): Promise<void> {
     const keys = this.#keys(sessionId);
     await this.#query(
-      `INSERT INTO ${this.#table} (key, value) VALUES ($state, $value), ($index, $entry)
-       ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      `INSERT INTO ${this.#table} (key, value) VALUES ($state, $value), ($index, $entry), ($epoch, $newEpoch)
+       ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE excluded.key <> $epoch`,
       {
         $state: keys.state,
         $value: await this.#codec.encodeText(state),
         $index: keys.index,
         $entry: await this.#codec.encodeText(indexEntry(state)),
+        $epoch: keys.epoch,
+        $newEpoch: await this.#codec.encodeText(newEpoch()),
       },
     );
   }
@@ -189,6 +256,7 @@ export class SqliteDriver implements StoreDriver {
       lo: `${session}:`,
       hi: `${session};`,
       state: `${session}:state`,
+      epoch: `${session}:epoch`,
       msgLo: `${session}:msg:`,
       msgHi: `${session}:msg;`,
       index: `${root}:~sessions:${sessionId}`,
@@ -202,6 +270,14 @@ export class SqliteDriver implements StoreDriver {
       { $mlo: keys.msgLo, $mhi: keys.msgHi },
     );
     return rows[0] ? Number(rows[0].key.slice(-10)) : 0;
+  }
+
+  /** Message rows (any order) as messages, in key order: the order of their seqs. */
+  async #messages(rows: Row[]): Promise<Message[]> {
+    rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return Promise.all(
+      rows.map(async (row) => storedMessage(await this.#codec.decode(row.value, row.key), row.key)),
+    );
   }
 
   /** The seq recorded for an idempotency key, if any. */

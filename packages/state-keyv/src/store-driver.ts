@@ -1,9 +1,12 @@
 import {
+  type HistoryCursor,
   type Message,
+  newId,
   SessionCorruptError,
   type SessionState,
   type SessionSummary,
   type StoredSession,
+  type StoredTail,
 } from '@sessions/core';
 import type { Keyv } from 'keyv';
 
@@ -27,6 +30,8 @@ export interface IndexEntry {
 /** How one kind of backend stores sessions. Inputs are checked by the store before a driver sees them. */
 export interface StoreDriver {
   load(sessionId: string): Promise<StoredSession | undefined>;
+  /** `SessionStore.loadSince`, with a cursor already checked (`undefined` when there is none or it is not one). */
+  loadSince(sessionId: string, cursor: HistoryCursor | undefined): Promise<StoredTail | undefined>;
   /** Resolves the session's message count after the append (or the one recorded for its idempotency key). */
   append(sessionId: string, batch: Batch): Promise<number>;
   saveState(sessionId: string, state: SessionState, json: string): Promise<void>;
@@ -34,6 +39,31 @@ export interface StoreDriver {
   summaries(): AsyncIterable<SessionSummary>;
   delete(sessionId: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A new epoch: names one history of a session, written when the session is made (its first append
+ * or state) and removed with it, so a session deleted and made again gets another.
+ */
+export function newEpoch(): string {
+  return newId();
+}
+
+/**
+ * The epoch answered for a session stored before epochs were kept (or whose epoch an older version
+ * of this package dropped): a new one at every read, so no cursor holds and every tail is the whole
+ * history, until the next write gives the session an epoch.
+ */
+export function unknownEpoch(): string {
+  return newId('unknown');
+}
+
+/** The cursor `loadSince` was given, if it is one; anything else reads as no cursor (the whole history). */
+export function checkedCursor(cursor: unknown): HistoryCursor | undefined {
+  const c = cursor as Partial<HistoryCursor> | null | undefined;
+  if (typeof c !== 'object' || c === null) return undefined;
+  if (typeof c.epoch !== 'string' || !Number.isSafeInteger(c.seq) || (c.seq as number) < 0) return undefined;
+  return { seq: c.seq as number, epoch: c.epoch };
 }
 
 export function indexEntry(state: SessionState): IndexEntry {

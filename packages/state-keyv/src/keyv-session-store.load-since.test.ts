@@ -1,0 +1,357 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import KeyvRedis from '@keyv/redis';
+import KeyvSqlite from '@keyv/sqlite';
+import {
+  type ChatEvent,
+  type ChatModel,
+  type ChatRequest,
+  type ChatResponse,
+  type HistoryCursor,
+  type Message,
+  Session,
+  type SessionState,
+  SessionsError,
+  type StoredTail,
+} from '@sessions/core';
+import { type RedisServer, startRedisServer } from '@sessions/testing';
+import Keyv from 'keyv';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { KeyvSessionStore, type KeyvSessionStoreDriver } from './index.js';
+
+let redis: RedisServer;
+const temps: string[] = [];
+const opened: Keyv[] = [];
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((keyv) => keyv.disconnect()));
+});
+afterAll(async () => {
+  await redis?.stop();
+  await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+function message(n: number): Message {
+  return { id: `msg_${n}`, role: 'user', content: `message ${n}`, createdAt: '2025-01-01T00:00:00.000Z' };
+}
+
+function state(sessionId: string, data: Record<string, unknown> = {}): SessionState {
+  return {
+    schemaVersion: 1,
+    sessionId,
+    userId: 'u1',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-02T00:00:00.000Z',
+    data,
+    agents: [],
+  };
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** A Map that counts the reads of the generic driver (on a `Map` it reads key by key). */
+class CountingMap extends Map<string, unknown> {
+  reads: string[] = [];
+
+  override get(key: string): unknown {
+    this.reads.push(key);
+    return super.get(key);
+  }
+}
+
+/** One backend: a Keyv on it, and ways to damage or age what the store wrote. */
+interface Backend {
+  driver: KeyvSessionStoreDriver;
+  /** A new, empty database: each call to the function it returns opens another Keyv on it. */
+  database(): Promise<() => Keyv>;
+  /** Makes message 1 of the session unreadable. */
+  corruptFirst(keyv: Keyv, sessionId: string): Promise<void>;
+  /** Leaves the session as a version without `loadSince` would have: no epoch. */
+  dropEpoch(keyv: Keyv, sessionId: string): Promise<void>;
+}
+
+let namespaces = 0;
+
+async function redisCommand(keyv: Keyv, args: string[]): Promise<unknown> {
+  const client = (await (keyv.store as KeyvRedis<unknown>).getClient()) as unknown as {
+    sendCommand(args: string[]): Promise<unknown>;
+  };
+  return client.sendCommand(args);
+}
+
+const backends: Record<KeyvSessionStoreDriver, Backend> = {
+  generic: {
+    driver: 'generic',
+    async database() {
+      const map = new CountingMap();
+      return () => new Keyv({ store: map });
+    },
+    async corruptFirst(keyv, sessionId) {
+      await keyv.set(`sessions:${sessionId}:msg:0000000001`, { not: 'a message' });
+    },
+    async dropEpoch(keyv, sessionId) {
+      const head = (await keyv.get(`sessions:${sessionId}:head`)) as { count: number; keys: number };
+      await keyv.set(`sessions:${sessionId}:head`, { count: head.count, keys: head.keys });
+    },
+  },
+  sqlite: {
+    driver: 'sqlite',
+    async database() {
+      const dir = await mkdtemp(join(tmpdir(), 'state-keyv-'));
+      temps.push(dir);
+      return () => {
+        const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${join(dir, 'sessions.sqlite')}` }) });
+        opened.push(keyv);
+        return keyv;
+      };
+    },
+    async corruptFirst(keyv, sessionId) {
+      await keyv.set(`sessions:${sessionId}:msg:0000000001`, { not: 'a message' });
+    },
+    async dropEpoch(keyv, sessionId) {
+      expect(await keyv.delete(`sessions:${sessionId}:epoch`)).toBe(true);
+    },
+  },
+  redis: {
+    driver: 'redis',
+    async database() {
+      const namespace = `since${++namespaces}`;
+      return () => {
+        const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace });
+        opened.push(keyv);
+        return keyv;
+      };
+    },
+    async corruptFirst(keyv, sessionId) {
+      const ns = keyv.namespace;
+      await redisCommand(keyv, ['LSET', `${ns}::${ns}:sessions:${sessionId}:messages`, '0', 'not json']);
+    },
+    async dropEpoch(keyv, sessionId) {
+      // What an older version's saveState writes: the entry without the epoch.
+      const ns = keyv.namespace;
+      await redisCommand(keyv, ['HSET', `${ns}::${ns}:sessions:~sessions`, sessionId, '{"userId":"u1"}']);
+    },
+  },
+};
+
+/** A model that answers `echo: {last message}`. */
+class EchoModel implements ChatModel {
+  async generate(request: ChatRequest): Promise<ChatResponse> {
+    return { content: `echo: ${request.messages.at(-1)?.content ?? ''}` };
+  }
+
+  async *stream(request: ChatRequest): AsyncIterable<ChatEvent> {
+    yield { type: 'done', response: await this.generate(request) };
+  }
+}
+
+/** A store that records the tails it answered. */
+class RecordingStore extends KeyvSessionStore {
+  readonly tails: Array<StoredTail | undefined> = [];
+  loads = 0;
+
+  override async load(sessionId: string) {
+    this.loads += 1;
+    return super.load(sessionId);
+  }
+
+  override async loadSince(sessionId: string, cursor?: HistoryCursor) {
+    const tail = await super.loadSince(sessionId, cursor);
+    this.tails.push(tail);
+    return tail;
+  }
+}
+
+for (const backend of Object.values(backends)) {
+  describe(`KeyvSessionStore.loadSince (${backend.driver} driver)`, () => {
+    it('a tail reads only the messages after the cursor: none when nothing is new', async () => {
+      const open = await backend.database();
+      const keyv = open();
+      const store = new KeyvSessionStore({ keyv });
+      expect(store.driver).toBe(backend.driver);
+      await store.append('s1', [message(1), message(2)]);
+      const first = (await store.loadSince('s1'))!;
+      const cursor = { seq: first.seq, epoch: first.epoch };
+      // Message 1 can no longer be read: a tail after it must not read it.
+      await backend.corruptFirst(keyv, 's1');
+      for (const read of [store.load('s1'), store.loadSince('s1')]) {
+        const error = await errorOf(read);
+        expect(SessionsError.is(error) && error.code).toBe('session_corrupt');
+      }
+      expect(await store.loadSince('s1', cursor)).toEqual({
+        state: undefined,
+        messages: [],
+        from: 2,
+        seq: 2,
+        epoch: first.epoch,
+      });
+      await store.append('s1', [message(3)]);
+      await store.saveState('s1', state('s1', { step: 3 }));
+      expect(await store.loadSince('s1', cursor)).toEqual({
+        state: state('s1', { step: 3 }),
+        messages: [message(3)],
+        from: 2,
+        seq: 3,
+        epoch: first.epoch,
+      });
+    });
+
+    it('a session stored before epochs were kept: whole tails until a write gives it one', async () => {
+      const open = await backend.database();
+      const keyv = open();
+      const store = new KeyvSessionStore({ keyv });
+      await store.append('s1', [message(1), message(2)]);
+      await backend.dropEpoch(keyv, 's1');
+      const a = (await store.loadSince('s1'))!;
+      const b = (await store.loadSince('s1', { seq: 2, epoch: a.epoch }))!;
+      // No cursor holds: each answer is the whole history, under an epoch never answered before.
+      expect(b).toMatchObject({ messages: [message(1), message(2)], from: 0, seq: 2 });
+      expect(b.epoch).not.toBe(a.epoch);
+
+      // saveState gives it an epoch...
+      await store.saveState('s1', state('s1'));
+      const c = (await store.loadSince('s1'))!;
+      expect(await store.loadSince('s1', { seq: 2, epoch: c.epoch })).toMatchObject({
+        messages: [],
+        from: 2,
+        seq: 2,
+        epoch: c.epoch,
+      });
+      // ...and so does an append.
+      await backend.dropEpoch(keyv, 's1');
+      await store.append('s1', [message(3)]);
+      const d = (await store.loadSince('s1'))!;
+      expect(d.epoch).not.toBe(c.epoch);
+      expect(await store.loadSince('s1', { seq: 2, epoch: d.epoch })).toMatchObject({
+        messages: [message(3)],
+        from: 2,
+        seq: 3,
+      });
+      expect((await store.load('s1'))?.messages).toEqual([message(1), message(2), message(3)]);
+    });
+
+    it('a cursor that is not one reads as none: the whole history', async () => {
+      const open = await backend.database();
+      const store = new KeyvSessionStore({ keyv: open() });
+      await store.append('s1', [message(1), message(2)]);
+      const { epoch } = (await store.loadSince('s1'))!;
+      const whole = { messages: [message(1), message(2)], from: 0, seq: 2, epoch };
+      for (const cursor of [
+        { seq: -1, epoch },
+        { seq: 1.5, epoch },
+        { seq: '1', epoch },
+        { seq: 1 },
+        { seq: 1, epoch: 7 },
+        null,
+        'cursor',
+      ]) {
+        expect(
+          await store.loadSince('s1', cursor as unknown as HistoryCursor),
+          JSON.stringify(cursor),
+        ).toEqual({
+          state: undefined,
+          ...whole,
+        });
+      }
+    });
+
+    it('a Session refreshes with only the turn another store wrote to the same database', async () => {
+      const open = await backend.database();
+      const model = new EchoModel();
+      const mine = new RecordingStore({ keyv: open() });
+      const theirs = new KeyvSessionStore({ keyv: open() });
+      const a = new Session({ sessionId: 'chat', store: mine, model });
+      const b = new Session({ sessionId: 'chat', store: theirs, model });
+      await a.Agent({ name: 'A' }).chat('one');
+      await b.refresh();
+      await b.Agent({ name: 'B' }).chat('two');
+      // A made the session, before it had an epoch: this refresh reads it whole, and learns it.
+      await a.refresh();
+      await b.Agent({ name: 'B' }).chat('three');
+      await b.setState('topic', 'AI');
+
+      mine.tails.length = 0;
+      await a.refresh();
+      expect(mine.tails).toHaveLength(1);
+      expect(mine.tails[0]).toMatchObject({ from: 4, seq: 6 });
+      expect(mine.tails[0]?.messages.map((m) => m.content)).toEqual(['three', 'echo: three']);
+      expect((await a.messages()).map((m) => m.content)).toEqual([
+        'one',
+        'echo: one',
+        'two',
+        'echo: two',
+        'three',
+        'echo: three',
+      ]);
+      expect(a.getState('topic')).toBe('AI');
+
+      // Nothing new: the next refresh reads no message.
+      await a.refresh();
+      expect(mine.tails[1]).toMatchObject({ messages: [], from: 6, seq: 6 });
+      expect(mine.loads).toBe(0);
+    });
+  });
+}
+
+describe('KeyvSessionStore.loadSince reads', () => {
+  it('generic driver: with nothing new, only the head and the state', async () => {
+    const map = new CountingMap();
+    const store = new KeyvSessionStore({ keyv: new Keyv({ store: map }) });
+    await store.saveState('s1', state('s1'));
+    await store.append(
+      's1',
+      Array.from({ length: 50 }, (_, i) => message(i + 1)),
+    );
+    const { epoch } = (await store.loadSince('s1'))!;
+    map.reads = [];
+    expect(await store.loadSince('s1', { seq: 50, epoch })).toMatchObject({
+      messages: [],
+      from: 50,
+      seq: 50,
+    });
+    expect(map.reads.sort()).toEqual(['keyv:sessions:s1:head', 'keyv:sessions:s1:state']);
+    await store.append('s1', [message(51)]);
+    map.reads = [];
+    expect((await store.loadSince('s1', { seq: 50, epoch }))?.messages).toEqual([message(51)]);
+    expect(map.reads.sort()).toEqual([
+      'keyv:sessions:s1:head',
+      'keyv:sessions:s1:msg:0000000051',
+      'keyv:sessions:s1:state',
+    ]);
+  });
+
+  it('sqlite driver: one statement, searched in the key index, never a scan of the table', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'state-keyv-'));
+    temps.push(dir);
+    const adapter = new KeyvSqlite({ uri: `sqlite://${join(dir, 'sessions.sqlite')}` });
+    const keyv = new Keyv({ store: adapter });
+    opened.push(keyv);
+    const store = new KeyvSessionStore({ keyv });
+    await store.append('s1', [message(1), message(2)]);
+    const statements: Array<{ sql: string; params: unknown }> = [];
+    const query = adapter.query.bind(adapter);
+    adapter.query = (async (sql: string, params: unknown) => {
+      statements.push({ sql, params });
+      return query(sql, params);
+    }) as typeof adapter.query;
+    const { epoch } = (await store.loadSince('s1'))!;
+    await store.loadSince('s1', { seq: 2, epoch });
+    expect(statements).toHaveLength(2);
+    for (const { sql, params } of statements) {
+      const plan = (await query(`EXPLAIN QUERY PLAN ${sql}`, params)) as Array<{ detail: string }>;
+      const details = plan.map((row) => row.detail);
+      expect(details.some((detail) => /SEARCH keyv .*\(key>\? AND key<\?\)/.test(detail))).toBe(true);
+      expect(details.filter((detail) => /SCAN keyv/.test(detail))).toEqual([]);
+    }
+  });
+});
