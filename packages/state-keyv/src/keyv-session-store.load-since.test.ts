@@ -184,8 +184,8 @@ for (const backend of Object.values(backends)) {
       const cursor = { seq: first.seq, epoch: first.epoch };
       // Message 1 can no longer be read: a tail after it must not read it.
       await backend.corruptFirst(keyv, 's1');
-      for (const read of [store.load('s1'), store.loadSince('s1')]) {
-        const error = await errorOf(read);
+      for (const read of [() => store.load('s1'), () => store.loadSince('s1')]) {
+        const error = await errorOf(read());
         expect(SessionsError.is(error) && error.code).toBe('session_corrupt');
       }
       expect(await store.loadSince('s1', cursor)).toEqual({
