@@ -6,7 +6,11 @@
 //   pnpm build && node bench/knowledge-cranfield.mjs --data ../shared/datasets
 //
 // Options: --data <folder holding cranfield/> (required), --runs <ingest repetitions, default 5>,
-// --sqlite (also time ingest into a SQLite file and reopening it).
+// --sqlite (also time ingest into a SQLite file and reopening it), --split (also report nDCG@10 on
+// the two halves of the queries: every query id here is odd, so the halves are ids 1 mod 4 and
+// 3 mod 4, i.e. even and odd positions; a change is kept only if it helps both), --chunk-size N and
+// --chunk-overlap N (Knowledge options other than the defaults; `--chunk-size 5000` keeps every
+// Cranfield document whole).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,10 +29,15 @@ const option = (name, fallback) => {
 };
 const dataRoot = option('data');
 if (!dataRoot) {
-  console.error('usage: node bench/knowledge-cranfield.mjs --data <datasets folder> [--runs 5] [--sqlite]');
+  console.error(
+    'usage: node bench/knowledge-cranfield.mjs --data <datasets folder> [--runs 5] [--sqlite] [--split] [--chunk-size N] [--chunk-overlap N]',
+  );
   process.exit(2);
 }
 const runs = Number(option('runs', '5'));
+const chunking = {};
+if (option('chunk-size')) chunking.chunkSize = Number(option('chunk-size'));
+if (option('chunk-overlap')) chunking.chunkOverlap = Number(option('chunk-overlap'));
 const folder = join(dataRoot, 'cranfield');
 
 // ---- data ------------------------------------------------------------------------------------
@@ -94,7 +103,7 @@ function buildMiniSearch() {
 const nonEmpty = corpus.filter((doc) => `${doc.title}${doc.text}`.trim() !== '');
 
 async function buildKnowledge(options = {}) {
-  const kb = new Knowledge(options);
+  const kb = new Knowledge({ ...chunking, ...options });
   for (const doc of nonEmpty) await kb.add({ text: doc.text, title: doc.title }, { id: doc.id });
   return kb;
 }
@@ -149,6 +158,20 @@ const ndcg = {
   knowledge: mean(perQuery.map((q) => q.knowledge)),
   minisearch: mean(perQuery.map((q) => q.minisearch)),
 };
+/** The two halves of the queries: ids 1 mod 4 (even positions) and 3 mod 4 (odd positions). */
+const half = (rest) => perQuery.filter((q) => Number(q.id) % 4 === rest);
+const split = {
+  'ids 1 mod 4': {
+    queries: half(1).length,
+    knowledge: mean(half(1).map((q) => q.knowledge)),
+    minisearch: mean(half(1).map((q) => q.minisearch)),
+  },
+  'ids 3 mod 4': {
+    queries: half(3).length,
+    knowledge: mean(half(3).map((q) => q.knowledge)),
+    minisearch: mean(half(3).map((q) => q.minisearch)),
+  },
+};
 
 // ---- optional: SQLite ingest and reopen --------------------------------------------------------
 
@@ -196,6 +219,12 @@ for (const row of rows) console.log(`| ${row.join(' | ')} |`);
 console.log(
   `\nnDCG@10 ${fmt(ndcg.knowledge)} (goal >= 0.42; baseline ${fmt(ndcg.minisearch)}), ingest ${fmt(ingestRatio, 2)}x MiniSearch addAll (goal <= 1.5x)`,
 );
+if (args.includes('--split')) {
+  console.log('\n| half | queries | MiniSearch | @sessions/knowledge |');
+  for (const [name, part] of Object.entries(split)) {
+    console.log(`| ${name} | ${part.queries} | ${fmt(part.minisearch)} | ${fmt(part.knowledge)} |`);
+  }
+}
 if (sqlite) {
   console.log(
     `SQLite: ingest ${fmt(sqlite.ingestMs, 0)} ms, reopen + first search ${fmt(sqlite.reopenAndFirstSearchMs, 0)} ms`,
@@ -209,7 +238,9 @@ const results = {
   documents: corpus.length,
   queries: judged.length,
   runs,
+  knowledgeOptions: chunking,
   ndcg10: ndcg,
+  split,
   ingestMs: { knowledge: ingest.knowledge, minisearch: ingest.minisearch, ratio: ingestRatio },
   searchP50Ms: { knowledge: median(latency.knowledge), minisearch: median(latency.minisearch) },
   ...(sqlite ? { sqlite } : {}),
