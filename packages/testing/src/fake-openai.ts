@@ -362,13 +362,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       written += 1;
       return true;
     };
+    const chunkHead = { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null };
     const chunk = (delta: Record<string, unknown>, finish: string | null = null): string =>
       JSON.stringify({
-        id,
-        object: 'chat.completion.chunk',
-        created,
-        model,
-        system_fingerprint: null,
+        ...chunkHead,
         choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
         ...(includeUsage ? { usage: null } : {}),
       });
@@ -389,17 +386,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     });
     pieces.push(chunk({}, finishReason));
     if (includeUsage) {
-      pieces.push(
-        JSON.stringify({
-          id,
-          object: 'chat.completion.chunk',
-          created,
-          model,
-          system_fingerprint: null,
-          choices: [],
-          usage,
-        }),
-      );
+      pieces.push(JSON.stringify({ ...chunkHead, choices: [], usage }));
     }
     pieces.push('[DONE]');
     for (const piece of pieces) {
