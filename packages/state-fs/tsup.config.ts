@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { sessionsTsup } from '../../tsup.shared.ts';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: { compilerOptions: { paths: {} } },
-  tsconfig: 'tsconfig.build.json',
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-});
+export default sessionsTsup();

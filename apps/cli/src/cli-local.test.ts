@@ -1,8 +1,7 @@
 // The built `sessions` command as a child process, on a local data folder in a temp dir: scripted
 // chats (offline, and with a model through the environment), memory, knowledge, state, sessions.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   KnowledgeDocument,
@@ -12,26 +11,22 @@ import type {
   SessionSummary,
 } from '@sessions/core';
 import { OFFLINE_PREFIX } from '@sessions/server';
-import { type FakeOpenAI, startFakeOpenAI } from '@sessions/testing';
+import { type FakeOpenAI, startFakeOpenAI, useTempDir } from '@sessions/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cleanEnv, oneErrorLine, runCli } from './cli-process.test-helper.js';
 import type { SessionExport } from './session-export.js';
 
-let dir: string;
+const tmp = useTempDir({ beforeEach, afterEach, prefix: 'sessions-cli-' });
 let fake: FakeOpenAI;
 beforeAll(async () => {
   fake = await startFakeOpenAI();
 });
 afterAll(() => fake.close());
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sessions-cli-'));
-  fake.reset();
-});
-afterEach(() => rm(dir, { recursive: true, force: true }));
+beforeEach(() => fake.reset());
 
-/** `sessions ...args --data-dir <dir>`. */
+/** `sessions ...args --data-dir <the test's temp dir>`. */
 const cli = (args: string[], input?: string, env?: NodeJS.ProcessEnv) =>
-  runCli([...args, '--data-dir', dir], { ...(input !== undefined && { input }), ...(env && { env }) });
+  runCli([...args, '--data-dir', tmp.path], { ...(input !== undefined && { input }), ...(env && { env }) });
 
 interface Reply {
   type: string;
@@ -62,7 +57,7 @@ describe('sessions chat (local)', () => {
     expect(answer?.content).toContain(OFFLINE_PREFIX);
     expect(answer?.content).toContain('my name is Ada');
     expect(second.stderr).toContain('Resuming: 2 messages so far');
-    expect(existsSync(join(dir, 'chat_1', 'memory', 'memory.sqlite'))).toBe(true);
+    expect(existsSync(join(tmp.path, 'chat_1', 'memory', 'memory.sqlite'))).toBe(true);
   });
 
   it('prints streamed answers as plain text and exits 0 at the end of input', async () => {
@@ -123,8 +118,8 @@ describe('sessions memory, knowledge, state, sessions (local)', () => {
   });
 
   it('adds files to knowledge, searches them with citations, lists them', async () => {
-    const handbook = join(dir, 'handbook.md');
-    const notes = join(dir, 'notes.txt');
+    const handbook = join(tmp.path, 'handbook.md');
+    const notes = join(tmp.path, 'notes.txt');
     await writeFile(handbook, '# Handbook\n\n## Holidays\n\nEveryone gets 25 days of paid leave.\n');
     await writeFile(notes, 'The office opens at nine.\n\nLunch is at noon.\n');
     const added = await cli(['knowledge', 'add', handbook, notes, '--json']);
@@ -152,7 +147,7 @@ describe('sessions memory, knowledge, state, sessions (local)', () => {
     expect(shown.json()).toMatchObject({ sessionId: 'src', userId: 'ada', messageCount: 4, state: {} });
     expect((await cli(['state', 'show', '--session', 'src'])).stdout).toContain('messages: 4');
 
-    const file = join(dir, 'src.json');
+    const file = join(tmp.path, 'src.json');
     const exported = await cli(['state', 'export', '--session', 'src', '--output', file]);
     expect(exported.code).toBe(0);
     const data = JSON.parse(await readFile(file, 'utf8')) as SessionExport;
@@ -206,7 +201,7 @@ describe('sessions memory, knowledge, state, sessions (local)', () => {
 
     const deleted = await cli(['sessions', 'delete', 'one', '--json']);
     expect(deleted.json()).toEqual({ deleted: ['one'] });
-    expect(existsSync(join(dir, 'one'))).toBe(false);
+    expect(existsSync(join(tmp.path, 'one'))).toBe(false);
     expect((await cli(['sessions', 'list', '--json'])).json<SessionSummary[]>()).toHaveLength(1);
     const missing = await cli(['sessions', 'delete', 'one']);
     expect(missing.code).toBe(1);
@@ -229,9 +224,9 @@ describe('errors and help', () => {
     const unknown = await cli(['memory', 'list', '--session', 'nobody']);
     expect(unknown.code).toBe(1);
     expect(oneErrorLine(unknown)).toMatch(/^error: Session "nobody" not found in .*sessions sessions list/);
-    expect(existsSync(join(dir, 'nobody'))).toBe(false); // reading never creates a session
+    expect(existsSync(join(tmp.path, 'nobody'))).toBe(false); // reading never creates a session
 
-    const noFile = await cli(['knowledge', 'add', join(dir, 'missing.md')]);
+    const noFile = await cli(['knowledge', 'add', join(tmp.path, 'missing.md')]);
     expect(noFile.code).toBe(1);
     expect(oneErrorLine(noFile)).toContain('missing.md');
   });

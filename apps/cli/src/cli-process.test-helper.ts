@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import {
   cleanEnv,
+  type ProcessResult,
+  runProcess,
   type ServerProcess,
   startServerProcess,
 } from '../../server/src/server-process.test-helper.js';
@@ -14,10 +14,7 @@ export const ROOT: string = fileURLToPath(new URL('../../../', import.meta.url))
 
 export { cleanEnv };
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+export interface CliResult extends ProcessResult {
   /** stdout parsed as one JSON document. */
   json<T = unknown>(): T;
   /** stdout parsed as JSON Lines. */
@@ -35,26 +32,15 @@ export interface RunOptions {
 
 /** Runs `node dist/bin.js ...args` to its end, with piped (non-TTY) stdin. */
 export async function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [options.script ?? CLI_BIN, ...args], {
+  const result = await runProcess(args, {
+    bin: options.script ?? CLI_BIN,
     env: options.env ?? cleanEnv(),
     cwd: options.cwd ?? ROOT,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(options.input !== undefined && { input: options.input }),
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  child.stdin.on('error', () => {}); // a process that exits before reading all of it
-  child.stdin.end(options.input ?? '');
-  const [code] = await once(child, 'close');
+  const { stdout } = result;
   return {
-    code: code as number | null,
-    stdout,
-    stderr,
+    ...result,
     json: <T>() => JSON.parse(stdout) as T,
     lines: <T>() =>
       stdout

@@ -1,27 +1,23 @@
 // The built `sessions` command against the demo server (`sessions serve`, a child process on an
 // ephemeral port, data in a temp dir): remote chat, memory, knowledge, state, auth and failures.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KnowledgeDocument, KnowledgeHit, MemoryHit, MemoryRecord } from '@sessions/core';
 import { OFFLINE_PREFIX } from '@sessions/server';
+import { useTempDir } from '@sessions/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ServerProcess } from '../../server/src/server-process.test-helper.js';
 import { oneErrorLine, runCli, startCliServer } from './cli-process.test-helper.js';
 
-let dir: string;
+const tmp = useTempDir({ beforeEach, afterEach, prefix: 'sessions-cli-remote-' });
 const servers: ServerProcess[] = [];
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sessions-cli-remote-'));
-});
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.stop()));
-  await rm(dir, { recursive: true, force: true });
 });
 
 async function serve(args: string[] = []): Promise<ServerProcess> {
-  const server = await startCliServer(['--data-dir', join(dir, 'server'), ...args]);
+  const server = await startCliServer(['--data-dir', join(tmp.path, 'server'), ...args]);
   servers.push(server);
   return server;
 }
@@ -66,7 +62,7 @@ describe('sessions chat --remote', () => {
     ).toBe('User prefers short answers');
     expect((await runCli(['memory', 'list', ...remote, '--json'])).json<MemoryRecord[]>()).toHaveLength(1);
 
-    const file = join(dir, 'office.md');
+    const file = join(tmp.path, 'office.md');
     await writeFile(file, '# Office\n\nThe office opens at nine every weekday.\n');
     const documents = (await runCli(['knowledge', 'add', file, ...remote, '--json'])).json<
       KnowledgeDocument[]
@@ -76,12 +72,12 @@ describe('sessions chat --remote', () => {
       KnowledgeHit[]
     >();
     expect(hits[0]?.text).toContain('opens at nine');
-    expect(hits[0]?.source).not.toContain(dir); // the path stays here; only the file travels
+    expect(hits[0]?.source).not.toContain(tmp.path); // the path stays here; only the file travels
     expect(
       (await runCli(['knowledge', 'list', ...remote, '--json'])).json<KnowledgeDocument[]>(),
     ).toHaveLength(1);
 
-    const exportFile = join(dir, 'kb.json');
+    const exportFile = join(tmp.path, 'kb.json');
     await runCli(['chat', ...remote], { input: 'When does the office open?\n' });
     expect((await runCli(['state', 'export', ...remote, '-o', exportFile])).code).toBe(0);
     const history = await runCli(['state', 'import', exportFile, ...remote]);

@@ -1,22 +1,15 @@
-// `npm run demo` without its install and build steps (`node scripts/run.mjs demo --no-install`):
-// the demo server and a chat connected to it, scripted, in a temp data folder.
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OFFLINE_PREFIX } from '@sessions/server';
+import { useTempDir } from '@sessions/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT, runCli } from './cli-process.test-helper.js';
 
 const RUN = join(ROOT, 'scripts', 'run.mjs');
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sessions-demo-'));
-});
-afterEach(() => rm(dir, { recursive: true, force: true }));
+const tmp = useTempDir({ beforeEach, afterEach, prefix: 'sessions-demo-' });
 
 const demo = (args: string[], input: string) =>
-  runCli(['demo', '--no-install', '--data-dir', dir, ...args], { script: RUN, input });
+  runCli(['demo', '--no-install', '--data-dir', tmp.path, ...args], { script: RUN, input });
 
 const serverUrl = (stderr: string): string => {
   const match = /Demo server on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);

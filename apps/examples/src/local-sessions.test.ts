@@ -1,18 +1,16 @@
 // The local-session examples of the reference docs, through the public API, against the fake
 // OpenAI-compatible server over real HTTP with the real openai SDK, and real files.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from '@sessions/core';
 import { afterResponse } from '@sessions/middleware';
 import { OpenAIChatModel } from '@sessions/openai';
 import { FsSessionStore } from '@sessions/state-fs';
-import { type FakeOpenAI, startFakeOpenAI } from '@sessions/testing';
+import { type FakeOpenAI, startFakeOpenAI, useTempDir } from '@sessions/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
+const tmp = useTempDir({ beforeEach, afterEach, prefix: 'sessions-examples-' });
 let fake: FakeOpenAI;
-let root: string;
 let model: OpenAIChatModel;
 
 beforeAll(async () => {
@@ -20,11 +18,7 @@ beforeAll(async () => {
   model = new OpenAIChatModel({ apiKey: fake.apiKey, baseURL: fake.url, model: 'gpt-test', maxRetries: 0 });
 });
 afterAll(() => fake.close());
-beforeEach(async () => {
-  fake.reset();
-  root = await mkdtemp(join(tmpdir(), 'sessions-examples-'));
-});
-afterEach(() => rm(root, { recursive: true, force: true }));
+beforeEach(() => fake.reset());
 
 const userAndAssistant = <M extends { role: string }>(messages: M[]): M[] =>
   messages.filter((message) => message.role === 'user' || message.role === 'assistant');
@@ -39,15 +33,15 @@ describe('reference: local session options', () => {
 
 describe('reference: state management', () => {
   it('saves state, restores it in a new instance, and continues where it left off', async () => {
-    const store = new FsSessionStore({ root });
+    const store = new FsSessionStore({ root: tmp.path });
     const session = new Session({ sessionId: 'chat_123', userId: 'user_456', store, model });
     fake.reply('Transformers are neural networks built on attention.');
     await session.Agent({ name: 'Assistant' }).chat('Tell me about transformers');
     await session.saveState({ topic: 'AI research' });
 
     // State persistence location
-    expect(existsSync(join(root, 'chat_123', 'state.json'))).toBe(true);
-    const onDisk = JSON.parse(readFileSync(join(root, 'chat_123', 'state.json'), 'utf8'));
+    expect(existsSync(join(tmp.path, 'chat_123', 'state.json'))).toBe(true);
+    const onDisk = JSON.parse(readFileSync(join(tmp.path, 'chat_123', 'state.json'), 'utf8'));
     expect(onDisk).toMatchObject({
       sessionId: 'chat_123',
       userId: 'user_456',
@@ -56,7 +50,11 @@ describe('reference: state management', () => {
     expect(onDisk.agents).toEqual([{ name: 'Assistant' }]);
 
     // Create new session instance, restore previous state, continue
-    const restored = new Session({ sessionId: 'chat_123', store: new FsSessionStore({ root }), model });
+    const restored = new Session({
+      sessionId: 'chat_123',
+      store: new FsSessionStore({ root: tmp.path }),
+      model,
+    });
     expect(await restored.restoreState()).toEqual({ topic: 'AI research' });
     expect(restored.userId).toBe('user_456');
     fake.reply('We were discussing transformers.');
@@ -77,7 +75,7 @@ describe('reference: session context', () => {
     const session = new Session({
       sessionId: 'ctx_1',
       userId: 'user_1',
-      store: new FsSessionStore({ root }),
+      store: new FsSessionStore({ root: tmp.path }),
       model,
     });
     await session.Agent({ name: 'Assistant' }).chat('hello');
@@ -91,7 +89,11 @@ describe('reference: session context', () => {
 
 describe('reference: multi-agent sessions', () => {
   it('lets agents of one session share its history', async () => {
-    const session = new Session({ sessionId: 'team_session', store: new FsSessionStore({ root }), model });
+    const session = new Session({
+      sessionId: 'team_session',
+      store: new FsSessionStore({ root: tmp.path }),
+      model,
+    });
     const researcher = session.Agent({ name: 'Researcher', instructions: 'You research topics' });
     const writer = session.Agent({ name: 'Writer', instructions: 'You write content' });
     fake.reply('Trend 1: small models. Trend 2: agents.');
@@ -108,7 +110,7 @@ describe('reference: multi-agent sessions', () => {
     });
     expect(writerSaw.messages.map((message) => message.content)).toContain(research);
 
-    const history = await new FsSessionStore({ root }).load('team_session');
+    const history = await new FsSessionStore({ root: tmp.path }).load('team_session');
     expect(history?.messages.filter((m) => m.role === 'assistant').map((m) => m.name)).toEqual([
       'Researcher',
       'Writer',
@@ -136,12 +138,12 @@ describe('reference: session middleware', () => {
 
 describe('durability and concurrency', () => {
   it('loses no message under 100 concurrent chat calls on one session', async () => {
-    const session = new Session({ sessionId: 'busy', store: new FsSessionStore({ root }), model });
+    const session = new Session({ sessionId: 'busy', store: new FsSessionStore({ root: tmp.path }), model });
     const agent = session.Agent({ name: 'Assistant' });
     const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => agent.chat(`message ${i}`)));
     expect(replies).toEqual(Array.from({ length: 100 }, (_, i) => `echo: message ${i}`));
 
-    const stored = await new FsSessionStore({ root }).load('busy');
+    const stored = await new FsSessionStore({ root: tmp.path }).load('busy');
     expect(stored?.messages.length).toBe(200);
     const users = stored!.messages.filter((m) => m.role === 'user').map((m) => m.content);
     expect(new Set(users)).toEqual(new Set(Array.from({ length: 100 }, (_, i) => `message ${i}`)));
@@ -156,7 +158,7 @@ describe('durability and concurrency', () => {
   });
 
   it('streams through the real SDK and stores the turn', async () => {
-    const store = new FsSessionStore({ root });
+    const store = new FsSessionStore({ root: tmp.path });
     const session = new Session({ sessionId: 'streamed', store, model });
     fake.reply({ content: 'one two three', chunks: ['one ', 'two ', 'three'] });
     const deltas: string[] = [];

@@ -1,19 +1,18 @@
 // The reference docs' memory and knowledge examples, through Session, with the real Memory and
 // Knowledge on SQLite under the session's folder, and the fake OpenAI server behind the agent.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Session } from '@sessions/core';
 import { Knowledge } from '@sessions/knowledge';
 import { Memory } from '@sessions/memory';
 import { OpenAIChatModel } from '@sessions/openai';
 import { FsSessionStore } from '@sessions/state-fs';
-import { type FakeOpenAI, startFakeOpenAI } from '@sessions/testing';
+import { type FakeOpenAI, startFakeOpenAI, useTempDir } from '@sessions/testing';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
+const tmp = useTempDir({ beforeEach, afterEach, prefix: 'sessions-mk-' });
 let fake: FakeOpenAI;
-let root: string;
 let model: OpenAIChatModel;
 const closers: (() => Promise<void>)[] = [];
 
@@ -22,23 +21,19 @@ beforeAll(async () => {
   model = new OpenAIChatModel({ apiKey: fake.apiKey, baseURL: fake.url, model: 'gpt-test', maxRetries: 0 });
 });
 afterAll(() => fake.close());
-beforeEach(async () => {
-  fake.reset();
-  root = await mkdtemp(join(tmpdir(), 'sessions-mk-'));
-});
+beforeEach(() => fake.reset());
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
-  await rm(root, { recursive: true, force: true });
 });
 
 function memoryFor(sessionId: string): Memory {
-  const memory = new Memory({ path: join(root, sessionId, 'memory') });
+  const memory = new Memory({ path: join(tmp.path, sessionId, 'memory') });
   closers.push(() => memory.close());
   return memory;
 }
 
 function knowledgeFor(sessionId: string): Knowledge {
-  const knowledge = new Knowledge({ path: join(root, sessionId, 'knowledge') });
+  const knowledge = new Knowledge({ path: join(tmp.path, sessionId, 'knowledge') });
   closers.push(() => knowledge.close());
   return knowledge;
 }
@@ -53,7 +48,7 @@ describe('reference: memory integration', () => {
     const session = new Session({
       sessionId: 'chat_123',
       userId: 'user_456',
-      store: new FsSessionStore({ root }),
+      store: new FsSessionStore({ root: tmp.path }),
       memory: memoryFor('chat_123'),
       model,
     });
@@ -112,7 +107,7 @@ describe('reference: knowledge integration', () => {
       size: 12,
       font,
     });
-    const paper = join(root, 'research_paper.pdf');
+    const paper = join(tmp.path, 'research_paper.pdf');
     await writeFile(paper, await pdf.save());
 
     const session = new Session({

@@ -1,28 +1,22 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OpenAIChatModel } from '@sessions/openai';
-import { type FakeOpenAI, startFakeOpenAI } from '@sessions/testing';
+import { type FakeOpenAI, startFakeOpenAI, useTempDir } from '@sessions/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDemoAssembly, DEMO_AGENT_NAME } from './demo-assembly.js';
 import { OFFLINE_PREFIX } from './offline-model.js';
 
-let dir: string;
+const tmp = useTempDir({ beforeEach, afterEach, prefix: 'sessions-assembly-' });
 let fake: FakeOpenAI;
 beforeAll(async () => {
   fake = await startFakeOpenAI();
 });
 afterAll(() => fake.close());
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sessions-assembly-'));
-  fake.reset();
-});
-afterEach(() => rm(dir, { recursive: true, force: true }));
+beforeEach(() => fake.reset());
 
 describe('createDemoAssembly', () => {
   it('answers offline from memory, and remembers the user after a restart', async () => {
-    const first = await createDemoAssembly({ dataDir: dir, env: {} });
+    const first = await createDemoAssembly({ dataDir: tmp.path, env: {} });
     expect(first.offline).toBe(true);
     const session = await first.openSession({ sessionId: 'chat_1', userId: 'ada' });
     const agent = session.Agent(first.agent);
@@ -30,11 +24,11 @@ describe('createDemoAssembly', () => {
     expect(hello.startsWith(OFFLINE_PREFIX)).toBe(true);
     await first.close();
 
-    expect(existsSync(join(dir, 'sessions.sqlite'))).toBe(true);
-    expect(existsSync(join(dir, 'chat_1', 'memory', 'memory.sqlite'))).toBe(true);
-    expect(existsSync(join(dir, 'chat_1', 'knowledge', 'knowledge.sqlite'))).toBe(true);
+    expect(existsSync(join(tmp.path, 'sessions.sqlite'))).toBe(true);
+    expect(existsSync(join(tmp.path, 'chat_1', 'memory', 'memory.sqlite'))).toBe(true);
+    expect(existsSync(join(tmp.path, 'chat_1', 'knowledge', 'knowledge.sqlite'))).toBe(true);
 
-    const second = await createDemoAssembly({ dataDir: dir, env: {} });
+    const second = await createDemoAssembly({ dataDir: tmp.path, env: {} });
     const again = await second.openSession({ sessionId: 'chat_1' });
     expect(again.userId).toBe('ada');
     expect(await again.messages()).toHaveLength(2);
@@ -45,7 +39,7 @@ describe('createDemoAssembly', () => {
   });
 
   it('keeps its offline answers and past questions out of memory search, so they never crowd out what the user said', async () => {
-    const assembly = await createDemoAssembly({ dataDir: dir, env: {} });
+    const assembly = await createDemoAssembly({ dataDir: tmp.path, env: {} });
     const session = await assembly.openSession({ sessionId: 'chat_2' });
     const agent = session.Agent(assembly.agent);
     await agent.chat('my name is Ada');
@@ -60,7 +54,7 @@ describe('createDemoAssembly', () => {
   });
 
   it('answers offline from knowledge with citations', async () => {
-    const assembly = await createDemoAssembly({ dataDir: dir, env: {} });
+    const assembly = await createDemoAssembly({ dataDir: tmp.path, env: {} });
     const session = await assembly.openSession({ sessionId: 'chat_3' });
     await session.addKnowledge({
       text: '# Handbook\n\nEveryone gets 25 days of paid leave.',
@@ -74,7 +68,7 @@ describe('createDemoAssembly', () => {
 
   it('gives a configured model the memories and knowledge in its prompt', async () => {
     const model = new OpenAIChatModel({ apiKey: fake.apiKey, baseURL: fake.url, model: 'm', maxRetries: 0 });
-    const assembly = await createDemoAssembly({ dataDir: dir, chatModel: model });
+    const assembly = await createDemoAssembly({ dataDir: tmp.path, chatModel: model });
     expect(assembly.offline).toBe(false);
     const session = await assembly.openSession({ sessionId: 'chat_4' });
     const agent = session.Agent(assembly.agent);
@@ -89,12 +83,12 @@ describe('createDemoAssembly', () => {
   });
 
   it('deletes a session with its memory and knowledge', async () => {
-    const assembly = await createDemoAssembly({ dataDir: dir, env: {} });
+    const assembly = await createDemoAssembly({ dataDir: tmp.path, env: {} });
     const session = await assembly.openSession({ sessionId: 'chat_5' });
     await session.Agent(assembly.agent).chat('remember me');
     await session.addKnowledge('Some knowledge to keep.');
     await assembly.deleteSession('chat_5');
-    expect(existsSync(join(dir, 'chat_5'))).toBe(false);
+    expect(existsSync(join(tmp.path, 'chat_5'))).toBe(false);
     expect(await assembly.store.load('chat_5')).toBeUndefined();
     const fresh = await assembly.openSession({ sessionId: 'chat_5' });
     expect(await fresh.searchMemory('remember')).toEqual([]);
@@ -103,10 +97,10 @@ describe('createDemoAssembly', () => {
   });
 
   it('refuses an unknown store URL and a bad session id', async () => {
-    await expect(createDemoAssembly({ dataDir: dir, storeUrl: 'mongodb://x', env: {} })).rejects.toThrow(
+    await expect(createDemoAssembly({ dataDir: tmp.path, storeUrl: 'mongodb://x', env: {} })).rejects.toThrow(
       /^Unsupported session store "mongodb:\/\/x": use sqlite \(the default/,
     );
-    const assembly = await createDemoAssembly({ dataDir: dir, env: {} });
+    const assembly = await createDemoAssembly({ dataDir: tmp.path, env: {} });
     await expect(assembly.openSession({ sessionId: '../x' })).rejects.toMatchObject({
       code: 'invalid_input',
     });

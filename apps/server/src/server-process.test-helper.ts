@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 /** The built server command (`pnpm exec turbo run build --filter=@sessions/server...` first). */
@@ -31,17 +32,10 @@ export async function startServerProcess(
   { env = cleanEnv(), bin = SERVER_BIN }: { env?: NodeJS.ProcessEnv; bin?: string } = {},
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
+  const output = collectOutput(child);
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (): void => {
-      const match = /listening on (http:\/\/\S+)/.exec(out);
+      const match = /listening on (http:\/\/\S+)/.exec(output.stdout());
       if (match) {
         child.stdout.off('data', onData);
         child.off('exit', onExit);
@@ -49,7 +43,7 @@ export async function startServerProcess(
       }
     };
     const onExit = (code: number | null): void =>
-      reject(new Error(`server exited with ${code} before listening: ${err || out}`));
+      reject(new Error(`server exited with ${code} before listening: ${output.stderr() || output.stdout()}`));
     child.stdout.on('data', onData);
     child.once('exit', onExit);
   });
@@ -57,8 +51,8 @@ export async function startServerProcess(
   return {
     child,
     url,
-    stdout: () => out,
-    stderr: () => err,
+    stdout: output.stdout,
+    stderr: output.stderr,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
@@ -66,12 +60,43 @@ export async function startServerProcess(
   };
 }
 
-/** Runs `node <bin> ...args` to the end. */
+export interface RunProcessOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Default: the server's `dist/bin.js`. */
+  bin?: string;
+  cwd?: string;
+  /** Written to stdin, which is then closed. Default: nothing (stdin closed at once). */
+  input?: string;
+}
+
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node <bin> ...args` to the end (all its output read), with piped (non-TTY) stdin. */
 export async function runProcess(
   args: string[],
-  { env = cleanEnv(), bin = SERVER_BIN }: { env?: NodeJS.ProcessEnv; bin?: string } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  { env = cleanEnv(), bin = SERVER_BIN, cwd, input = '' }: RunProcessOptions = {},
+): Promise<ProcessResult> {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env,
+    ...(cwd !== undefined && { cwd }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const output = collectOutput(child);
+  child.stdin.on('error', () => {}); // a process that exits before reading all of it
+  child.stdin.end(input);
+  const [code] = await once(child, 'close');
+  return { code: code as number | null, stdout: output.stdout(), stderr: output.stderr() };
+}
+
+/** Reads a child's stdout and stderr as text from now on. */
+function collectOutput(child: ChildProcessByStdio<Writable | null, Readable, Readable>): {
+  stdout(): string;
+  stderr(): string;
+} {
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -80,6 +105,5 @@ export async function runProcess(
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
-  const [code] = await once(child, 'exit');
-  return { code: code as number | null, stdout, stderr };
+  return { stdout: () => stdout, stderr: () => stderr };
 }

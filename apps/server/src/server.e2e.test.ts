@@ -1,10 +1,6 @@
-// The built `sessions-server` as a child process: real HTTP on an ephemeral port, real files in a
-// temp folder, the offline mode, restarts, auth, and a model reached through the environment.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RemoteSession } from '@sessions/remote-client';
-import { type FakeOpenAI, startFakeOpenAI } from '@sessions/testing';
+import { type FakeOpenAI, startFakeOpenAI, useTempDir } from '@sessions/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OFFLINE_PREFIX } from './offline-model.js';
 import {
@@ -14,7 +10,7 @@ import {
   startServerProcess,
 } from './server-process.test-helper.js';
 
-let dir: string;
+const tmp = useTempDir({ beforeEach, afterEach, prefix: 'sessions-server-' });
 let fake: FakeOpenAI;
 const running: ServerProcess[] = [];
 
@@ -22,16 +18,12 @@ beforeAll(async () => {
   fake = await startFakeOpenAI();
 });
 afterAll(() => fake.close());
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sessions-server-'));
-});
 afterEach(async () => {
   await Promise.all(running.splice(0).map((server) => server.stop()));
-  await rm(dir, { recursive: true, force: true });
 });
 
 async function start(args: string[] = [], env?: NodeJS.ProcessEnv): Promise<ServerProcess> {
-  const server = await startServerProcess(['--port', '0', '--data-dir', dir, '--no-log', ...args], {
+  const server = await startServerProcess(['--port', '0', '--data-dir', tmp.path, '--no-log', ...args], {
     ...(env && { env }),
   });
   running.push(server);
@@ -56,7 +48,7 @@ describe('sessions-server', () => {
     expect(banner).toContain('OFFLINE mode: no model configured');
     expect(banner).toContain(`sessions chat --remote ${server.url}`);
     expect(banner).toContain(`curl -s ${server.url}/agent`);
-    expect(banner).toContain(`sessions:  SQLite ${join(dir, 'sessions.sqlite')}`);
+    expect(banner).toContain(`sessions:  SQLite ${join(tmp.path, 'sessions.sqlite')}`);
     expect(await (await fetch(`${server.url}/health`)).json()).toEqual({ status: 'ok' });
   });
 
@@ -120,7 +112,7 @@ describe('sessions-server', () => {
     const ok = await ask(server.url, 'Hi', { headers: { authorization: 'Bearer 0123456789abcdef0123' } });
     expect(ok.status).toBe(200);
 
-    const refused = await runProcess(['--port', '0', '--host', '0.0.0.0', '--data-dir', dir]);
+    const refused = await runProcess(['--port', '0', '--host', '0.0.0.0', '--data-dir', tmp.path]);
     expect(refused.code).toBe(1);
     const lines = refused.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -129,10 +121,14 @@ describe('sessions-server', () => {
 
   it('reads its options from the environment', async () => {
     const server = await startServerProcess([], {
-      env: cleanEnv({ SESSIONS_PORT: '0', SESSIONS_DATA_DIR: dir, SESSIONS_TOKENS: 'bob:fedcba9876543210' }),
+      env: cleanEnv({
+        SESSIONS_PORT: '0',
+        SESSIONS_DATA_DIR: tmp.path,
+        SESSIONS_TOKENS: 'bob:fedcba9876543210',
+      }),
     });
     running.push(server);
-    expect(server.stdout()).toContain(`SQLite ${join(dir, 'sessions.sqlite')}`);
+    expect(server.stdout()).toContain(`SQLite ${join(tmp.path, 'sessions.sqlite')}`);
     expect((await ask(server.url, 'Hi')).status).toBe(401);
   });
 
@@ -142,7 +138,7 @@ describe('sessions-server', () => {
     expect(badPort.stderr.trim().split('\n')).toEqual([
       "error: option '-p, --port <port>' argument 'eighty' is invalid. use a number from 0 to 65535 (0: any free port)",
     ]);
-    const badStore = await runProcess(['--port', '0', '--data-dir', dir, '--store', 'mongodb://x']);
+    const badStore = await runProcess(['--port', '0', '--data-dir', tmp.path, '--store', 'mongodb://x']);
     expect(badStore.code).toBe(1);
     expect(badStore.stderr).toBe(
       'error: Unsupported session store "mongodb://x": use sqlite (the default: sessions.sqlite in the data folder), sqlite://FILE, redis://HOST:PORT, or fs (files in the data folder)\n',

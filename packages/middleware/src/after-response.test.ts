@@ -2,15 +2,7 @@ import type { TurnContext } from '@sessions/core';
 import { compose } from '@sessions/core';
 import { describe, expect, it } from 'vitest';
 import { afterResponse } from './after-response.js';
-
-const makeTurn = (message: string): TurnContext => ({
-  sessionId: 's1',
-  userId: 'u1',
-  agentName: 'Assistant',
-  message,
-  streaming: false,
-  metadata: {},
-});
+import { makeTurn } from './turn.test-helper.js';
 
 const usage = { inputTokens: 1, outputTokens: 2, totalTokens: 3 };
 const echo = async (turn: TurnContext) => ({ content: `  you said ${turn.message}  `, usage });

@@ -1,4 +1,4 @@
-import type { TurnContext, TurnResult } from '@sessions/core';
+import type { TurnResult } from '@sessions/core';
 import {
   BudgetExceededError,
   compose,
@@ -9,16 +9,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import type { BudgetStore } from './budget.js';
 import { budget } from './budget.js';
-
-const makeTurn = (over: Partial<TurnContext> = {}): TurnContext => ({
-  sessionId: 's1',
-  userId: 'u1',
-  agentName: 'Assistant',
-  message: 'hi',
-  streaming: false,
-  metadata: {},
-  ...over,
-});
+import { makeTurn } from './turn.test-helper.js';
 
 const usage = (totalTokens: number): TurnResult['usage'] => ({
   inputTokens: totalTokens - 1,

@@ -1,4 +1,4 @@
-import type { Middleware, TurnContext } from '@sessions/core';
+import type { Middleware } from '@sessions/core';
 import { BudgetExceededError, compose, ModelError, RateLimitError } from '@sessions/core';
 import { describe, expect, it } from 'vitest';
 import { afterResponse } from './after-response.js';
@@ -9,15 +9,7 @@ import { rateLimit } from './rate-limit.js';
 import { redact } from './redact.js';
 import { retry } from './retry.js';
 import { timeout } from './timeout.js';
-
-const makeTurn = (message: string): TurnContext => ({
-  sessionId: 's1',
-  userId: 'u1',
-  agentName: 'Assistant',
-  message,
-  streaming: false,
-  metadata: {},
-});
+import { makeTurn } from './turn.test-helper.js';
 
 describe('a chain of middleware', () => {
   it('runs as an onion: the first is outermost, before and after', async () => {

@@ -1,18 +1,9 @@
-import type { TurnContext, TurnResult } from '@sessions/core';
+import type { TurnResult } from '@sessions/core';
 import { compose, ModelError } from '@sessions/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Logger } from './logging.js';
 import { consoleLogger, logging } from './logging.js';
-
-const makeTurn = (over: Partial<TurnContext> = {}): TurnContext => ({
-  sessionId: 's1',
-  userId: 'u1',
-  agentName: 'Assistant',
-  message: 'hello',
-  streaming: false,
-  metadata: {},
-  ...over,
-});
+import { makeTurn } from './turn.test-helper.js';
 
 interface Line {
   level: 'info' | 'error';
@@ -52,7 +43,7 @@ describe('logging', () => {
       userId: 'u1',
       agentName: 'Assistant',
       streaming: true,
-      message: 'hello',
+      message: 'hi',
       response: 'hi there',
       usage,
       toolRounds: 1,
@@ -92,7 +83,7 @@ describe('logging', () => {
     expect(logger.lines).toHaveLength(1);
     expect(logger.lines[0]?.level).toBe('error');
     expect(logger.lines[0]?.message).toBe('turn failed: upstream 503');
-    expect(logger.lines[0]?.fields).toMatchObject({ err: failure, code: 'model_error', message: 'hello' });
+    expect(logger.lines[0]?.fields).toMatchObject({ err: failure, code: 'model_error', message: 'hi' });
   });
 
   it("logs only failures at level 'error'", async () => {
@@ -129,7 +120,7 @@ describe('logging', () => {
     await compose([logging()], answer({ content: 'ok' }))(makeTurn());
     expect(info).toHaveBeenCalledTimes(1);
     expect(info.mock.calls[0]?.[0]).toBe('[sessions] turn completed');
-    expect(info.mock.calls[0]?.[1]).toMatchObject({ message: 'hello', response: 'ok' });
+    expect(info.mock.calls[0]?.[1]).toMatchObject({ message: 'hi', response: 'ok' });
     consoleLogger.error({ code: 'x' }, 'bad');
     expect(error).toHaveBeenCalledWith('[sessions] bad', { code: 'x' });
   });

@@ -2,16 +2,7 @@ import type { TurnContext } from '@sessions/core';
 import { compose, InvalidInputError, RateLimitError, SessionsError } from '@sessions/core';
 import { describe, expect, it } from 'vitest';
 import { rateLimit } from './rate-limit.js';
-
-const makeTurn = (over: Partial<TurnContext> = {}): TurnContext => ({
-  sessionId: 's1',
-  userId: 'u1',
-  agentName: 'Assistant',
-  message: 'hi',
-  streaming: false,
-  metadata: {},
-  ...over,
-});
+import { makeTurn } from './turn.test-helper.js';
 
 function setup(options: { limit: number; windowMs: number; key?: (turn: TurnContext) => string }) {
   const clock = { time: 1_000_000 };

@@ -2,15 +2,7 @@ import type { TurnContext } from '@sessions/core';
 import { compose } from '@sessions/core';
 import { describe, expect, it } from 'vitest';
 import { defaultRedactPatterns, luhnValid, redact, redactText } from './redact.js';
-
-const makeTurn = (message: string): TurnContext => ({
-  sessionId: 's1',
-  userId: 'u1',
-  agentName: 'Assistant',
-  message,
-  streaming: false,
-  metadata: {},
-});
+import { makeTurn } from './turn.test-helper.js';
 
 describe('redactText', () => {
   it.each([

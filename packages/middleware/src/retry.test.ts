@@ -1,4 +1,4 @@
-import type { TurnContext, TurnResult } from '@sessions/core';
+import type { TurnResult } from '@sessions/core';
 import {
   compose,
   InvalidInputError,
@@ -10,16 +10,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { abortableSleep, retry } from './retry.js';
 import { timeout } from './timeout.js';
-
-const makeTurn = (over: Partial<TurnContext> = {}): TurnContext => ({
-  sessionId: 's1',
-  userId: 'u1',
-  agentName: 'Assistant',
-  message: 'hi',
-  streaming: false,
-  metadata: {},
-  ...over,
-});
+import { makeTurn } from './turn.test-helper.js';
 
 /** A handler that throws the given errors in turn, then answers. */
 function flaky(errors: unknown[]) {

@@ -2,16 +2,7 @@ import type { TurnContext, TurnResult } from '@sessions/core';
 import { compose, InvalidInputError, isRetryable, TimeoutError } from '@sessions/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { timeout } from './timeout.js';
-
-const makeTurn = (over: Partial<TurnContext> = {}): TurnContext => ({
-  sessionId: 's1',
-  userId: 'u1',
-  agentName: 'Assistant',
-  message: 'hi',
-  streaming: false,
-  metadata: {},
-  ...over,
-});
+import { makeTurn } from './turn.test-helper.js';
 
 /** A handler that answers only when its signal aborts, by rejecting with the reason (as fetch does). */
 function waitForAbort(seen: { signal?: AbortSignal }) {

@@ -1,11 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ChatModel, type ChatRequest, MemorySessionStore, SessionsError } from '@sessions/core';
+import { type ChatModel, type ChatRequest, MemorySessionStore } from '@sessions/core';
 import { OpenAIChatModel } from '@sessions/openai';
 import { type AgentServerOptions, createAgentServer, type ListeningServer } from '@sessions/remote-server';
 import { type FakeOpenAI, startFakeOpenAI } from '@sessions/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { caught } from './caught.test-helper.js';
 import { startCuttingProxy } from './cutting-proxy.test-helper.js';
 import { ListKnowledgeBase, ListMemoryStore } from './list-stores.test-helper.js';
 import { RemoteError } from './remote-error.js';
@@ -83,16 +84,6 @@ function alice(options: { sessionId?: string; timeout?: number; agentUrl?: strin
     headers: { Authorization: `Bearer ${ALICE}` },
     ...options,
   });
-}
-
-async function caught(promise: Promise<unknown>): Promise<SessionsError & Record<string, unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (SessionsError.is(error)) return error as SessionsError & Record<string, unknown>;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 async function eventually(check: () => boolean | Promise<boolean>): Promise<void> {

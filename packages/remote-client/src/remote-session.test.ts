@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SessionsError } from '@sessions/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { caught } from './caught.test-helper.js';
 import { RemoteError } from './remote-error.js';
 import { RemoteSession } from './remote-session.js';
 import { json, sse, startWireServer, type WireServer, waitOrClose } from './wire-server.test-helper.js';
@@ -18,16 +19,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await server.close();
 });
-
-async function caught(promise: Promise<unknown>): Promise<SessionsError & Record<string, unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (SessionsError.is(error)) return error as SessionsError & Record<string, unknown>;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function collect(iterable: AsyncIterable<{ delta: string }>): Promise<string[]> {
   const deltas: string[] = [];

@@ -265,6 +265,30 @@ describe('startFakeOpenAI', () => {
     expect(fake.requests.at(-1)?.body).toBe('{not json');
   });
 
+  it.each(['/chat/completions', '/embeddings'])(
+    'answers 400 on %s for a body that is no object or names no model',
+    async (route) => {
+      const post = async (body: unknown): Promise<{ status: number; message: string }> => {
+        const res = await fetch(`${fake.url}${route}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${fake.apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        const answer = (await res.json()) as { error: { message: string; type: string } };
+        expect(answer.error.type).toBe('invalid_request_error');
+        return { status: res.status, message: answer.error.message };
+      };
+      expect(await post([1, 2])).toEqual({
+        status: 400,
+        message: 'The body of your request must be a JSON object.',
+      });
+      expect(await post({ model: '', messages: [user('hi')], input: 'hi' })).toEqual({
+        status: 400,
+        message: 'You must provide a model parameter.',
+      });
+    },
+  );
+
   it('answers 401 with an OpenAI error for a wrong key, and records the request', async () => {
     const wrong = new OpenAI({ apiKey: 'sk-wrong-key-1234', baseURL: fake.url, maxRetries: 0 });
     const error = await wrong.chat.completions.create({ model: 'm', messages: [user('x')] }).catch((e) => e);

@@ -209,6 +209,26 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * The checks both POST routes make first: the body is a JSON object that names a model. Answers
+ * OpenAI's 400 and returns `undefined` when it is not.
+ */
+function requireModelBody(
+  body: unknown,
+  res: ServerResponse,
+): (Record<string, unknown> & { model: string }) | undefined {
+  if (!isRecord(body)) {
+    const message = 'The body of your request must be a JSON object.';
+    sendJson(res, 400, errorBody(message, 'invalid_request_error'));
+    return undefined;
+  }
+  if (typeof body.model !== 'string' || body.model === '') {
+    sendJson(res, 400, errorBody('You must provide a model parameter.', 'invalid_request_error'));
+    return undefined;
+  }
+  return body as Record<string, unknown> & { model: string };
+}
+
 /** Starts the fake OpenAI-compatible server on 127.0.0.1. Close it with `close()`. */
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const apiKey = options.apiKey ?? 'test-key';
@@ -245,23 +265,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   }
 
   async function handleChat(
-    body: unknown,
+    received: unknown,
     req: IncomingMessage,
     res: ServerResponse,
     signal: AbortSignal,
   ): Promise<void> {
-    if (!isRecord(body)) {
-      sendJson(
-        res,
-        400,
-        errorBody('The body of your request must be a JSON object.', 'invalid_request_error'),
-      );
-      return;
-    }
-    if (typeof body.model !== 'string' || body.model === '') {
-      sendJson(res, 400, errorBody('You must provide a model parameter.', 'invalid_request_error'));
-      return;
-    }
+    const body = requireModelBody(received, res);
+    if (!body) return;
     if (!Array.isArray(body.messages) || body.messages.length === 0) {
       const message = "Missing required parameter: 'messages'.";
       sendJson(res, 400, errorBody(message, 'invalid_request_error', 'missing_required_parameter'));
@@ -352,13 +362,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       written += 1;
       return true;
     };
+    const chunkHead = { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null };
     const chunk = (delta: Record<string, unknown>, finish: string | null = null): string =>
       JSON.stringify({
-        id,
-        object: 'chat.completion.chunk',
-        created,
-        model,
-        system_fingerprint: null,
+        ...chunkHead,
         choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
         ...(includeUsage ? { usage: null } : {}),
       });
@@ -379,17 +386,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     });
     pieces.push(chunk({}, finishReason));
     if (includeUsage) {
-      pieces.push(
-        JSON.stringify({
-          id,
-          object: 'chat.completion.chunk',
-          created,
-          model,
-          system_fingerprint: null,
-          choices: [],
-          usage,
-        }),
-      );
+      pieces.push(JSON.stringify({ ...chunkHead, choices: [], usage }));
     }
     pieces.push('[DONE]');
     for (const piece of pieces) {
@@ -398,19 +395,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     res.end();
   }
 
-  function handleEmbeddings(body: unknown, res: ServerResponse): void {
-    if (!isRecord(body)) {
-      sendJson(
-        res,
-        400,
-        errorBody('The body of your request must be a JSON object.', 'invalid_request_error'),
-      );
-      return;
-    }
-    if (typeof body.model !== 'string' || body.model === '') {
-      sendJson(res, 400, errorBody('You must provide a model parameter.', 'invalid_request_error'));
-      return;
-    }
+  function handleEmbeddings(received: unknown, res: ServerResponse): void {
+    const body = requireModelBody(received, res);
+    if (!body) return;
     const invalidInput = (): void =>
       sendJson(
         res,

@@ -18,3 +18,5 @@ export type { RedisServer, RedisServerOptions } from './redis-server.js';
 export { startRedisServer } from './redis-server.js';
 export type { ConformanceApi, TestContext } from './session-store-conformance.js';
 export { sessionStoreConformance } from './session-store-conformance.js';
+export type { TempDir, TempDirOptions } from './temp-dir.js';
+export { useTempDir } from './temp-dir.js';
