@@ -310,6 +310,23 @@ describe('FsSessionStore', () => {
         ]);
       });
 
+      it('keeps the order of calls: an append called after delete or saveState is not written before it', async () => {
+        await store.append('s1', [message(1)]);
+        await store.close(); // the next append waits for the lock: later appends could join it
+        const [first, , second, , third] = await Promise.all([
+          store.append('s1', [message(2)]),
+          store.delete('s1'),
+          store.append('s1', [message(3)]),
+          store.saveState('s1', state('s1')),
+          store.append('s1', [message(4)]),
+        ]);
+        expect([first, second, third]).toEqual([{ seq: 2 }, { seq: 1 }, { seq: 2 }]);
+        expect(await new FsSessionStore({ root }).load('s1')).toEqual({
+          state: state('s1'),
+          messages: [message(3), message(4)],
+        });
+      });
+
       it('groups appends to one session only: other sessions and other stores keep their own', async () => {
         const other = new FsSessionStore({ root });
         const results = await Promise.all([

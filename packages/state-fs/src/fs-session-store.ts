@@ -348,6 +348,7 @@ export class FsSessionStore implements SessionStore {
     } catch (cause) {
       throw new InvalidInputError('The state must be JSON-serialisable', { cause });
     }
+    this.#groups.delete(sessionId); // appends called after this come after it
     await this.#locked(dir, true, () => writeFileAtomic(join(dir, STATE_FILE), json));
   }
 
@@ -375,6 +376,7 @@ export class FsSessionStore implements SessionStore {
     // Under the lock, move the folder aside in one rename (waiting appends then start a new
     // session), then remove it. `~` is not allowed in ids, so the name never is a session.
     const trash = join(this.root, `.deleted~${sessionId}~${randomUUID()}`);
+    this.#groups.delete(sessionId); // appends called after this come after it (in a new session)
     const moved = await this.#locked(dir, false, async (lease) => {
       this.#history.delete(sessionId);
       await lease.handle?.close();
