@@ -199,6 +199,20 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
   }
 }
 
+/**
+ * Cuts the file back to `length` after a failed write of `data` there, and flushes it; only when
+ * what follows `length` is (the start of) `data` itself, so never bytes of another process that
+ * took the lock over meanwhile (this one having stalled past `lockStaleMs`).
+ */
+async function takeBack(handle: FileHandle, length: number, data: Buffer): Promise<void> {
+  const { size } = await handle.stat();
+  if (size <= length || size > length + data.length) return;
+  const found = await readRange(handle, length, size - length);
+  if (!found.equals(data.subarray(0, found.length))) return;
+  await handle.truncate(length);
+  await handle.datasync();
+}
+
 function validateMessages(messages: unknown): asserts messages is Message[] {
   if (!Array.isArray(messages)) throw new InvalidInputError('append expects an array of messages');
   messages.forEach((message: unknown, i) => {
@@ -518,10 +532,7 @@ export class FsSessionStore implements SessionStore {
     } catch (error) {
       // Take the group back out, so that no append of it is stored once it was refused. If even
       // that fails, the next append finds the lines (complete ones kept, a torn end cut off).
-      await handle
-        .truncate(cache.bytes)
-        .then(() => handle.datasync())
-        .catch(() => {});
+      await takeBack(handle, cache.bytes, data).catch(() => {});
       for (const { append } of written) append.reject(error);
       for (const { append } of waiting) append.reject(error);
       return;
