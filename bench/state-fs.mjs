@@ -1,15 +1,20 @@
 // Benchmark of @sessions/state-fs (the built dist): run `npx turbo run build --filter=@sessions/state-fs...`
 // then `node bench/state-fs.mjs` from the repository root. Options (env): BENCH_DIR (where the
 // sessions are written, default the OS temp dir), BENCH_ITERATIONS (append samples, default 1000).
-// Prints a table and writes bench/results/state-fs.json.
+// Prints a table and writes bench/results/state-fs.json. Rows (a)-(c) time lone appends and loads;
+// (d) 64 appends in flight at once to one session (written in groups) vs one after another.
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FsSessionStore } from '@sessions/state-fs';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 1000);
 const LOAD_ITERATIONS = Math.max(20, Math.round(ITERATIONS / 10));
 const BLOCK = 10;
+/** Appends in flight at once to one session, for the group-commit rows. */
+const IN_FLIGHT = 64;
+const GROUP_ROUNDS = Math.max(10, Math.round(ITERATIONS / 50));
 const SMALL = 100;
 const LARGE = 10_000;
 const here = import.meta.dirname;
@@ -102,6 +107,30 @@ try {
     for (const m of block) noLease.push(await time(() => unleased.append('unleased', [m])));
   }
 
+  // (d): IN_FLIGHT appends to one session made at once (written in groups: one write and one
+  // fdatasync for all that arrived while the previous group was written) vs the same number one
+  // after another; per append = the time until all are acknowledged / IN_FLIGHT. Alternating rounds,
+  // with a pause between them so that each starts on a released lock (a lease kept for 200 ms is
+  // given up for 15 ms, which would otherwise fall on one series more than the other).
+  await fill(store, 'together', SMALL);
+  await fill(store, 'oneByOne', SMALL);
+  const together = [];
+  const oneByOne = [];
+  let next = LARGE + ITERATIONS;
+  for (let round = 0; round < GROUP_ROUNDS; round++) {
+    const batch = Array.from({ length: IN_FLIGHT }, () => message(next++));
+    const all = await time(() => Promise.all(batch.map((m) => store.append('together', [m]))));
+    together.push(all / IN_FLIGHT);
+    await sleep(10);
+    const each = await time(async () => {
+      for (const m of batch) await store.append('oneByOne', [m]);
+    });
+    oneByOne.push(each / IN_FLIGHT);
+    await sleep(10);
+  }
+  const togetherCount = (await store.load('together')).messages.length;
+  if (togetherCount !== SMALL + GROUP_ROUNDS * IN_FLIGHT) throw new Error(`stored ${togetherCount} messages`);
+
   // First append by a store that has never seen the session: reads the file once.
   const cold = [];
   for (let i = 0; i < 10; i++) {
@@ -135,6 +164,8 @@ try {
     { name: `load() of a ${LARGE}-message session`, samples: load },
     { name: `JSON.parse of the same ${LARGE} messages (in memory)`, samples: parse },
     { name: 'readFile + JSON.parse of the same messages', samples: readParse },
+    { name: `${IN_FLIGHT} appends at once to one session, per append`, samples: together },
+    { name: `${IN_FLIGHT} appends one after another to one session, per append`, samples: oneByOne },
   ].map((row) => ({
     name: row.name,
     n: row.samples.length,
@@ -149,6 +180,11 @@ try {
     { goal: '(b) same, lockHoldMs: 0 (no goal: for comparison)', ratio: ratio(3, 2) },
     { goal: `(c) load ${LARGE} vs JSON.parse of the same messages`, ratio: ratio(5, 6), target: 2 },
     { goal: '(c) same, vs readFile + JSON.parse (no goal)', ratio: ratio(5, 7) },
+    {
+      goal: `(d) ${IN_FLIGHT} appends at once vs one after another, per append`,
+      ratio: ratio(8, 9),
+      target: 0.5,
+    },
   ].map((g) => ({ ...g, met: g.target === undefined ? undefined : g.ratio <= g.target }));
 
   console.log(`\n@sessions/state-fs — node ${process.version}, ${process.platform}, dir ${base}\n`);
@@ -179,6 +215,8 @@ try {
     platform: `${process.platform}-${process.arch}`,
     iterations: ITERATIONS,
     loadIterations: LOAD_ITERATIONS,
+    inFlight: IN_FLIGHT,
+    groupRounds: GROUP_ROUNDS,
     rows,
     goals,
   };

@@ -64,6 +64,8 @@ interface AppendChildConfig {
   /** `null`: append until killed. */
   count: number | null;
   concurrent?: boolean;
+  /** With `concurrent`: this many appends at once, then the next this many. */
+  wave?: number;
   keyed?: boolean;
   store?: { lockStaleMs?: number; lockHoldMs?: number };
 }
@@ -72,10 +74,15 @@ function appendChild(config: AppendChildConfig): Child {
   return run('append-child.mjs', [JSON.stringify(config)]);
 }
 
-function run(script: string, args: string[]): Child {
-  const child = spawn(process.execPath, [join(fixtures, script), ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+/** Runs a fixture script; with `fileSizeKiB`, under that file-size limit (`ulimit -f`: writes past it fail with EFBIG). */
+function run(script: string, args: string[], fileSizeKiB?: number): Child {
+  const command = [process.execPath, join(fixtures, script), ...args];
+  const child =
+    fileSizeKiB === undefined
+      ? spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn('bash', ['-c', `ulimit -f ${fileSizeKiB} && exec "$0" "$@"`, ...command], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
   children.push(child);
   const lines: string[] = [];
   let partial = '';
@@ -161,6 +168,84 @@ describe('FsSessionStore across processes', () => {
     expect(warnings.filter((w) => w.code !== 'torn_tail')).toEqual([]);
   });
 
+  it('a process killed while writing groups of concurrent appends loses no acknowledged message', async () => {
+    const root = await tempRoot();
+    const child = appendChild({
+      root,
+      sessionId: 'crash',
+      prefix: 'crash',
+      count: null,
+      concurrent: true,
+      wave: 32,
+      store: { lockStaleMs: 2000 },
+    });
+    await child.waitFor((lines) => lines.includes('ready'));
+    child.process.stdin!.write('go\n');
+    await child.waitFor((lines) => acks(lines).length >= 300);
+    child.process.kill('SIGKILL');
+    await child.exited;
+    const acknowledged = acks(child.lines);
+
+    const warnings: FsSessionStoreWarning[] = [];
+    const store = new FsSessionStore({ root, lockStaleMs: 2000, onWarning: (w) => warnings.push(w) });
+    const ids = (await store.load('crash'))!.messages.map((m) => m.id);
+    for (const { index, seq } of acknowledged) expect(ids[seq - 1]).toBe(`crash_${index}`);
+    // In arrival order, each once: only appends of the last wave may be stored without their ack.
+    expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => `crash_${i}`));
+    expect(ids.length - acknowledged.length).toBeLessThanOrEqual(32);
+    expect(await store.append('crash', [message(1)])).toEqual({ seq: ids.length + 1 });
+    expect(warnings.filter((w) => w.code !== 'torn_tail')).toEqual([]);
+  });
+
+  it('a group whose write fails half way (file size limit) is refused whole and taken back out of the file', async () => {
+    const root = await tempRoot();
+    const store = new FsSessionStore({ root });
+    await store.append(
+      'full',
+      Array.from({ length: 10 }, (_, i) => message(i)),
+    );
+    await store.close();
+    const file = join(root, 'full', 'messages.jsonl');
+    const before = (await stat(file)).size;
+    // Room for a few small appends more (about 200 bytes each), not for a big one.
+    const limitKiB = Math.ceil(before / 1024) + 4;
+    const small = Array.from({ length: 6 }, () => 100);
+    const rounds = [
+      { prefix: 'small', sizes: small },
+      // Written as one group (the first one may go alone): its small appends before the big one
+      // are written whole before the write fails, and must not stay.
+      { prefix: 'mixed', sizes: [100, 100, 100, 6000, 100] },
+      { prefix: 'later', sizes: small },
+    ];
+    const child = run('fill-child.mjs', [JSON.stringify({ root, sessionId: 'full', rounds })], limitKiB);
+    expect(await child.exited).toBe(0);
+    expect(child.lines.filter((line) => line.startsWith('warning'))).toEqual([]);
+    type Outcome = { index: number; seq?: number; code?: string };
+    const [first, mixed, later] = child.lines
+      .filter((line) => line.startsWith('['))
+      .map((line) => JSON.parse(line) as Outcome[]);
+    expect(first).toEqual(small.map((_, index) => ({ index, seq: 11 + index })));
+    // The first append of the round either went alone (and is stored) or with the group.
+    const alone = mixed![0]!.seq !== undefined;
+    expect(mixed).toEqual([
+      alone ? { index: 0, seq: 17 } : { index: 0, code: 'EFBIG' },
+      ...[1, 2, 3, 4].map((index) => ({ index, code: 'EFBIG' })),
+    ]);
+    // The refused bytes were cut off: the next appends fit again, and their seqs follow.
+    const next = alone ? 18 : 17;
+    expect(later).toEqual(small.map((_, index) => ({ index, seq: next + index })));
+
+    const warnings: FsSessionStoreWarning[] = [];
+    const loaded = await new FsSessionStore({ root, onWarning: (w) => warnings.push(w) }).load('full');
+    expect(loaded!.messages.map((m) => m.id)).toEqual([
+      ...Array.from({ length: 10 }, (_, i) => `after_${i}`),
+      ...small.map((_, i) => `small_${i}`),
+      ...(alone ? ['mixed_0'] : []),
+      ...small.map((_, i) => `later_${i}`),
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
   it('a torn last line left by a crash is skipped with a warning and repaired by the next append', async () => {
     const root = await tempRoot();
     const child = appendChild({ root, sessionId: 'torn', prefix: 'torn', count: 20 });
@@ -181,13 +266,14 @@ describe('FsSessionStore across processes', () => {
   });
 
   it.each([
-    { lockHoldMs: 0, what: 'lock taken per append' },
-    { lockHoldMs: 5, what: 'lock kept between appends (default)' },
+    { lockHoldMs: 0, wave: 2, what: 'lock taken per group, 2 at a time' },
+    { lockHoldMs: 5, wave: 10, what: 'lock kept between groups (default), 10 at a time' },
+    { lockHoldMs: 5, wave: undefined, what: 'lock kept, all 200 at once' },
   ])(
     'two processes appending 200 messages each at once lose nothing, each stored once, seqs unique ($what)',
-    async ({ lockHoldMs }) => {
+    async ({ lockHoldMs, wave }) => {
       const root = await tempRoot();
-      const common = { root, sessionId: 'shared', count: 200, concurrent: true, store: { lockHoldMs } };
+      const common = { root, sessionId: 'shared', count: 200, concurrent: true, wave, store: { lockHoldMs } };
       const a = appendChild({ ...common, prefix: 'a' });
       const b = appendChild({ ...common, prefix: 'b' });
       await Promise.all([a.waitFor((l) => l.includes('ready')), b.waitFor((l) => l.includes('ready'))]);
@@ -259,6 +345,7 @@ describe('FsSessionStore across processes', () => {
       sessionId: 'keyed',
       count: 100,
       concurrent: true,
+      wave: 10,
       keyed: true,
       store: { lockHoldMs: 0 },
     };

@@ -202,6 +202,151 @@ describe('FsSessionStore', () => {
       });
     });
 
+    describe('concurrent appends to one session (written in groups)', () => {
+      it('stores many appends made at once in arrival order, each seq right, durable for a new store', async () => {
+        await store.append('s1', [message(0)]);
+        // Appends made at once, and more made while the first ones are being written.
+        const batches = Array.from({ length: 300 }, (_, i) =>
+          i % 3 === 0 ? [message(1000 + i), message(2000 + i)] : [message(1000 + i)],
+        );
+        const keyOf = (i: number): string | undefined => (i % 5 === 0 ? `turn-${i}` : undefined);
+        const appendAt = (i: number): Promise<{ seq: number }> => {
+          const key = keyOf(i);
+          return store.append('s1', batches[i]!, key === undefined ? {} : { idempotencyKey: key });
+        };
+        const results: Array<Promise<{ seq: number }>> = [];
+        for (let i = 0; i < 200; i++) results.push(appendAt(i));
+        await new Promise((resolveLater) => setImmediate(resolveLater));
+        for (let i = 200; i < 300; i++) results.push(appendAt(i));
+        const seqs = (await Promise.all(results)).map((r) => r.seq);
+
+        let expected = 1;
+        const expectedSeqs = batches.map((batch) => (expected += batch.length));
+        expect(seqs).toEqual(expectedSeqs);
+        const stored = [message(0), ...batches.flat()];
+        const reopened = new FsSessionStore({ root });
+        expect((await reopened.load('s1'))?.messages).toEqual(stored);
+        // Each append keeps its own lines (and batch line with its key) in the file.
+        const text = await readFile(join(root, 's1', 'messages.jsonl'), 'utf8');
+        const lines = [JSON.stringify({ schemaVersion: 1, sessionId: 's1' }), JSON.stringify(message(0))];
+        batches.forEach((batch, i) => {
+          const key = keyOf(i);
+          if (batch.length > 1 || key !== undefined) {
+            lines.push(
+              JSON.stringify(key === undefined ? { batch: batch.length } : { batch: batch.length, key }),
+            );
+          }
+          for (const m of batch) lines.push(JSON.stringify(m));
+        });
+        expect(text).toBe(`${lines.join('\n')}\n`);
+        // The keys are known to a new store.
+        expect(await reopened.append('s1', [message(9)], { idempotencyKey: 'turn-15' })).toEqual({
+          seq: seqs[15],
+        });
+        expect(warnings).toEqual([]);
+      });
+
+      it('answers duplicate keys within one group and already stored keys with the first seq, storing them once', async () => {
+        await store.append('s1', [message(1)], { idempotencyKey: 'old' });
+        await store.close(); // the next appends wait for the lock together
+        const results = await Promise.all([
+          store.append('s1', [message(2)], { idempotencyKey: 'k' }),
+          store.append('s1', [message(3)]),
+          store.append('s1', [message(22)], { idempotencyKey: 'k' }),
+          store.append('s1', [message(11)], { idempotencyKey: 'old' }),
+          store.append('s1', []),
+          store.append('s1', [message(4), message(5)], { idempotencyKey: 'k2' }),
+          store.append('s1', [message(44)], { idempotencyKey: 'k2' }),
+          store.append('s1', [message(222)], { idempotencyKey: 'k' }),
+        ]);
+        expect(results).toEqual([
+          { seq: 2 },
+          { seq: 3 },
+          { seq: 2 },
+          { seq: 1 },
+          { seq: 3 },
+          { seq: 5 },
+          { seq: 5 },
+          { seq: 2 },
+        ]);
+        const ids = ['msg_1', 'msg_2', 'msg_3', 'msg_4', 'msg_5'];
+        expect((await new FsSessionStore({ root }).load('s1'))?.messages.map((m) => m.id)).toEqual(ids);
+        // And again, now that all are stored.
+        expect(
+          await Promise.all([
+            store.append('s1', [message(9)], { idempotencyKey: 'k2' }),
+            store.append('s1', [message(9)], { idempotencyKey: 'k' }),
+          ]),
+        ).toEqual([{ seq: 5 }, { seq: 2 }]);
+        expect((await store.load('s1'))?.messages.map((m) => m.id)).toEqual(ids);
+      });
+
+      it('rejects every append of a group that fails, writes nothing of it, and goes on after', async () => {
+        await store.append('s1', [message(1), message(2)]);
+        await store.close();
+        // Damage a line in the middle: the store that reads the file again refuses to append.
+        const file = join(root, 's1', 'messages.jsonl');
+        const text = await readFile(file, 'utf8');
+        const line = JSON.stringify(message(1));
+        await writeFile(file, text.replace(line, `{${'x'.repeat(line.length - 2)}}`));
+        const fresh = new FsSessionStore({ root });
+        const outcomes = await Promise.allSettled([
+          fresh.append('s1', [message(3)]),
+          fresh.append('s1', [message(4)], { idempotencyKey: 'k' }),
+          fresh.append('s1', [message(5)], { idempotencyKey: 'k' }),
+        ]);
+        for (const outcome of outcomes) {
+          expect(outcome.status).toBe('rejected');
+          expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(SessionCorruptError);
+        }
+        expect(await readFile(file, 'utf8')).toBe(text.replace(line, `{${'x'.repeat(line.length - 2)}}`));
+        // Repaired, the same store appends again: the failed group left nothing behind.
+        await writeFile(file, text);
+        expect(await fresh.append('s1', [message(3)], { idempotencyKey: 'k' })).toEqual({ seq: 3 });
+        expect((await new FsSessionStore({ root }).load('s1'))?.messages.map((m) => m.id)).toEqual([
+          'msg_1',
+          'msg_2',
+          'msg_3',
+        ]);
+      });
+
+      it('keeps the order of calls: an append called after delete or saveState is not written before it', async () => {
+        await store.append('s1', [message(1)]);
+        await store.close(); // the next append waits for the lock: later appends could join it
+        const [first, , second, , third] = await Promise.all([
+          store.append('s1', [message(2)]),
+          store.delete('s1'),
+          store.append('s1', [message(3)]),
+          store.saveState('s1', state('s1')),
+          store.append('s1', [message(4)]),
+        ]);
+        expect([first, second, third]).toEqual([{ seq: 2 }, { seq: 1 }, { seq: 2 }]);
+        expect(await new FsSessionStore({ root }).load('s1')).toEqual({
+          state: state('s1'),
+          messages: [message(3), message(4)],
+        });
+      });
+
+      it('groups appends to one session only: other sessions and other stores keep their own', async () => {
+        const other = new FsSessionStore({ root });
+        const results = await Promise.all([
+          store.append('a', [message(1)]),
+          store.append('b', [message(2)]),
+          other.append('a', [message(3)]),
+          store.append('a', [message(4)]),
+          other.append('b', [message(5)]),
+        ]);
+        expect(results.map((r) => r.seq).sort()).toEqual([1, 1, 2, 2, 3]);
+        const a = (await store.load('a'))!.messages.map((m) => m.id);
+        const b = (await store.load('b'))!.messages.map((m) => m.id);
+        expect([...a].sort()).toEqual(['msg_1', 'msg_3', 'msg_4']);
+        expect(a.indexOf('msg_1')).toBeLessThan(a.indexOf('msg_4'));
+        expect([...b].sort()).toEqual(['msg_2', 'msg_5']);
+        expect(results[0]!.seq).toBe(a.indexOf('msg_1') + 1);
+        expect(results[3]!.seq).toBe(a.indexOf('msg_4') + 1);
+      });
+    });
+
     it('skips a torn last line with a warning, and the next append does not glue onto it', async () => {
       await store.append('s1', [message(1), message(2)]);
       const file = join(root, 's1', 'messages.jsonl');

@@ -81,6 +81,24 @@ interface HistoryCache {
   marks: Map<number, Mark>;
 }
 
+/** An append waiting to be written with the others of its group. */
+interface PendingAppend {
+  /** Its lines, encoded. */
+  data: Buffer;
+  count: number;
+  /** Lines it adds (its batch line included). */
+  lines: number;
+  key: string | undefined;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Appends to one session that arrived while it was busy: written together, in one `write` and one `fdatasync`. */
+interface AppendGroup {
+  appends: PendingAppend[];
+  bytes: number;
+}
+
 interface LoadedHistory {
   messages: Message[];
   scan: ScanResult;
@@ -91,7 +109,10 @@ const MESSAGES_FILE = 'messages.jsonl';
 const STATE_FILE = 'state.json';
 const TAIL_BYTES = 64;
 const MAX_CACHED_SESSIONS = 1000;
-const MAX_MARKS = 64;
+const MAX_MARKS = 256;
+/** A group of appends written together holds at most this many appends and bytes (one more starts the next group). */
+const MAX_GROUP_APPENDS = 1024;
+const MAX_GROUP_BYTES = 8 * 1024 * 1024;
 /** The epoch of a session that has a state but no history file yet. */
 const NO_HISTORY = 'none';
 /** Epochs of files whose birth time the file system does not keep: never the same twice, so no cursor holds. */
@@ -178,6 +199,20 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
   }
 }
 
+/**
+ * Cuts the file back to `length` after a failed write of `data` there, and flushes it; only when
+ * what follows `length` is (the start of) `data` itself, so never bytes of another process that
+ * took the lock over meanwhile (this one having stalled past `lockStaleMs`).
+ */
+async function takeBack(handle: FileHandle, length: number, data: Buffer): Promise<void> {
+  const { size } = await handle.stat();
+  if (size <= length || size > length + data.length) return;
+  const found = await readRange(handle, length, size - length);
+  if (!found.equals(data.subarray(0, found.length))) return;
+  await handle.truncate(length);
+  await handle.datasync();
+}
+
 function validateMessages(messages: unknown): asserts messages is Message[] {
   if (!Array.isArray(messages)) throw new InvalidInputError('append expects an array of messages');
   messages.forEach((message: unknown, i) => {
@@ -211,6 +246,8 @@ export class FsSessionStore implements SessionStore {
   readonly #timeoutMs: number;
   readonly #holdMs: number;
   readonly #history = new Map<string, HistoryCache>();
+  /** Per session, the group of appends waiting for the session's lock (joined by appends arriving meanwhile). */
+  readonly #groups = new Map<string, AppendGroup>();
   /** The last `state.json` text read per session, by what its `stat` showed then. */
   readonly #states = new Map<string, { key: string; text: string }>();
 
@@ -267,16 +304,46 @@ export class FsSessionStore implements SessionStore {
     if (idempotencyKey !== undefined && typeof idempotencyKey !== 'string') {
       throw new InvalidInputError('idempotencyKey must be a string');
     }
-    let data: string;
+    let data: Buffer;
     try {
-      data = encodeBatch(messages, idempotencyKey);
+      data = Buffer.from(encodeBatch(messages, idempotencyKey));
     } catch (cause) {
       throw new InvalidInputError('Messages must be JSON-serialisable', { cause });
     }
-    const result = await this.#locked(dir, true, (lease) =>
-      this.#appendLocked(sessionId, lease, data, messages.length, idempotencyKey),
-    );
-    return result!;
+    const count = messages.length;
+    const lines = count + (count > 1 || idempotencyKey !== undefined ? 1 : 0);
+    return new Promise<AppendResult>((resolvePromise, reject) => {
+      const append: PendingAppend = {
+        data,
+        count,
+        lines,
+        key: idempotencyKey,
+        resolve: resolvePromise,
+        reject,
+      };
+      // Join the group waiting for the session's lock, if any: it is written in one go.
+      const waiting = this.#groups.get(sessionId);
+      if (
+        waiting !== undefined &&
+        waiting.appends.length < MAX_GROUP_APPENDS &&
+        waiting.bytes + data.length <= MAX_GROUP_BYTES
+      ) {
+        waiting.appends.push(append);
+        waiting.bytes += data.length;
+        return;
+      }
+      const group: AppendGroup = { appends: [append], bytes: data.length };
+      this.#groups.set(sessionId, group);
+      this.#locked(dir, true, (lease) => {
+        // From here the group is closed: appends arriving now form the next one.
+        if (this.#groups.get(sessionId) === group) this.#groups.delete(sessionId);
+        return this.#commitGroup(sessionId, lease, group.appends);
+      }).then(undefined, (error: unknown) => {
+        // Taking the lock or reading the file failed: nothing of the group was written.
+        if (this.#groups.get(sessionId) === group) this.#groups.delete(sessionId);
+        for (const pending of group.appends) pending.reject(error);
+      });
+    });
   }
 
   async saveState(sessionId: string, state: SessionState): Promise<void> {
@@ -295,6 +362,7 @@ export class FsSessionStore implements SessionStore {
     } catch (cause) {
       throw new InvalidInputError('The state must be JSON-serialisable', { cause });
     }
+    this.#groups.delete(sessionId); // appends called after this come after it
     await this.#locked(dir, true, () => writeFileAtomic(join(dir, STATE_FILE), json));
   }
 
@@ -322,6 +390,7 @@ export class FsSessionStore implements SessionStore {
     // Under the lock, move the folder aside in one rename (waiting appends then start a new
     // session), then remove it. `~` is not allowed in ids, so the name never is a session.
     const trash = join(this.root, `.deleted~${sessionId}~${randomUUID()}`);
+    this.#groups.delete(sessionId); // appends called after this come after it (in a new session)
     const moved = await this.#locked(dir, false, async (lease) => {
       this.#history.delete(sessionId);
       await lease.handle?.close();
@@ -389,13 +458,15 @@ export class FsSessionStore implements SessionStore {
     if (made !== dir) await fsyncDir(dirname(this.root)).catch(() => {});
   }
 
-  async #appendLocked(
-    sessionId: string,
-    lease: Lease,
-    lines: string,
-    count: number,
-    idempotencyKey: string | undefined,
-  ): Promise<AppendResult> {
+  /**
+   * Writes a group of appends (in arrival order) under the session's lock: one `write`, one
+   * `fdatasync`. Each append resolves after that flush, or rejects with its error; an append that
+   * writes nothing (its key is stored already, or it has no messages) resolves at once unless it
+   * depends on the group's bytes (a key first used earlier in the group). When the write or the
+   * flush fails, the file is cut back to its length before the group, so none of the group's
+   * appends is stored (a process killed then leaves a torn tail or unacknowledged lines, as before).
+   */
+  async #commitGroup(sessionId: string, lease: Lease, appends: readonly PendingAppend[]): Promise<void> {
     const file = join(lease.dir, MESSAGES_FILE);
     lease.handle ??= await open(file, 'a+');
     const handle = lease.handle;
@@ -410,28 +481,71 @@ export class FsSessionStore implements SessionStore {
     ) {
       cache = await this.#catchUp(sessionId, file, handle, lease, stats);
     }
-    if (idempotencyKey !== undefined) {
-      const seq = cache.keys.get(idempotencyKey);
-      if (seq !== undefined) return { seq };
-    }
-    if (count === 0) return { seq: cache.count };
     const wasEmpty = cache.bytes === 0;
-    // A new file starts with its header line, written with the first append.
-    const data = Buffer.from(wasEmpty ? encodeHeader(sessionId) + lines : lines);
+    // The group's chunks (the header first for a new file), and where each append ends.
+    const chunks: Buffer[] = [];
+    const written: Array<{ append: PendingAppend; seq: number; mark: Mark }> = [];
+    const waiting: Array<{ append: PendingAppend; seq: number }> = [];
+    const groupKeys = new Map<string, number>();
+    let bytes = cache.bytes;
+    let count = cache.count;
+    let lines = cache.lines;
+    for (const append of appends) {
+      const { key } = append;
+      const stored = key === undefined ? undefined : cache.keys.get(key);
+      if (stored !== undefined) {
+        append.resolve({ seq: stored });
+        continue;
+      }
+      const earlier = key === undefined ? undefined : groupKeys.get(key);
+      if (earlier !== undefined) {
+        waiting.push({ append, seq: earlier });
+        continue;
+      }
+      if (append.count === 0) {
+        if (written.length === 0) append.resolve({ seq: count });
+        else waiting.push({ append, seq: count });
+        continue;
+      }
+      if (bytes === 0) {
+        const header = Buffer.from(encodeHeader(sessionId));
+        chunks.push(header);
+        bytes += header.length;
+        lines += 1;
+      }
+      chunks.push(append.data);
+      bytes += append.data.length;
+      count += append.count;
+      lines += append.lines;
+      if (key !== undefined) groupKeys.set(key, count);
+      written.push({ append, seq: count, mark: { bytes, lines } });
+    }
+    if (written.length === 0) return;
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes - cache.bytes);
     // From here the file may change even if the write fails half way: make the next append look.
     lease.version++;
-    await writeAll(handle, data);
-    await handle.datasync();
-    // A new file: flush its folder too, so the file's name survives a power loss.
-    if (wasEmpty) await fsyncDir(lease.dir);
-    cache.bytes += data.length;
-    cache.count += count;
-    cache.lines += (wasEmpty ? 1 : 0) + count + (count > 1 || idempotencyKey !== undefined ? 1 : 0);
+    try {
+      await writeAll(handle, data);
+      await handle.datasync();
+      // A new file: flush its folder too, so the file's name survives a power loss.
+      if (wasEmpty) await fsyncDir(lease.dir);
+    } catch (error) {
+      // Take the group back out, so that no append of it is stored once it was refused. If even
+      // that fails, the next append finds the lines (complete ones kept, a torn end cut off).
+      await takeBack(handle, cache.bytes, data).catch(() => {});
+      for (const { append } of written) append.reject(error);
+      for (const { append } of waiting) append.reject(error);
+      return;
+    }
+    cache.bytes = bytes;
+    cache.count = count;
+    cache.lines = lines;
     cache.tail = lastBytes(cache.tail, data);
-    if (idempotencyKey !== undefined) cache.keys.set(idempotencyKey, cache.count);
+    for (const [key, seq] of groupKeys) cache.keys.set(key, seq);
     cache.version = lease.version;
-    addMark(cache, cache.count, { bytes: cache.bytes, lines: cache.lines });
-    return { seq: cache.count };
+    for (const { seq, mark } of written) addMark(cache, seq, mark);
+    for (const { append, seq } of written) append.resolve({ seq });
+    for (const { append, seq } of waiting) append.resolve({ seq });
   }
 
   /**

@@ -8,7 +8,7 @@ export const HISTORY_SCHEMA_VERSION = 1;
  * `messages.jsonl` is a header line, then one message per line. An append of more than one
  * message, or made with an idempotency key, starts with a batch line `{"batch":n,"key":"..."}`
  * so that a batch cut short by a crash is recognised whole and a key is found again after a
- * restart. Every append is one `write`.
+ * restart. Every append (or group of appends written together) is one `write`.
  */
 interface HeaderLine {
   schemaVersion: number;
