@@ -162,7 +162,7 @@ describe('FsSessionStore', () => {
         expect(ids(tail?.messages)).toEqual(['msg_2', 'msg_3']);
       });
 
-      it('leaves out an append still being written, and has no warning for it', async () => {
+      it('leaves out an append cut short, and warns of it once no append holds the lock', async () => {
         await store.append('s1', [message(1)]);
         const first = (await store.loadSince('s1'))!;
         const file = join(root, 's1', 'messages.jsonl');
@@ -170,7 +170,9 @@ describe('FsSessionStore', () => {
         await appendFile(file, batch);
         const tail = await store.loadSince('s1', { seq: first.seq, epoch: first.epoch });
         expect(tail).toMatchObject({ messages: [], from: 1, seq: 1 });
-        expect(warnings).toEqual([]);
+        // Written by no one holding the session's lock: what a crash leaves (an append in flight
+        // holds the lock, and the bytes are looked at again only once it is released).
+        expect(warnings).toEqual([expect.objectContaining({ code: 'torn_tail', file })]);
       });
 
       it('answers every state another store saved, however quickly, and a state.json changed in place', async () => {
@@ -370,6 +372,29 @@ describe('FsSessionStore', () => {
       // The store that cached the file before the damage catches up too.
       expect(await store.append('s1', [message(5)])).toEqual({ seq: 4 });
       expect(warnings).toHaveLength(2);
+    });
+
+    it('warns of a torn last line on loadSince too (the read a Session makes), whole or tail', async () => {
+      await store.append('s1', [message(1), message(2)]);
+      const cursor = await store.loadSince('s1');
+      const file = join(root, 's1', 'messages.jsonl');
+      const line = JSON.stringify(message(3));
+      await appendFile(file, line.slice(0, Math.floor(line.length / 2)));
+
+      const fresh = new FsSessionStore({ root, onWarning: (w) => warnings.push(w) });
+      expect((await fresh.loadSince('s1'))?.messages).toEqual([message(1), message(2)]);
+      expect(warnings).toEqual([expect.objectContaining({ code: 'torn_tail', file })]);
+
+      // The store that wrote the two messages reads only what follows them: the torn bytes.
+      const noisy = new FsSessionStore({ root, onWarning: (w) => warnings.push(w) });
+      const seen = (await noisy.loadSince('s1'))!;
+      warnings.length = 0;
+      expect(await noisy.loadSince('s1', { seq: seen.seq, epoch: seen.epoch })).toMatchObject({
+        messages: [],
+        seq: 2,
+      });
+      expect(warnings.map((w) => w.code)).toEqual(['torn_tail']);
+      expect(cursor?.seq).toBe(2);
     });
 
     it('drops a batch cut short (complete lines of an unfinished append) as a torn tail', async () => {

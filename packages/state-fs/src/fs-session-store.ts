@@ -266,18 +266,26 @@ export class FsSessionStore implements SessionStore {
     if (history && history.scan.tornBytes > 0) {
       // Maybe an append of another process is half written: look again once it is done.
       history = await this.#locked(dir, false, async () => this.#readHistory(sessionId, dir));
-      if (history && history.scan.tornBytes > 0) {
-        this.#warn({
-          code: 'torn_tail',
-          file: history.file,
-          message:
-            `Skipped ${history.scan.tornBytes} byte(s) at the end of ${history.file}: a last write cut short ` +
-            '(crash). They were never acknowledged; the next append removes them.',
-        });
-      }
+      if (history && history.scan.tornBytes > 0) this.#warnTorn(history.file, history.scan.tornBytes);
     }
     if (state === undefined && history === undefined) return undefined;
     return { state, messages: history?.messages ?? [] };
+  }
+
+  #warnTorn(file: string, bytes: number): void {
+    this.#warn({
+      code: 'torn_tail',
+      file,
+      message:
+        `Skipped ${bytes} byte(s) at the end of ${file}: a last write cut short ` +
+        '(crash). They were never acknowledged; the next append removes them.',
+    });
+  }
+
+  /** Warns of a torn tail `loadSince` skipped, when it is still there once appends in flight are done. */
+  async #confirmTorn(sessionId: string, dir: string): Promise<void> {
+    const history = await this.#locked(dir, false, async () => this.#readHistory(sessionId, dir));
+    if (history && history.scan.tornBytes > 0) this.#warnTorn(history.file, history.scan.tornBytes);
   }
 
   /**
@@ -294,7 +302,11 @@ export class FsSessionStore implements SessionStore {
       this.#readSince(sessionId, dir, after),
     ]);
     if (state === undefined && history === undefined) return undefined;
-    return { state, ...(history ?? { messages: [], from: 0, seq: 0, epoch: NO_HISTORY }) };
+    if (history?.torn) await this.#confirmTorn(sessionId, dir);
+    const tail = history
+      ? { messages: history.messages, from: history.from, seq: history.seq, epoch: history.epoch }
+      : undefined;
+    return { state, ...(tail ?? { messages: [], from: 0, seq: 0, epoch: NO_HISTORY }) };
   }
 
   async append(sessionId: string, messages: Message[], opts: AppendOptions = {}): Promise<AppendResult> {
@@ -688,7 +700,7 @@ export class FsSessionStore implements SessionStore {
     sessionId: string,
     dir: string,
     cursor: HistoryCursor | undefined,
-  ): Promise<Omit<StoredTail, 'state'> | undefined> {
+  ): Promise<(Omit<StoredTail, 'state'> & { torn?: boolean }) | undefined> {
     const file = join(dir, MESSAGES_FILE);
     if (cursor !== undefined) {
       // The usual case, nothing appended since: one `stat`, no open.
@@ -720,7 +732,8 @@ export class FsSessionStore implements SessionStore {
       const { messages, scan } = await this.#readWhole(sessionId, dir, file, handle, stats);
       const from =
         cursor !== undefined && cursor.epoch === epoch && cursor.seq <= scan.count ? cursor.seq : 0;
-      return { messages: from === 0 ? messages : messages.slice(from), from, seq: scan.count, epoch };
+      const torn = scan.tornBytes > 0;
+      return { messages: from === 0 ? messages : messages.slice(from), from, seq: scan.count, epoch, torn };
     } finally {
       // Read-only: nothing to wait for, so the caller does not wait on another round trip.
       handle.close().catch(() => {});
@@ -744,12 +757,12 @@ export class FsSessionStore implements SessionStore {
     handle: FileHandle,
     { dev, ino, size, birthtimeMs }: Stats,
     cursor: HistoryCursor,
-  ): Promise<Pick<StoredTail, 'messages' | 'from' | 'seq'> | undefined> {
+  ): Promise<(Pick<StoredTail, 'messages' | 'from' | 'seq'> & { torn: boolean }) | undefined> {
     const cache = this.#history.get(sessionId);
     if (!cache || cache.dev !== dev || cache.ino !== ino || cache.birth !== birthtimeMs) return undefined;
     const mark = cache.marks.get(cursor.seq);
     if (mark === undefined || size < mark.bytes) return undefined;
-    if (size === mark.bytes) return { messages: [], from: cursor.seq, seq: cursor.seq };
+    if (size === mark.bytes) return { messages: [], from: cursor.seq, seq: cursor.seq, torn: false };
     const framed = await readRange(handle, mark.bytes, size - mark.bytes, 1);
     let scan: ScanResult;
     try {
@@ -766,7 +779,7 @@ export class FsSessionStore implements SessionStore {
     }
     const seq = cursor.seq + scan.count;
     addMark(cache, seq, { bytes: mark.bytes + scan.validBytes, lines: mark.lines + scan.lines });
-    return { messages: scan.messages, from: cursor.seq, seq };
+    return { messages: scan.messages, from: cursor.seq, seq, torn: scan.tornBytes > 0 };
   }
 
   /**
