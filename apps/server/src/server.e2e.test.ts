@@ -1,6 +1,6 @@
 // The built `sessions-server` as a child process: real HTTP on an ephemeral port, real files in a
 // temp folder, the offline mode, restarts, auth, and a model reached through the environment.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RemoteSession } from '@sessions/remote-client';
@@ -87,6 +87,14 @@ describe('sessions-server', () => {
     await remote.addKnowledge({ text: 'The office opens at nine every weekday.', title: 'Office hours' });
     await remote.addMemory('User prefers short answers');
     expect((await remote.searchKnowledge('office opens'))[0]?.title).toBe('Office hours');
+    const file = join(dir, 'handbook.md');
+    await writeFile(file, '# Draft\n\nParking is free for staff on level two.');
+    const uploaded = await remote.addKnowledge({ path: file, title: 'Staff handbook' });
+    expect(uploaded).toMatchObject({ source: 'handbook.md', title: 'Staff handbook' });
+    expect((await remote.searchKnowledge('parking staff'))[0]).toMatchObject({
+      source: 'handbook.md',
+      title: 'Staff handbook',
+    });
     expect((await remote.searchMemory('short answers'))[0]?.text).toBe('User prefers short answers');
     const answer = await remote.chat('When does the office open?');
     expect(answer).toMatch(/\[1\] \(Office hours.*\) The office opens at nine/);
