@@ -580,6 +580,19 @@ describe('RemoteSession session, state, memory and knowledge', () => {
       type: 'short',
       metadata: { from: 'test' },
     });
+    await remote.addMemory('User prefers dark mode everywhere', { scope: 'user' });
+    expect(bodyOf(2, '/sessions/chat_123/memory')).toEqual({
+      text: 'User prefers dark mode everywhere',
+      scope: 'user',
+    });
+    const badScope = await caught(remote.addMemory('x', { scope: 'team' as 'user' }));
+    expect([badScope.code, badScope.message]).toEqual([
+      'invalid_input',
+      'addMemory scope must be "session" or "user"',
+    ]);
+    await remote.clearMemory();
+    await remote.addMemory('User prefers technical explanations', { type: 'long' });
+    await remote.addMemory('Short-lived note about preferences', { type: 'short' });
     const hits = await remote.searchMemory('prefer');
     expect(hits.map((hit) => hit.text)).toHaveLength(2);
     expect(await remote.searchMemory('prefer', { type: 'short', limit: 1 })).toHaveLength(1);

@@ -55,6 +55,11 @@ export interface RemoteAddMemoryOptions extends RemoteCallOptions {
   /** Default `'long'` (decided by the server). */
   type?: MemoryType;
   metadata?: Record<string, unknown>;
+  /**
+   * `'session'` (default): this session only; `'user'`: every session of this session's user, when
+   * the server shares one memory store between sessions.
+   */
+  scope?: 'session' | 'user';
 }
 
 export interface RemoteSearchMemoryOptions extends RemoteCallOptions {
@@ -285,9 +290,17 @@ export class RemoteSession {
       throw new InvalidInputError('addMemory(text) takes a non-empty string');
     }
     const url = this.#sessionRoute('addMemory', 'memory');
-    const { type, metadata, signal } = options;
+    const { type, metadata, scope, signal } = options;
+    if (scope !== undefined && scope !== 'session' && scope !== 'user') {
+      throw new InvalidInputError('addMemory scope must be "session" or "user"');
+    }
     const response = await this.#send('POST', url, {
-      json: { text, ...(type !== undefined && { type }), ...(metadata !== undefined && { metadata }) },
+      json: {
+        text,
+        ...(type !== undefined && { type }),
+        ...(metadata !== undefined && { metadata }),
+        ...(scope !== undefined && { scope }),
+      },
       retry: 'once',
       signal,
     });

@@ -55,8 +55,15 @@ export function parseAgentRequest(value: unknown): AgentRequest {
   return { message, sessionId: body.session_id ?? undefined, userId: body.user_id ?? undefined };
 }
 
+const memoryScope = z.enum(['session', 'user'], { error: 'scope must be "session" or "user"' });
+
 const memorySchema = z.object(
-  { text: nonEmpty('text'), type: memoryType.optional(), metadata: metadata.optional() },
+  {
+    text: nonEmpty('text'),
+    type: memoryType.optional(),
+    metadata: metadata.optional(),
+    scope: memoryScope.optional(),
+  },
   OBJECT,
 );
 
@@ -65,6 +72,8 @@ export interface MemoryRequest {
   text: string;
   type?: 'short' | 'long' | undefined;
   metadata?: Record<string, unknown> | undefined;
+  /** `'session'` (default): this session only; `'user'`: every session of the session's user. */
+  scope?: 'session' | 'user' | undefined;
 }
 
 export function parseMemoryRequest(value: unknown): MemoryRequest {
