@@ -57,6 +57,7 @@ describe('sessions-server', () => {
     expect(banner).toContain(`sessions chat --remote ${server.url}`);
     expect(banner).toContain(`curl -s ${server.url}/agent`);
     expect(banner).toContain(`sessions:  SQLite ${join(dir, 'sessions.sqlite')}`);
+    expect(banner).toContain(`memory:    SQLite, all sessions, ${join(dir, 'memory.sqlite')}`);
     expect(await (await fetch(`${server.url}/health`)).json()).toEqual({ status: 'ok' });
   });
 
@@ -104,6 +105,40 @@ describe('sessions-server', () => {
     await again.saveState({ fresh: true }); // the id again, as a new session: nothing of the old one
     expect(await again.searchKnowledge('office')).toEqual([]);
     expect(await again.searchMemory('short answers')).toEqual([]);
+  });
+
+  it('shares memory added in user scope between the sessions of that user', async () => {
+    const server = await start();
+    const ada = new RemoteSession({ agentUrl: server.url, sessionId: 'ada_1', userId: 'ada' });
+    await ada.chat('hello');
+    const fact = await ada.addMemory('Ada prefers metric units', { scope: 'user' });
+    expect(fact.scope).toEqual({ userId: 'ada' });
+    const again = new RemoteSession({ agentUrl: server.url, sessionId: 'ada_2', userId: 'ada' });
+    await again.chat('hello again');
+    expect((await again.searchMemory('metric units')).map((hit) => hit.text)).toEqual([
+      'Ada prefers metric units',
+    ]);
+    const bob = new RemoteSession({ agentUrl: server.url, sessionId: 'bob_1', userId: 'bob' });
+    await bob.chat('hello');
+    expect(await bob.searchMemory('metric units')).toEqual([]);
+  });
+
+  it('keeps memory per session when tokens speak for several principals', async () => {
+    const server = await start(['--token', 'alice:alice-secret-1', '--token', 'bob:bob-secret-22']);
+    expect(server.stdout()).toContain(`memory:    SQLite per session, ${dir}/{session}/memory/`);
+    const as = (token: string, sessionId: string) =>
+      new RemoteSession({
+        agentUrl: server.url,
+        sessionId,
+        userId: 'same',
+        headers: { Authorization: `Bearer ${token}` },
+      });
+    const alice = as('alice-secret-1', 'alice_1');
+    await alice.chat('hello');
+    await alice.addMemory('Alice keeps her door code 4711', { scope: 'user' });
+    const bob = as('bob-secret-22', 'bob_1');
+    await bob.chat('hello');
+    expect(await bob.searchMemory('door code')).toEqual([]);
   });
 
   it('uses the model that OPENAI_API_KEY and OPENAI_BASE_URL name', async () => {
