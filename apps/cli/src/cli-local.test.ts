@@ -57,7 +57,7 @@ describe('sessions chat (local)', () => {
     expect(answer?.content).toContain(OFFLINE_PREFIX);
     expect(answer?.content).toContain('my name is Ada');
     expect(second.stderr).toContain('Resuming: 2 messages so far');
-    expect(existsSync(join(tmp.path, 'chat_1', 'memory', 'memory.sqlite'))).toBe(true);
+    expect(existsSync(join(tmp.path, 'memory.sqlite'))).toBe(true); // one memory for all sessions
   });
 
   it('prints streamed answers as plain text and exits 0 at the end of input', async () => {

@@ -25,7 +25,8 @@ describe('createDemoAssembly', () => {
     await first.close();
 
     expect(existsSync(join(tmp.path, 'sessions.sqlite'))).toBe(true);
-    expect(existsSync(join(tmp.path, 'chat_1', 'memory', 'memory.sqlite'))).toBe(true);
+    expect(existsSync(join(tmp.path, 'memory.sqlite'))).toBe(true);
+    expect(existsSync(join(tmp.path, 'chat_1', 'memory'))).toBe(false);
     expect(existsSync(join(tmp.path, 'chat_1', 'knowledge', 'knowledge.sqlite'))).toBe(true);
 
     const second = await createDemoAssembly({ dataDir: tmp.path, env: {} });
@@ -94,6 +95,47 @@ describe('createDemoAssembly', () => {
     expect(await fresh.searchMemory('remember')).toEqual([]);
     expect(await fresh.searchKnowledge('knowledge')).toEqual([]);
     await assembly.close();
+  });
+
+  it('shares one memory: a user-scoped fact reaches every session of that user, session facts stay put', async () => {
+    const assembly = await createDemoAssembly({ dataDir: tmp.path, env: {} });
+    const first = await assembly.openSession({ sessionId: 'ada_1', userId: 'ada' });
+    await first.addMemory('Ada prefers metric units', { scope: 'user' });
+    await first.addMemory('This chat plans a metric conversion table');
+    const second = await assembly.openSession({ sessionId: 'ada_2', userId: 'ada' });
+    const other = await assembly.openSession({ sessionId: 'bob_1', userId: 'bob' });
+    expect((await second.searchMemory('metric')).map((hit) => hit.text)).toEqual([
+      'Ada prefers metric units',
+    ]);
+    expect(await other.searchMemory('metric')).toEqual([]);
+    expect(await second.Agent(assembly.agent).chat('Which units do I prefer?')).toContain(
+      '• Ada prefers metric units',
+    );
+    // Deleting a session removes its memories only; the user's stay.
+    await assembly.deleteSession('ada_1');
+    expect((await assembly.resources.memory('ada_2').list()).map((r) => r.text)).toContain(
+      'Ada prefers metric units',
+    );
+    expect(
+      (await assembly.resources.memory('ada_2').list({ sessionId: 'ada_1' })).map((r) => r.text),
+    ).toEqual(['Ada prefers metric units']);
+    await assembly.close();
+
+    const reopened = await createDemoAssembly({ dataDir: tmp.path, env: {} });
+    const third = await reopened.openSession({ sessionId: 'ada_3', userId: 'ada' });
+    expect((await third.searchMemory('metric')).map((hit) => hit.text)).toEqual(['Ada prefers metric units']);
+    await reopened.close();
+  });
+
+  it('keeps a memory per session with sharedMemory: false', async () => {
+    const assembly = await createDemoAssembly({ dataDir: tmp.path, env: {}, sharedMemory: false });
+    const first = await assembly.openSession({ sessionId: 'ada_1', userId: 'ada' });
+    await first.addMemory('Ada prefers metric units', { scope: 'user' });
+    const second = await assembly.openSession({ sessionId: 'ada_2', userId: 'ada' });
+    expect(await second.searchMemory('metric')).toEqual([]);
+    await assembly.close();
+    expect(existsSync(join(tmp.path, 'ada_1', 'memory', 'memory.sqlite'))).toBe(true);
+    expect(existsSync(join(tmp.path, 'memory.sqlite'))).toBe(false);
   });
 
   it('refuses an unknown store URL and a bad session id', async () => {

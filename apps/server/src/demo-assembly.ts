@@ -26,8 +26,14 @@ export interface DemoAssemblyOptions {
   offline?: boolean | undefined;
   /** Use this chat model instead of the one the environment names (it is then not offline). */
   chatModel?: ChatModel;
-  /** Most sessions with their memory and knowledge open at once. Default 64. */
+  /** Most sessions with their knowledge open at once. Default 64. */
   maxOpenSessions?: number;
+  /**
+   * One `Memory` for all sessions, `{dataDir}/memory.sqlite` (default true): a memory added in user
+   * scope is seen from every session of that user id. False: a `Memory` per session, so nothing
+   * crosses sessions (use it when clients that must not see each other could name one user id).
+   */
+  sharedMemory?: boolean | undefined;
 }
 
 /** The agent of the demo, without session and model. */
@@ -50,7 +56,7 @@ export interface DemoAssembly {
   modelDescription: string;
   /** The agent every turn runs: memory and knowledge in its prompt, what is said remembered. */
   agent: DemoAgentOptions;
-  /** The per-session memory and knowledge stores. */
+  /** The memory (shared, or per session) and the per-session knowledge stores. */
   resources: SessionResources;
   /** The memory of a session, as the agent sees it. */
   memory(sessionId: string): MemoryStore;
@@ -82,9 +88,10 @@ export function offlineNoise(record: MemoryRecord): boolean {
 }
 
 /**
- * Assembles the demo: a session store, a model from the environment (or the offline model), and
- * for each session a `Memory` and a `Knowledge` base on SQLite in its folder. The server and the
- * CLI's local mode both use it, so a session behaves the same whichever way it is reached.
+ * Assembles the demo: a session store, a model from the environment (or the offline model), one
+ * `Memory` on SQLite for all sessions (their scopes keep them apart; see `sharedMemory`), and for
+ * each session a `Knowledge` base on SQLite in its folder. The server and the CLI's local mode both
+ * use it, so a session behaves the same whichever way it is reached.
  */
 export async function createDemoAssembly(options: DemoAssemblyOptions = {}): Promise<DemoAssembly> {
   const dataDir = resolve(options.dataDir ?? '.sessions');
@@ -99,6 +106,7 @@ export async function createDemoAssembly(options: DemoAssemblyOptions = {}): Pro
   const resources = new SessionResources({
     dataDir,
     ...(options.maxOpenSessions !== undefined && { maxOpen: options.maxOpenSessions }),
+    ...(options.sharedMemory !== undefined && { sharedMemory: options.sharedMemory }),
     ...(configured.offline && { hideFromSearch: offlineNoise }),
   });
   const agent: DemoAgentOptions = {

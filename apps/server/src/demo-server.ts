@@ -33,8 +33,14 @@ export interface DemoServer {
 
 /** Starts the demo remote agent server (`createAgentServer` over the demo assembly). */
 export async function startDemoServer(options: DemoServerOptions = {}): Promise<DemoServer> {
-  const assembly = await createDemoAssembly(options);
   const tokens = options.tokens && Object.keys(options.tokens).length > 0 ? options.tokens : undefined;
+  // A user id is what a client says: with tokens of several principals, a shared memory would let
+  // one principal read another's user-scoped memories by naming its user id.
+  const principals = new Set(Object.values(tokens ?? {})).size;
+  const assembly = await createDemoAssembly({
+    ...options,
+    sharedMemory: options.sharedMemory ?? principals <= 1,
+  });
   try {
     const server = createAgentServer({
       agent: assembly.agent,

@@ -18,7 +18,9 @@ export function serverBanner(server: DemoServer): string {
       : []),
     `  model:     ${assembly.modelDescription}`,
     `  sessions:  ${assembly.storeDescription}`,
-    `  memory:    SQLite per session, ${assembly.dataDir}/{session}/memory/`,
+    assembly.resources.sharedMemory
+      ? `  memory:    SQLite, all sessions, ${assembly.dataDir}/memory.sqlite`
+      : `  memory:    SQLite per session, ${assembly.dataDir}/{session}/memory/`,
     `  knowledge: SQLite per session, ${assembly.dataDir}/{session}/knowledge/`,
     `  auth:      ${server.auth ? 'bearer tokens required' : 'none (loopback only)'}`,
     'Connect:',

@@ -1,3 +1,7 @@
+// The built `sessions-server` as a child process: real HTTP on an ephemeral port, real files in a
+// temp folder, the offline mode, restarts, auth, and a model reached through the environment.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RemoteSession } from '@sessions/remote-client';
 import { type FakeOpenAI, startFakeOpenAI, useTempDir } from '@sessions/testing';
@@ -49,6 +53,7 @@ describe('sessions-server', () => {
     expect(banner).toContain(`sessions chat --remote ${server.url}`);
     expect(banner).toContain(`curl -s ${server.url}/agent`);
     expect(banner).toContain(`sessions:  SQLite ${join(tmp.path, 'sessions.sqlite')}`);
+    expect(banner).toContain(`memory:    SQLite, all sessions, ${join(tmp.path, 'memory.sqlite')}`);
     expect(await (await fetch(`${server.url}/health`)).json()).toEqual({ status: 'ok' });
   });
 
@@ -79,6 +84,14 @@ describe('sessions-server', () => {
     await remote.addKnowledge({ text: 'The office opens at nine every weekday.', title: 'Office hours' });
     await remote.addMemory('User prefers short answers');
     expect((await remote.searchKnowledge('office opens'))[0]?.title).toBe('Office hours');
+    const file = join(tmp.path, 'handbook.md');
+    await writeFile(file, '# Draft\n\nParking is free for staff on level two.');
+    const uploaded = await remote.addKnowledge({ path: file, title: 'Staff handbook' });
+    expect(uploaded).toMatchObject({ source: 'handbook.md', title: 'Staff handbook' });
+    expect((await remote.searchKnowledge('parking staff'))[0]).toMatchObject({
+      source: 'handbook.md',
+      title: 'Staff handbook',
+    });
     expect((await remote.searchMemory('short answers'))[0]?.text).toBe('User prefers short answers');
     const answer = await remote.chat('When does the office open?');
     expect(answer).toMatch(/\[1\] \(Office hours.*\) The office opens at nine/);
@@ -88,6 +101,40 @@ describe('sessions-server', () => {
     await again.saveState({ fresh: true }); // the id again, as a new session: nothing of the old one
     expect(await again.searchKnowledge('office')).toEqual([]);
     expect(await again.searchMemory('short answers')).toEqual([]);
+  });
+
+  it('shares memory added in user scope between the sessions of that user', async () => {
+    const server = await start();
+    const ada = new RemoteSession({ agentUrl: server.url, sessionId: 'ada_1', userId: 'ada' });
+    await ada.chat('hello');
+    const fact = await ada.addMemory('Ada prefers metric units', { scope: 'user' });
+    expect(fact.scope).toEqual({ userId: 'ada' });
+    const again = new RemoteSession({ agentUrl: server.url, sessionId: 'ada_2', userId: 'ada' });
+    await again.chat('hello again');
+    expect((await again.searchMemory('metric units')).map((hit) => hit.text)).toEqual([
+      'Ada prefers metric units',
+    ]);
+    const bob = new RemoteSession({ agentUrl: server.url, sessionId: 'bob_1', userId: 'bob' });
+    await bob.chat('hello');
+    expect(await bob.searchMemory('metric units')).toEqual([]);
+  });
+
+  it('keeps memory per session when tokens speak for several principals', async () => {
+    const server = await start(['--token', 'alice:alice-secret-1', '--token', 'bob:bob-secret-22']);
+    expect(server.stdout()).toContain(`memory:    SQLite per session, ${tmp.path}/{session}/memory/`);
+    const as = (token: string, sessionId: string) =>
+      new RemoteSession({
+        agentUrl: server.url,
+        sessionId,
+        userId: 'same',
+        headers: { Authorization: `Bearer ${token}` },
+      });
+    const alice = as('alice-secret-1', 'alice_1');
+    await alice.chat('hello');
+    await alice.addMemory('Alice keeps her door code 4711', { scope: 'user' });
+    const bob = as('bob-secret-22', 'bob_1');
+    await bob.chat('hello');
+    expect(await bob.searchMemory('door code')).toEqual([]);
   });
 
   it('uses the model that OPENAI_API_KEY and OPENAI_BASE_URL name', async () => {

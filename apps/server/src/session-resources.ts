@@ -7,8 +7,18 @@ import { LRUCache } from 'lru-cache';
 import { hideMemories } from './hide-memories.js';
 
 export interface SessionResourcesOptions {
-  /** The data folder: a session's memory lives in `{dataDir}/{id}/memory/`, its knowledge in `{dataDir}/{id}/knowledge/`. */
+  /**
+   * The data folder: the memory of every session lives in `{dataDir}/memory.sqlite` (or, without
+   * `sharedMemory`, each session's in `{dataDir}/{id}/memory/`), a session's knowledge in
+   * `{dataDir}/{id}/knowledge/`.
+   */
   dataDir: string;
+  /**
+   * One `Memory` for all sessions (default true): scopes keep sessions apart, and a memory added in
+   * user scope is seen from every session of that user id. False: one per session, so nothing
+   * (not even user-scoped memory) crosses sessions.
+   */
+  sharedMemory?: boolean;
   /** Most sessions whose memory and knowledge stay open at once; the least recently used are closed. Default 64. */
   maxOpen?: number;
   /** Memories that `search` never returns (see `hideMemories`). Default: none. */
@@ -18,23 +28,36 @@ export interface SessionResourcesOptions {
 }
 
 interface Opened {
-  memory: Memory;
+  /** The session's own memory; undefined when memory is shared. */
+  memory: Memory | undefined;
   knowledge: Knowledge;
 }
 
+interface SharedMemory {
+  memory: Memory;
+  /** `memory` as the routes see it (`hideFromSearch` applied): one object, so sessions stay kept alive. */
+  store: MemoryStore;
+}
+
 /**
- * The memory and knowledge of each session, each a SQLite file in the session's folder, opened on
- * first use and kept open for the next requests (the least recently used are closed past `maxOpen`).
+ * The memory and knowledge of the sessions: one shared `Memory` (`{dataDir}/memory.sqlite`, or
+ * one per session without `sharedMemory`) and a `Knowledge` base per session in its folder, opened
+ * on first use and kept open for the next requests (the least recently used sessions' are closed
+ * past `maxOpen`).
  */
 export class SessionResources {
   readonly dataDir: string;
+  /** Whether all sessions share one `Memory`. */
+  readonly sharedMemory: boolean;
   readonly #options: SessionResourcesOptions;
   readonly #open: LRUCache<string, Opened>;
   readonly #closing = new Set<Promise<void>>();
+  #shared: SharedMemory | undefined;
 
   constructor(options: SessionResourcesOptions) {
     this.#options = options;
     this.dataDir = resolve(options.dataDir);
+    this.sharedMemory = options.sharedMemory ?? true;
     this.#open = new LRUCache<string, Opened>({
       max: options.maxOpen ?? 64,
       dispose: (opened) => this.#closeLater(opened),
@@ -47,16 +70,22 @@ export class SessionResources {
     return join(this.dataDir, sessionId);
   }
 
-  /** The session's `Memory` (`{dataDir}/{id}/memory/memory.sqlite`). */
+  /** The session's `Memory`: the shared one (`{dataDir}/memory.sqlite`), or its own (`{dataDir}/{id}/memory/memory.sqlite`). */
   memory(sessionId: string): Memory {
-    return this.#get(sessionId).memory;
+    if (this.sharedMemory) {
+      assertSessionId(sessionId);
+      return this.#sharedMemory().memory;
+    }
+    return this.#get(sessionId).memory!;
   }
 
   /** The session's memory as the agent and the routes see it (`hideFromSearch` applied). */
   memoryStore(sessionId: string): MemoryStore {
-    const memory = this.memory(sessionId);
-    const hidden = this.#options.hideFromSearch;
-    return hidden === undefined ? memory : hideMemories(memory, hidden);
+    if (this.sharedMemory) {
+      assertSessionId(sessionId);
+      return this.#sharedMemory().store;
+    }
+    return this.#view(this.memory(sessionId));
   }
 
   /** The session's `Knowledge` (`{dataDir}/{id}/knowledge/knowledge.sqlite`). */
@@ -64,7 +93,10 @@ export class SessionResources {
     return this.#get(sessionId).knowledge;
   }
 
-  /** Closes the session's stores and removes its memory and knowledge folders (and its folder, when left empty). */
+  /**
+   * Closes the session's stores and removes its memory and knowledge folders (and its folder, when
+   * left empty). Its memories in a shared `Memory` are not touched: clear them with `{ sessionId }`.
+   */
   async drop(sessionId: string): Promise<void> {
     const folder = this.folder(sessionId);
     const opened = this.#open.peek(sessionId);
@@ -83,7 +115,23 @@ export class SessionResources {
   /** Closes every open store (flushing the search index snapshots). */
   async close(): Promise<void> {
     this.#open.clear();
+    const shared = this.#shared;
+    this.#shared = undefined;
+    if (shared) this.#closeLater({ memory: shared.memory });
     await this.#settle();
+  }
+
+  #sharedMemory(): SharedMemory {
+    if (!this.#shared) {
+      const memory = new Memory({ path: this.dataDir });
+      this.#shared = { memory, store: this.#view(memory) };
+    }
+    return this.#shared;
+  }
+
+  #view(memory: Memory): MemoryStore {
+    const hidden = this.#options.hideFromSearch;
+    return hidden === undefined ? memory : hideMemories(memory, hidden);
   }
 
   #get(sessionId: string): Opened {
@@ -91,19 +139,19 @@ export class SessionResources {
     if (cached) return cached;
     const folder = this.folder(sessionId);
     const opened: Opened = {
-      memory: new Memory({ path: join(folder, 'memory') }),
+      memory: this.sharedMemory ? undefined : new Memory({ path: join(folder, 'memory') }),
       knowledge: new Knowledge({ path: join(folder, 'knowledge') }),
     };
     this.#open.set(sessionId, opened);
     return opened;
   }
 
-  #closeLater(opened: Opened): void {
+  #closeLater(opened: { memory?: Memory | undefined; knowledge?: Knowledge | undefined }): void {
     const onError =
       this.#options.onCloseError ?? ((error) => console.warn('[sessions] close failed:', error));
     const closing = Promise.all([
-      opened.memory.close().catch(onError),
-      opened.knowledge.close().catch(onError),
+      opened.memory?.close().catch(onError),
+      opened.knowledge?.close().catch(onError),
     ]).then(() => undefined);
     this.#closing.add(closing);
     void closing.finally(() => this.#closing.delete(closing));

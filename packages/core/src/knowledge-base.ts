@@ -12,6 +12,8 @@ export interface KnowledgeAddOptions {
   metadata?: Record<string, unknown>;
   /** A file name that tells the loader the type of bytes (`report.pdf`). */
   filename?: string;
+  /** The document's title; when absent, the loader's (a heading, the file name...). */
+  title?: string;
   signal?: AbortSignal;
 }
 

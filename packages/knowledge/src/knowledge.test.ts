@@ -109,6 +109,35 @@ describe('Knowledge: loading and citing', () => {
     expect(hit!.page).toBeUndefined();
   });
 
+  it('titles a document by the title option over the loader, for a path and for bytes', async () => {
+    const dir = folder();
+    const path = join(dir, 'notes.md');
+    writeFileSync(path, '# Draft heading\n\nSwifts sleep while flying over the sea.');
+    const kb = knowledge({ path: join(dir, 'kb') });
+    const doc = await kb.add(path, { title: '  Bird notes  ' });
+    expect(doc).toMatchObject({ title: 'Bird notes', source: path });
+    const bytes = await kb.add(new TextEncoder().encode('Octopuses have three hearts.'), {
+      filename: 'octopus.txt',
+      title: 'Octopus facts',
+    });
+    expect(bytes).toMatchObject({ title: 'Octopus facts', source: 'octopus.txt' });
+    const blank = await kb.add({ text: 'Bees pollinate orchards.', title: 'Bees' }, { title: ' ' });
+    expect(blank.title).toBe('Bees');
+    expect((await kb.search('swifts sleep', { limit: 1 }))[0]).toMatchObject({ title: 'Bird notes' });
+    expect((await kb.search('three hearts', { limit: 1 }))[0]).toMatchObject({ title: 'Octopus facts' });
+    await kb.close();
+    const reopened = knowledge({ path: join(dir, 'kb') });
+    expect((await reopened.list()).map((d) => d.title).sort()).toEqual([
+      'Bees',
+      'Bird notes',
+      'Octopus facts',
+    ]);
+    const error = await reopened
+      .add('More text', { title: 7 as unknown as string })
+      .catch((e: unknown) => e as SessionsError);
+    expect(SessionsError.is(error) && error.code).toBe('invalid_input');
+  });
+
   it('loads .txt, .md, .html, .json and .csv files; offsets point into the text', async () => {
     const kb = knowledge({ chunkSize: 200, chunkOverlap: 40 });
     const dir = folder();

@@ -176,6 +176,7 @@ export class Knowledge implements KnowledgeBase {
       },
     });
     label = loaded.source;
+    const title = chosenTitle(options.title) ?? loaded.title;
     signal?.throwIfAborted();
 
     const chunks = chunkDocument(loaded.document, this.#settings);
@@ -192,7 +193,7 @@ export class Knowledge implements KnowledgeBase {
 
     const vectors = this.#embedder
       ? await this.#embed(
-          chunks.map((chunk) => embeddingText(loaded.title, chunk)),
+          chunks.map((chunk) => embeddingText(title, chunk)),
           (done, total) => report('embed', done, total),
           signal,
         )
@@ -211,7 +212,7 @@ export class Knowledge implements KnowledgeBase {
         hash,
         length: loaded.document.text.length,
       };
-      if (loaded.title !== undefined) record.title = loaded.title;
+      if (title !== undefined) record.title = title;
       if (metadata !== undefined) record.metadata = metadata;
 
       const stored: StoredChunk[] = chunks.map(({ index: _index, ...chunk }) => chunk);
@@ -568,6 +569,13 @@ function publicDocument(record: DocumentRecord): KnowledgeDocument {
   if (record.title !== undefined) document.title = record.title;
   if (record.metadata !== undefined) document.metadata = structuredClone(record.metadata);
   return document;
+}
+
+/** The `title` option, trimmed; undefined when absent or blank. */
+function chosenTitle(title: unknown): string | undefined {
+  if (title === undefined) return undefined;
+  if (typeof title !== 'string') throw new InvalidInputError('Knowledge add option "title" must be a string');
+  return title.trim() || undefined;
 }
 
 /** What is embedded for a chunk: its document title and heading path give it context. */

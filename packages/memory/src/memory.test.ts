@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SessionsError } from '@sessions/core';
 import { OpenAIEmbedder } from '@sessions/openai';
 import { type FakeOpenAI, memoryStoreConformance, startFakeOpenAI } from '@sessions/testing';
 import Keyv from 'keyv';
@@ -71,6 +73,21 @@ describe('Memory persistence', () => {
     const memory = new Memory({ keyv });
     await memory.add('stored in a plain Keyv map');
     expect((await new Memory({ keyv }).search('plain map'))[0]?.text).toBe('stored in a plain Keyv map');
+  });
+
+  it('refuses keyv and path together, as Knowledge does, and creates no folder', async () => {
+    const path = join(await tempDir(), 'never-made');
+    let error: unknown;
+    try {
+      new Memory({ keyv: new Keyv(), path });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(SessionsError.is(error) && [error.code, error.message]).toEqual([
+      'invalid_input',
+      'Memory takes `keyv` or `path`, not both',
+    ]);
+    expect(existsSync(path)).toBe(false);
   });
 });
 

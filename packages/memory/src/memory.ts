@@ -23,7 +23,7 @@ import Keyv from 'keyv';
 import { decodeVector, encodeVector } from './vector-codec.js';
 
 export interface MemoryOptions {
-  /** Any Keyv instance (SQLite, Redis, Postgres...). Takes precedence over `path`. */
+  /** Any Keyv instance (SQLite, Redis, Postgres...). Give `keyv` or `path`, not both. */
   keyv?: Keyv;
   /** A folder for a SQLite file (`memory.sqlite`), created when missing. */
   path?: string;
@@ -100,6 +100,9 @@ export class Memory implements MemoryStore {
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
     this.embedder = options.embedder;
+    if (options.keyv && options.path !== undefined) {
+      throw new InvalidInputError('Memory takes `keyv` or `path`, not both');
+    }
     const opened = options.keyv ? { keyv: options.keyv } : openKeyv(options.path);
     this.keyv = opened.keyv;
     this.#sqlite = opened.sqlite;

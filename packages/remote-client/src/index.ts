@@ -1,5 +1,6 @@
 export type { AgentRoutes } from './agent-url.js';
 export { agentRoutes } from './agent-url.js';
+export type { RemoteKnowledgeSource } from './knowledge-upload.js';
 export type { RemoteErrorOptions, RemoteFailure } from './remote-error.js';
 export { RemoteError } from './remote-error.js';
 export type {
@@ -7,7 +8,6 @@ export type {
   RemoteAddMemoryOptions,
   RemoteCallOptions,
   RemoteChatOptions,
-  RemoteKnowledgeSource,
   RemoteSearchKnowledgeOptions,
   RemoteSearchMemoryOptions,
   RemoteSessionOptions,

@@ -571,6 +571,19 @@ describe('RemoteSession session, state, memory and knowledge', () => {
       type: 'short',
       metadata: { from: 'test' },
     });
+    await remote.addMemory('User prefers dark mode everywhere', { scope: 'user' });
+    expect(bodyOf(2, '/sessions/chat_123/memory')).toEqual({
+      text: 'User prefers dark mode everywhere',
+      scope: 'user',
+    });
+    const badScope = await caught(remote.addMemory('x', { scope: 'team' as 'user' }));
+    expect([badScope.code, badScope.message]).toEqual([
+      'invalid_input',
+      'addMemory scope must be "session" or "user"',
+    ]);
+    await remote.clearMemory();
+    await remote.addMemory('User prefers technical explanations', { type: 'long' });
+    await remote.addMemory('Short-lived note about preferences', { type: 'short' });
     const hits = await remote.searchMemory('prefer');
     expect(hits.map((hit) => hit.text)).toHaveLength(2);
     expect(await remote.searchMemory('prefer', { type: 'short', limit: 1 })).toHaveLength(1);
@@ -620,16 +633,39 @@ describe('RemoteSession session, state, memory and knowledge', () => {
         '# Paper\nAI improves efficiency by 40%',
       );
       const missing = await caught(remote.addKnowledge({ path: join(dir, 'nope.pdf') }));
-      expect(missing.code).toBe('invalid_input');
+      expect(missing.code).toBe('not_found');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
-  it('treats a string that names no file as text', async () => {
-    await remote.addKnowledge('/etc/definitely-not-here.pdf');
-    const [request] = server.requestsTo('/sessions/chat_123/knowledge');
-    expect(JSON.parse(request?.body ?? '')).toEqual({ text: '/etc/definitely-not-here.pdf' });
+  it('throws NotFoundError for a file name that names no file, as a local session does', async () => {
+    for (const name of ['research_paper.pdf', '/etc/definitely-not-here.pdf', './notes.md']) {
+      const error = await caught(remote.addKnowledge(name));
+      expect([error.name, error.code, error.message]).toEqual([
+        'NotFoundError',
+        'not_found',
+        `addKnowledge: no such file: ${name}`,
+      ]);
+    }
+    expect(server.requestsTo('/sessions/chat_123/knowledge')).toEqual([]);
+  });
+
+  it('sends a string that is no file name as text', async () => {
+    await remote.addKnowledge('see notes.md for details');
+    await remote.addKnowledge('Version2.0');
+    const bodies = server.requestsTo('/sessions/chat_123/knowledge').map((r) => JSON.parse(r.body));
+    expect(bodies).toEqual([{ text: 'see notes.md for details' }, { text: 'Version2.0' }]);
+  });
+
+  it('refuses a URL: the remote server does not fetch URLs', async () => {
+    for (const source of ['https://example.com/paper.pdf', { url: 'http://example.com/a' }]) {
+      const error = await caught(remote.addKnowledge(source as string));
+      expect(error.code).toBe('invalid_input');
+      expect(error.message).toContain('the remote server does not fetch URLs');
+      expect(error.message).toContain('{ data, filename }');
+    }
+    expect(server.requestsTo('/sessions/chat_123/knowledge')).toEqual([]);
   });
 
   it('uploads bytes and Blobs with their filename', async () => {

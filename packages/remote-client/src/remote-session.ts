@@ -15,6 +15,7 @@ import {
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import ky, { isHTTPError, isTimeoutError, type KyInstance, type Options, type RetryOptions } from 'ky';
 import { type AgentRoutes, agentRoutes } from './agent-url.js';
+import { fileToUpload, type RemoteKnowledgeSource } from './knowledge-upload.js';
 import {
   errorFromAnswer,
   isBadPort,
@@ -54,6 +55,11 @@ export interface RemoteAddMemoryOptions extends RemoteCallOptions {
   /** Default `'long'` (decided by the server). */
   type?: MemoryType;
   metadata?: Record<string, unknown>;
+  /**
+   * `'session'` (default): this session only; `'user'`: every session of this session's user, when
+   * the server shares one memory store between sessions.
+   */
+  scope?: 'session' | 'user';
 }
 
 export interface RemoteSearchMemoryOptions extends RemoteCallOptions {
@@ -72,16 +78,6 @@ export interface RemoteAddKnowledgeOptions extends RemoteCallOptions {
   id?: string;
   metadata?: Record<string, unknown>;
 }
-
-/**
- * What `addKnowledge` sends. A string that is the path of an existing local file is read here and
- * uploaded (the server never reads its own disk); any other string is text.
- */
-export type RemoteKnowledgeSource =
-  | string
-  | { text: string; title?: string }
-  | { path: string; title?: string }
-  | { data: Uint8Array | Blob; filename: string; title?: string };
 
 /** The answer of `POST /agent`. */
 interface AgentAnswer {
@@ -294,9 +290,17 @@ export class RemoteSession {
       throw new InvalidInputError('addMemory(text) takes a non-empty string');
     }
     const url = this.#sessionRoute('addMemory', 'memory');
-    const { type, metadata, signal } = options;
+    const { type, metadata, scope, signal } = options;
+    if (scope !== undefined && scope !== 'session' && scope !== 'user') {
+      throw new InvalidInputError('addMemory scope must be "session" or "user"');
+    }
     const response = await this.#send('POST', url, {
-      json: { text, ...(type !== undefined && { type }), ...(metadata !== undefined && { metadata }) },
+      json: {
+        text,
+        ...(type !== undefined && { type }),
+        ...(metadata !== undefined && { metadata }),
+        ...(scope !== undefined && { scope }),
+      },
       retry: 'once',
       signal,
     });
@@ -708,49 +712,4 @@ function toContext(body: Record<string, unknown>): SessionContext {
     messageCount: Number(pick('messageCount', 'message_count') ?? 0),
     agents: Array.isArray(agents) ? agents.map(String) : [],
   };
-}
-
-/** Bytes to upload for a knowledge source that is a file, or undefined when it is text. */
-async function fileToUpload(
-  source: RemoteKnowledgeSource,
-): Promise<{ blob: Blob; filename: string } | undefined> {
-  if (typeof source === 'object' && source !== null && 'data' in source) {
-    const { data, filename } = source;
-    if (typeof filename !== 'string' || filename === '') {
-      throw new InvalidInputError('addKnowledge({ data, filename }) needs a filename that tells the type');
-    }
-    if (!(data instanceof Blob) && !(data instanceof Uint8Array)) {
-      throw new InvalidInputError('addKnowledge({ data }) takes a Uint8Array or a Blob');
-    }
-    return { blob: data instanceof Blob ? data : new Blob([data]), filename };
-  }
-  if (typeof source === 'object' && source !== null && 'path' in source) {
-    const file = await readLocalFile(source.path);
-    if (!file)
-      throw new InvalidInputError(`addKnowledge({ path }): no file at ${JSON.stringify(source.path)}`);
-    return file;
-  }
-  if (typeof source === 'string' && looksLikePath(source)) return readLocalFile(source);
-  return undefined;
-}
-
-function looksLikePath(text: string): boolean {
-  return text.length > 0 && text.length < 4096 && !text.includes('\n') && text.trim() === text;
-}
-
-/** The bytes of a local file, or undefined when `path` names no regular file (or there is no file system). */
-async function readLocalFile(path: unknown): Promise<{ blob: Blob; filename: string } | undefined> {
-  if (typeof path !== 'string' || path === '') return undefined;
-  let fs: typeof import('node:fs/promises');
-  let basename: (path: string) => string;
-  try {
-    fs = await import('node:fs/promises');
-    ({ basename } = await import('node:path'));
-  } catch {
-    return undefined;
-  }
-  const stats = await fs.stat(path).catch(() => undefined);
-  if (!stats?.isFile()) return undefined;
-  const bytes = await fs.readFile(path);
-  return { blob: new Blob([bytes]), filename: basename(path) };
 }

@@ -69,13 +69,15 @@ describe('knowledge routes', () => {
     const content = 'Quarterly report.\n\nRevenue grew by 12 percent.';
     form.set('file', new Blob([content], { type: 'text/plain' }), 'q3-report.txt');
     form.set('id', 'q3');
+    form.set('title', 'Q3 report');
     const response = await harness.call('/sessions/files/knowledge', { method: 'POST', body: form });
     expect(response.status).toBe(201);
     expect(response.body).toMatchObject({ id: 'q3', source: 'q3-report.txt', chunkCount: 2 });
     const received = knowledge.received[0]!;
     expect(received.source).toBeInstanceOf(Uint8Array);
     expect(new TextDecoder().decode(received.source as Uint8Array)).toBe(content);
-    expect(received.options).toMatchObject({ filename: 'q3-report.txt', id: 'q3' });
+    expect(received.options).toMatchObject({ filename: 'q3-report.txt', id: 'q3', title: 'Q3 report' });
+    expect(received.options).not.toHaveProperty('metadata');
     const found = await harness.call('/sessions/files/knowledge?q=revenue');
     expect(found.body.results[0]).toMatchObject({ documentId: 'q3', chunkIndex: 1 });
   });

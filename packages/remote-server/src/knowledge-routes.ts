@@ -68,7 +68,7 @@ async function readUpload(c: ServerContext): Promise<Upload> {
         filename: safeFilename(file.name),
         signal,
         ...(id !== undefined && { id }),
-        ...(title !== undefined && { metadata: { title } }),
+        ...(title !== undefined && { title }),
       },
     };
   }

@@ -18,11 +18,12 @@ export function memoryRoutes(app: Hono<ServerEnv>, deps: RouteDeps): void {
   app.post('/sessions/:id/memory', async (c) => {
     requireMemory(deps);
     const sessionId = sessionIdOf(c);
-    const { text, type, metadata } = parseMemoryRequest(await readJson(c));
+    const { text, type, metadata, scope } = parseMemoryRequest(await readJson(c));
     const session = await access.open(c.get('principal'), sessionId, { create: true, memory: true });
     const record = await session.addMemory(text, {
       ...(type !== undefined && { type }),
       ...(metadata !== undefined && { metadata }),
+      ...(scope !== undefined && { scope }),
     });
     return c.json(record, 201);
   });

@@ -78,6 +78,43 @@ describe('with @sessions/memory and @sessions/knowledge', () => {
     expect((await harness.call('/sessions/research_session/memory?q=preferences')).status).toBe(404);
   });
 
+  it('adds a memory in user scope: seen from every session of that user, only', async () => {
+    const shared = new Memory();
+    opened.push(shared);
+    harness = await startHarness({ memory: () => shared });
+    for (const [sessionId, userId] of [
+      ['ada_1', 'ada'],
+      ['ada_2', 'ada'],
+      ['bob_1', 'bob'],
+    ]) {
+      harness.fake.reply('ok');
+      expect((await harness.agent({ message: 'hi', session_id: sessionId, user_id: userId })).status).toBe(
+        200,
+      );
+    }
+    const fact = await harness.call('/sessions/ada_1/memory', {
+      json: { text: 'Ada prefers metric units', scope: 'user' },
+    });
+    expect(fact.status).toBe(201);
+    expect(fact.body.scope).toEqual({ userId: 'ada' });
+    await harness.call('/sessions/ada_1/memory', { json: { text: 'This chat is about metric conversions' } });
+    const search = async (sessionId: string): Promise<string[]> =>
+      (await harness!.call(`/sessions/${sessionId}/memory?q=metric`)).body.results.map(
+        (hit: { text: string }) => hit.text,
+      );
+    expect((await search('ada_1')).sort()).toEqual([
+      'Ada prefers metric units',
+      'This chat is about metric conversions',
+    ]);
+    expect(await search('ada_2')).toEqual(['Ada prefers metric units']);
+    expect(await search('bob_1')).toEqual([]);
+    const bad = await harness.call('/sessions/ada_1/memory', { json: { text: 'x', scope: 'team' } });
+    expect([bad.status, bad.body.error.message]).toEqual([
+      400,
+      'Invalid body: scope: scope must be "session" or "user"',
+    ]);
+  });
+
   it('refuses knowledge it cannot read, with 400', async () => {
     harness = await startHarness({ knowledge: perSession(() => new Knowledge()) });
     const form = new FormData();

@@ -17,7 +17,15 @@ const nonEmpty = (name: string) =>
   z.string({ error: `${name} must be a string` }).regex(/\S/, `${name} must not be empty`);
 const memoryType = z.enum(['short', 'long'], { error: 'type must be "short" or "long"' });
 const metadata = z.record(z.string(), z.unknown(), { error: 'metadata must be an object' });
-const limit = (max: number) => z.coerce.number({ error: 'limit must be a number' }).int().min(1).max(max);
+/** A whole number in [min, max] from a query string; each check says what was wrong. */
+const wholeNumber = (name: string, min: number, max?: number) => {
+  const schema = z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be at least ${min}`);
+  return max === undefined ? schema : schema.max(max, `${name} must be at most ${max}`);
+};
+const limit = (max: number) => wholeNumber('limit', 1, max);
 
 const agentSchema = z.object(
   {
@@ -55,8 +63,15 @@ export function parseAgentRequest(value: unknown): AgentRequest {
   return { message, sessionId: body.session_id ?? undefined, userId: body.user_id ?? undefined };
 }
 
+const memoryScope = z.enum(['session', 'user'], { error: 'scope must be "session" or "user"' });
+
 const memorySchema = z.object(
-  { text: nonEmpty('text'), type: memoryType.optional(), metadata: metadata.optional() },
+  {
+    text: nonEmpty('text'),
+    type: memoryType.optional(),
+    metadata: metadata.optional(),
+    scope: memoryScope.optional(),
+  },
   OBJECT,
 );
 
@@ -65,6 +80,8 @@ export interface MemoryRequest {
   text: string;
   type?: 'short' | 'long' | undefined;
   metadata?: Record<string, unknown> | undefined;
+  /** `'session'` (default): this session only; `'user'`: every session of the session's user. */
+  scope?: 'session' | 'user' | undefined;
 }
 
 export function parseMemoryRequest(value: unknown): MemoryRequest {
@@ -131,7 +148,7 @@ export function parseKnowledgeQuery(value: unknown): KnowledgeQuery {
 }
 
 const messagesQuerySchema = z.object({
-  offset: z.coerce.number({ error: 'offset must be a number' }).int().min(0).optional(),
+  offset: wholeNumber('offset', 0).optional(),
   limit: limit(1000).optional(),
 });
 
