@@ -401,9 +401,13 @@ export class Session {
   /**
    * @internal Appends one turn's messages durably, then to the in-memory history. With an
    * `idempotencyKey` the store may answer an earlier append of it instead of storing these
-   * messages: then what it kept is loaded instead.
+   * messages: then what it kept is loaded instead, and `earlier` is the reply it kept (the last
+   * message of that append).
    */
-  async appendTurn(messages: Message[], idempotencyKey?: string): Promise<AppendResult> {
+  async appendTurn(
+    messages: Message[],
+    idempotencyKey?: string,
+  ): Promise<AppendResult & { earlier?: Message }> {
     if (!this.#ready) await this.#ensureLoaded();
     const result = await this.store.append(
       this.sessionId,
@@ -412,7 +416,8 @@ export class Session {
     );
     const cursor = this.#cursor;
     if (cursor === undefined || this.store.loadSince === undefined) {
-      this.#messages.push(...messages);
+      // With a key, the store may have kept an earlier append instead: see below.
+      if (idempotencyKey === undefined) this.#messages.push(...messages);
     } else if (idempotencyKey === undefined && result.seq - messages.length === this.#messages.length) {
       // Right after what this object holds: the history is still a copy of the store's.
       for (const message of messages) this.#messages.push(message);
@@ -422,7 +427,9 @@ export class Session {
       this.#behind = true;
     }
     if (!this.#stateSaved || this.#stateDirty) await this.#persistState();
-    return result;
+    if (idempotencyKey === undefined) return result;
+    const earlier = await this.#earlierAppend(result.seq, messages.at(-1));
+    return earlier === undefined ? result : { seq: result.seq, earlier };
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -439,6 +446,19 @@ export class Session {
     throw new NotConfiguredError(
       `session.${method}() needs a knowledge base: pass \`knowledge: new Knowledge()\` from @sessions/knowledge to new Session()`,
     );
+  }
+
+  /**
+   * After an append under an idempotency key that answered `seq`: the store's message at `seq`
+   * (the last of the append it kept for the key) when it is not `own`, that is when the store had
+   * kept an earlier append of the key; loads the history up to it first.
+   */
+  async #earlierAppend(seq: number, own: Message | undefined): Promise<Message | undefined> {
+    if (this.#cursor === undefined || this.store.loadSince === undefined || this.#messages.length < seq) {
+      await this.refresh();
+    }
+    const kept = this.#messages[seq - 1];
+    return kept === undefined || kept.id === own?.id ? undefined : copyData(kept);
   }
 
   #ensureLoaded(): Promise<void> {

@@ -14,6 +14,7 @@ import {
   type AnyJson,
   type Harness,
   type HarnessOptions,
+  readEvents,
   startHarness,
 } from './server-harness.test-helper.js';
 
@@ -155,6 +156,44 @@ describe.each(kinds)('live sessions on $name', ({ pair }) => {
       'echo: retried',
       'last',
       'echo: last',
+    ]);
+  });
+
+  it('a retried Idempotency-Key answers what the other server stored, not a second model answer', async () => {
+    const [storeA, storeB] = pair();
+    const a = await start({ store: storeA });
+    const b = await start({ store: storeB });
+    await a.agent({ message: 'first', session_id: 'keyed' });
+    const headers = { 'idempotency-key': 'turn-7' };
+    b.fake.reply({ content: 'answer #1', usage: { prompt_tokens: 7, completion_tokens: 3 } });
+    const stored = await b.agent({ message: 'once', session_id: 'keyed' }, { headers });
+    expect(stored.body.content).toBe('answer #1');
+    // A's own cache never saw the key; its model answers otherwise, but the store kept B's answer.
+    a.fake.reply('answer #2');
+    const retried = await a.agent({ message: 'once', session_id: 'keyed' }, { headers });
+    expect(retried.status).toBe(200);
+    expect(retried.body).toMatchObject({ content: 'answer #1', response: 'answer #1', session_id: 'keyed' });
+    expect(retried.body.metadata.usage).toEqual({ inputTokens: 7, outputTokens: 3, totalTokens: 10 });
+    expect(await history(a, 'keyed')).toEqual(['first', 'echo: first', 'once', 'answer #1']);
+
+    // The same through a stream: the done event carries the stored answer.
+    const streamHeaders = { 'idempotency-key': 'turn-8', accept: 'text/event-stream' };
+    b.fake.reply('streamed #1');
+    await readEvents(
+      await b.request('/agent', { json: { message: 'again', session_id: 'keyed' }, headers: streamHeaders }),
+    );
+    a.fake.reply('streamed #2');
+    const events = await readEvents(
+      await a.request('/agent', { json: { message: 'again', session_id: 'keyed' }, headers: streamHeaders }),
+    );
+    expect(events.at(-1)).toMatchObject({ event: 'done', data: { content: 'streamed #1' } });
+    expect(await history(b, 'keyed')).toEqual([
+      'first',
+      'echo: first',
+      'once',
+      'answer #1',
+      'again',
+      'streamed #1',
     ]);
   });
 
