@@ -268,7 +268,11 @@ export class Session {
 
   // ---- memory and knowledge ---------------------------------------------------------------
 
-  /** The scope of memories added through this session. */
+  /**
+   * The scope of memories added through this session. Synchronous: its `userId` is the stored
+   * session's only once the session is loaded (any awaited call loads it; the memory methods
+   * below load it first).
+   */
   get scope(): Scope {
     return { userId: this.#userId, sessionId: this.sessionId };
   }
@@ -278,6 +282,8 @@ export class Session {
     if (typeof text !== 'string' || text.trim() === '') {
       throw new InvalidInputError('addMemory(text) takes a non-empty string');
     }
+    // Memory is scoped by the user: the stored session's, unless one was given.
+    if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     const metadata = { ...options.metadata, type: options.type ?? 'long' };
     const scope = options.scope === 'user' ? { userId: this.#userId } : this.scope;
     return memory.add({ text, metadata, createdAt: this.now() }, scope);
@@ -286,6 +292,7 @@ export class Session {
   async searchMemory(query: string, options: SearchMemoryOptions = {}): Promise<MemoryHit[]> {
     const memory = this.#requireMemory('searchMemory');
     const { limit = 5, type, minScore } = options;
+    if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     return memory.search(query, {
       limit,
       scope: this.scope,
@@ -297,6 +304,7 @@ export class Session {
   /** Removes this session's memories (only those of `type` when given); returns how many. */
   async clearMemory(type?: MemoryType): Promise<number> {
     const memory = this.#requireMemory('clearMemory');
+    if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     if (type === undefined) return memory.clear(this.scope);
     const records = await memory.list(this.scope);
     const own = records.filter(
