@@ -3,6 +3,7 @@ import type { ChatModel } from './chat-model.js';
 import { copyData } from './copy-data.js';
 import { InvalidInputError, NotConfiguredError } from './errors.js';
 import { assertSessionId, newId } from './ids.js';
+import { KeyedMutex } from './keyed-mutex.js';
 import type {
   KnowledgeAddOptions,
   KnowledgeBase,
@@ -87,6 +88,35 @@ export interface SessionContext {
 
 const DEFAULT_USER = 'default_user';
 
+/** A change of the user state made by one `Session`, applied over the stored state when written. */
+type StateChange =
+  | { key: string; value: unknown }
+  | { key: string; by: number; from: number; result?: number; error?: InvalidInputError };
+
+/** Applies `change` to `data`; an increment notes its result, or its error (and changes nothing). */
+function applyChange(data: Record<string, unknown>, change: StateChange): void {
+  if ('value' in change) {
+    data[change.key] = change.value;
+    return;
+  }
+  const current = data[change.key] ?? change.from;
+  if (typeof current !== 'number') {
+    change.error = new InvalidInputError(
+      `State "${change.key}" holds ${typeof current}, not a number: cannot increment it`,
+    );
+    return;
+  }
+  change.error = undefined;
+  change.result = current + change.by;
+  data[change.key] = change.result;
+}
+
+/**
+ * Serialises the state writes of each session id within this process. By id alone, not per store:
+ * hosts hand each `Session` its own view of one store (as the remote server does).
+ */
+const stateWrites = new KeyedMutex();
+
 /**
  * A conversation that survives restarts: its history, its user state, its agents, and the memory
  * and knowledge its agents draw on. Every agent made by one session shares all of these.
@@ -118,6 +148,10 @@ export class Session {
   #loads = 0;
   #stateSaved = false;
   #stateDirty = false;
+  /** Changes of the user state not yet written: written over the stored state, not over this copy. */
+  #changes: StateChange[] = [];
+  /** Agents registered or changed here since the state was last written. */
+  #agentsChanged = new Set<string>();
   /**
    * With a store that has `loadSince`: where `#messages` ends in the store's history (its length
    * and the history's epoch), so `refresh()` loads only what came after.
@@ -178,7 +212,7 @@ export class Session {
       throw new InvalidInputError('saveState(data) takes a plain object');
     }
     await this.#ensureLoaded();
-    Object.assign(this.#data, copyData(data));
+    for (const [key, value] of Object.entries(copyData(data))) this.#change({ key, value });
     await this.#persistState();
   }
 
@@ -221,23 +255,26 @@ export class Session {
   /** Sets one value of the user state and persists it. */
   async setState(key: string, value: unknown): Promise<void> {
     await this.#ensureLoaded();
-    this.#data[key] = copyData(value);
+    this.#change({ key, value: copyData(value) });
     await this.#persistState();
   }
 
-  /** Adds `by` to a numeric value of the user state (starting from `defaultValue`), persists, returns it. */
+  /**
+   * Adds `by` to a numeric value of the user state (starting from `defaultValue`), persists,
+   * returns it. The increment is applied to the stored value, so concurrent increments (from
+   * other `Session` objects too) all count.
+   */
   async incrementState(key: string, by = 1, defaultValue = 0): Promise<number> {
     await this.#ensureLoaded();
-    const current = this.#data[key] ?? defaultValue;
-    if (typeof current !== 'number') {
-      throw new InvalidInputError(
-        `State "${key}" holds ${typeof current}, not a number: cannot increment it`,
-      );
+    const change: StateChange = { key, by, from: defaultValue };
+    this.#change(change);
+    if (change.error) {
+      this.#changes.pop();
+      throw change.error;
     }
-    const next = current + by;
-    this.#data[key] = next;
     await this.#persistState();
-    return next;
+    if (change.error) throw change.error;
+    return change.result!;
   }
 
   /** The session's metadata as last loaded or changed here. */
@@ -358,6 +395,7 @@ export class Session {
     const before = this.#agents.get(config.name);
     if (before && sameAgentConfig(before, config)) return;
     this.#agents.set(config.name, copyData(config));
+    this.#agentsChanged.add(config.name);
     this.#stateDirty = true;
   }
 
@@ -538,30 +576,113 @@ export class Session {
     this.#stateSaved = true;
   }
 
+  /** Notes a change of the user state: applied to this copy now, and over the stored state when written. */
+  #change(change: StateChange): void {
+    applyChange(this.#data, change);
+    this.#changes.push(change);
+    this.#stateDirty = true;
+  }
+
+  /**
+   * Writes the state: the stored one with this object's changes (user state keys, agents) applied
+   * over it, so changes written meanwhile by other `Session` objects are kept. One write at a
+   * time per session id in this process; across processes with a store's `updateState`.
+   */
   async #persistState(): Promise<void> {
-    this.#updatedAt = this.now().toISOString();
+    await stateWrites.run(this.sessionId, () => this.#writeState());
+  }
+
+  async #writeState(): Promise<void> {
+    const changes = this.#changes;
+    const agentNames = this.#agentsChanged;
+    this.#changes = [];
+    this.#agentsChanged = new Set();
     this.#stateDirty = false;
+    const merge = (stored: SessionState | undefined): SessionState =>
+      this.#merged(stored, changes, agentNames);
+    const store = this.store;
+    try {
+      let written: SessionState;
+      if (store.updateState !== undefined) {
+        written = await store.updateState(this.sessionId, merge);
+      } else {
+        written = merge(await this.#storedState());
+        await store.saveState(this.sessionId, written);
+      }
+      this.#stateSaved = true;
+      // Take in what was written (others' changes too), then this object's changes made meanwhile.
+      if (!this.#userIdGiven) this.#userId = written.userId;
+      this.#createdAt = written.createdAt;
+      this.#updatedAt = written.updatedAt;
+      this.#data = { ...written.data };
+      for (const change of this.#changes) applyChange(this.#data, change);
+      this.#metadata = { ...written.metadata, ...this.#metadataGiven };
+      for (const agent of written.agents ?? []) {
+        if (!this.#agents.has(agent.name)) this.#agents.set(agent.name, agent);
+      }
+    } catch (error) {
+      // Not written: kept for the next write.
+      this.#changes = [...changes, ...this.#changes];
+      for (const name of agentNames) this.#agentsChanged.add(name);
+      this.#stateDirty = true;
+      throw error;
+    }
+  }
+
+  /** The state as stored now: read with `loadSince` after this object's cursor (cheap) when the store has it. */
+  async #storedState(): Promise<SessionState | undefined> {
+    const cursor = this.#cursor;
+    if (this.store.loadSince !== undefined) {
+      const tail = await this.store.loadSince(
+        this.sessionId,
+        cursor === undefined ? undefined : { seq: cursor.seq, epoch: cursor.epoch },
+      );
+      return tail?.state;
+    }
+    return (await this.store.load(this.sessionId))?.state;
+  }
+
+  /** The state to write: `stored` with these changes applied, or this object's whole state when nothing is stored. */
+  #merged(stored: SessionState | undefined, changes: StateChange[], agentNames: Set<string>): SessionState {
+    this.#updatedAt = this.now().toISOString();
+    let data: Record<string, unknown>;
+    let agents: AgentConfig[];
+    let metadata: Record<string, unknown>;
+    if (stored === undefined) {
+      // Nothing stored (or deleted since): this object's state is the session's.
+      data = { ...this.#data };
+      for (const change of changes) {
+        if ('by' in change && change.error === undefined) change.result = data[change.key] as number;
+      }
+      agents = [...this.#agents.values()];
+      metadata = this.#metadata;
+    } else {
+      data = { ...stored.data };
+      for (const change of changes) applyChange(data, change);
+      agents = (stored.agents ?? []).map((agent) =>
+        agentNames.has(agent.name) ? (this.#agents.get(agent.name) ?? agent) : agent,
+      );
+      for (const name of agentNames) {
+        const agent = this.#agents.get(name);
+        if (agent !== undefined && !agents.some((kept) => kept.name === name)) agents.push(agent);
+      }
+      metadata = { ...stored.metadata, ...this.#metadataGiven };
+    }
     // The store keeps a copy (the port's contract): these need not be copied again here.
     const state: SessionState = {
       schemaVersion: 1,
       sessionId: this.sessionId,
-      userId: this.#userId,
-      createdAt: this.#createdAt,
+      userId: stored === undefined || this.#userIdGiven ? this.#userId : stored.userId,
+      createdAt: stored?.createdAt ?? this.#createdAt,
       updatedAt: this.#updatedAt,
-      data: { ...this.#data },
-      agents: [...this.#agents.values()],
+      data,
+      agents,
     };
-    for (const _ in this.#metadata) {
-      state.metadata = { ...this.#metadata };
+    for (const _ in metadata) {
+      state.metadata = { ...metadata };
       break;
     }
-    try {
-      await this.store.saveState(this.sessionId, state);
-      this.#stateSaved = true;
-    } catch (error) {
-      this.#stateDirty = true;
-      throw error;
-    }
+    return state;
   }
 }
 

@@ -81,6 +81,7 @@ function counted(
     },
     append: store.append.bind(store),
     saveState: store.saveState.bind(store),
+    ...(store.updateState && { updateState: store.updateState.bind(store) }),
     list: store.list.bind(store),
     delete: store.delete.bind(store),
   };
@@ -195,6 +196,35 @@ describe.each(kinds)('live sessions on $name', ({ pair }) => {
       'again',
       'streamed #1',
     ]);
+  });
+
+  it('state changed through both servers keeps every key and counts every increment', async () => {
+    const [storeA, storeB] = pair();
+    const a = await start({ store: storeA });
+    const b = await start({ store: storeB });
+    await a.agent({ message: 'hello', session_id: 'stateful' });
+    await b.agent({ message: 'hello again', session_id: 'stateful' });
+    expect(
+      (await a.call('/sessions/stateful/state', { method: 'PATCH', json: { fromA: true } })).status,
+    ).toBe(200);
+    expect(
+      (await b.call('/sessions/stateful/state', { method: 'PATCH', json: { fromB: true } })).status,
+    ).toBe(200);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, n) =>
+        (n % 2 === 0 ? a : b).call('/sessions/stateful/state/visits/increment', { method: 'POST', json: {} }),
+      ),
+    );
+    expect(answers.map((answer) => answer.body.value).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 10 }, (_, n) => n + 1),
+    );
+    const after = await a.agent({ message: 'and again', session_id: 'stateful' });
+    expect(after.status).toBe(200);
+    expect((await b.call('/sessions/stateful/state')).body.state).toEqual({
+      fromA: true,
+      fromB: true,
+      visits: 10,
+    });
   });
 
   it('many concurrent turns on one session through both servers: each stored once, and A’s next prompt is the whole history', async () => {
