@@ -247,7 +247,11 @@ export class Session {
     return tail.then((loaded) => this.#applyTail(loaded));
   }
 
-  /** A value of the user state (as last loaded or set), or `defaultValue`. */
+  /**
+   * A value of the user state (as last loaded or set), or `defaultValue`. Synchronous: it reads
+   * the loaded session; before anything loaded it (`await restoreState()`, any awaited call), the
+   * default.
+   */
   getState<T = unknown>(key: string, defaultValue?: T): T {
     return (Object.hasOwn(this.#data, key) ? this.#data[key] : defaultValue) as T;
   }
@@ -277,7 +281,11 @@ export class Session {
     return change.result!;
   }
 
-  /** The session's metadata as last loaded or changed here. */
+  /**
+   * The session's metadata as last loaded or changed here. Synchronous: before the session is
+   * loaded (`await restoreState()`, or any awaited call), defaults — `messageCount: 0`,
+   * `createdAt` now, the `userId` given or `'default_user'`.
+   */
   getContext(): SessionContext {
     const last = this.#messages.at(-1)?.createdAt;
     return {
