@@ -398,6 +398,7 @@ export class Agent {
       const context = await this.session.buildContext(query, {
         memory: this.#options.memory === true,
         knowledge: this.#options.knowledge === true,
+        recentMemories: this.#options.memory === true,
         maxItems: this.#options.contextItems ?? 5,
         maxTokens: this.#options.contextTokens ?? 1_500,
       });

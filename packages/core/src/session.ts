@@ -74,6 +74,12 @@ export interface BuildContextOptions {
   maxTokens?: number;
   memory?: boolean;
   knowledge?: boolean;
+  /**
+   * When the memory search finds nothing (a question like "What do you know about me?"), the most
+   * recent memories of the session and its user instead (at most `maxItems`, within the same
+   * budget), as "Recent memories". Default `false`; agents with `memory: true` ask for it.
+   */
+  recentMemories?: boolean;
 }
 
 /** What `getContext()` returns. */
@@ -373,10 +379,17 @@ export class Session {
     const { maxItems = 5, maxTokens = 1_500 } = options;
     const useMemory = options.memory ?? this.memory !== undefined;
     const useKnowledge = options.knowledge ?? this.knowledge !== undefined;
-    const [memories, passages] = await Promise.all([
+    const [found, passages] = await Promise.all([
       useMemory ? this.searchMemory(query, { limit: maxItems }) : [],
       useKnowledge ? this.searchKnowledge(query, { limit: maxItems }) : [],
     ]);
+    let memories: Array<{ text: string }> = found;
+    let memoryTitle = 'Relevant memories';
+    if (found.length === 0 && useMemory && options.recentMemories && maxItems > 0) {
+      // Nothing matched the words: the newest memories of this session and its user, newest first.
+      memories = (await this.#requireMemory('buildContext').list(this.scope)).slice(-maxItems).reverse();
+      memoryTitle = 'Recent memories';
+    }
     const sections: string[] = [];
     let budget = maxTokens;
     const take = (lines: string[]): string[] => {
@@ -390,7 +403,7 @@ export class Session {
       return kept;
     };
     const memoryLines = take(memories.map((hit) => `- ${hit.text}`));
-    if (memoryLines.length > 0) sections.push(`Relevant memories:\n${memoryLines.join('\n')}`);
+    if (memoryLines.length > 0) sections.push(`${memoryTitle}:\n${memoryLines.join('\n')}`);
     const knowledgeLines = take(passages.map((hit, index) => `[${index + 1}] ${cite(hit)}\n${hit.text}`));
     if (knowledgeLines.length > 0) sections.push(`Relevant knowledge:\n${knowledgeLines.join('\n\n')}`);
     return sections.join('\n\n');
