@@ -56,6 +56,12 @@ export interface ChatOptions {
    * hand middleware data and read back what they left. A new object when absent.
    */
   metadata?: Record<string, unknown>;
+  /**
+   * With a `turnId` the store already held (a retry stored first by another `Session`, another
+   * process, or before a restart): called with the reply stored then, before `chat()` resolves
+   * (with that reply's content, not this run's) or the stream ends (its deltas were this run's).
+   */
+  onReplay?: (reply: Message) => void;
 }
 
 export interface StreamChunk {
@@ -235,7 +241,14 @@ export class Agent {
       createdAt: at,
       ...(result.usage && { metadata: { usage: result.usage } }),
     };
-    await session.appendTurn([user, ...produced, reply], options.turnId);
+    const appended = await session.appendTurn([user, ...produced, reply], options.turnId);
+    if (appended.earlier !== undefined) {
+      // The store kept an earlier run of this turn id: that run's reply is the answer.
+      const kept = appended.earlier;
+      options.onReplay?.(kept);
+      const keptUsage = kept.metadata?.usage as Usage | undefined;
+      return { turn, produced, result: { content: kept.content, ...(keptUsage && { usage: keptUsage }) } };
+    }
     if (this.#options.remember) await this.#remember(sent, result.content, options.signal);
     return { turn, produced, result };
   }
@@ -385,6 +398,7 @@ export class Agent {
       const context = await this.session.buildContext(query, {
         memory: this.#options.memory === true,
         knowledge: this.#options.knowledge === true,
+        recentMemories: this.#options.memory === true,
         maxItems: this.#options.contextItems ?? 5,
         maxTokens: this.#options.contextTokens ?? 1_500,
       });

@@ -74,6 +74,17 @@ export class MemorySessionStore implements SessionStore {
     this.#entry(sessionId).state = copy;
   }
 
+  /** Replaces the state with `update(current)` (see `SessionStore.updateState`): nothing runs in between. */
+  async updateState(
+    sessionId: string,
+    update: (current: SessionState | undefined) => SessionState,
+  ): Promise<SessionState> {
+    assertSessionId(sessionId);
+    const next = copyData(update(copyData(this.#sessions.get(sessionId)?.state)));
+    this.#entry(sessionId).state = next;
+    return copyData(next);
+  }
+
   async *list(filter: ListFilter = {}): AsyncIterable<SessionSummary> {
     for (const [sessionId, { state }] of [...this.#sessions]) {
       if (filter.userId !== undefined && state?.userId !== filter.userId) continue;

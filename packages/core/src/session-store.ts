@@ -96,4 +96,16 @@ export interface SessionStore {
    * reading the whole history again; it must cost about as little as the tail it returns.
    */
   loadSince?(sessionId: string, cursor?: HistoryCursor): Promise<StoredTail | undefined>;
+  /**
+   * Optional: replaces the session's state with `update(current)` atomically — no other write of
+   * its state lands between the read and the write (across processes, for a store shared by
+   * several) — and returns what was written. `current` is `undefined` when no state is stored.
+   * `update` is synchronous, may be called more than once, and nothing is written when it throws.
+   * A `Session` writes its state with it when the store has it; otherwise it reads the state,
+   * applies its changes and `saveState`s, one write at a time per session within its process only.
+   */
+  updateState?(
+    sessionId: string,
+    update: (current: SessionState | undefined) => SessionState,
+  ): Promise<SessionState>;
 }

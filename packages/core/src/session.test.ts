@@ -97,3 +97,39 @@ describe('Session metadata', () => {
     });
   });
 });
+
+describe('the synchronous reads of a Session', () => {
+  it('show the session as loaded: defaults before restoreState, the stored session after', async () => {
+    const store = new MemorySessionStore();
+    const first = new Session({
+      sessionId: 'chat_123',
+      userId: 'user_456',
+      store,
+      model: new ScriptedModel(),
+      now: () => new Date('2026-01-01T00:00:00.000Z'),
+    });
+    await first.Agent({ name: 'Assistant' }).chat('Hello');
+    await first.setState('step', 2);
+
+    const later = new Session({
+      sessionId: 'chat_123',
+      store,
+      now: () => new Date('2026-06-01T00:00:00.000Z'),
+    });
+    expect(later.getContext()).toMatchObject({
+      userId: 'default_user',
+      createdAt: '2026-06-01T00:00:00.000Z',
+      messageCount: 0,
+      agents: [],
+    });
+    expect(later.getState('step', 0)).toBe(0);
+    await later.restoreState();
+    expect(later.getContext()).toMatchObject({
+      userId: 'user_456',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      messageCount: 2,
+      agents: ['Assistant'],
+    });
+    expect(later.getState('step', 0)).toBe(2);
+  });
+});

@@ -3,6 +3,7 @@ import type { ChatModel } from './chat-model.js';
 import { copyData } from './copy-data.js';
 import { InvalidInputError, NotConfiguredError } from './errors.js';
 import { assertSessionId, newId } from './ids.js';
+import { KeyedMutex } from './keyed-mutex.js';
 import type {
   KnowledgeAddOptions,
   KnowledgeBase,
@@ -73,6 +74,12 @@ export interface BuildContextOptions {
   maxTokens?: number;
   memory?: boolean;
   knowledge?: boolean;
+  /**
+   * When the memory search finds nothing (a question like "What do you know about me?"), the most
+   * recent memories of the session and its user instead (at most `maxItems`, within the same
+   * budget), as "Recent memories". Default `false`; agents with `memory: true` ask for it.
+   */
+  recentMemories?: boolean;
 }
 
 /** What `getContext()` returns. */
@@ -86,6 +93,35 @@ export interface SessionContext {
 }
 
 const DEFAULT_USER = 'default_user';
+
+/** A change of the user state made by one `Session`, applied over the stored state when written. */
+type StateChange =
+  | { key: string; value: unknown }
+  | { key: string; by: number; from: number; result?: number; error?: InvalidInputError };
+
+/** Applies `change` to `data`; an increment notes its result, or its error (and changes nothing). */
+function applyChange(data: Record<string, unknown>, change: StateChange): void {
+  if ('value' in change) {
+    data[change.key] = change.value;
+    return;
+  }
+  const current = data[change.key] ?? change.from;
+  if (typeof current !== 'number') {
+    change.error = new InvalidInputError(
+      `State "${change.key}" holds ${typeof current}, not a number: cannot increment it`,
+    );
+    return;
+  }
+  change.error = undefined;
+  change.result = current + change.by;
+  data[change.key] = change.result;
+}
+
+/**
+ * Serialises the state writes of each session id within this process. By id alone, not per store:
+ * hosts hand each `Session` its own view of one store (as the remote server does).
+ */
+const stateWrites = new KeyedMutex();
 
 /**
  * A conversation that survives restarts: its history, its user state, its agents, and the memory
@@ -118,6 +154,10 @@ export class Session {
   #loads = 0;
   #stateSaved = false;
   #stateDirty = false;
+  /** Changes of the user state not yet written: written over the stored state, not over this copy. */
+  #changes: StateChange[] = [];
+  /** Agents registered or changed here since the state was last written. */
+  #agentsChanged = new Set<string>();
   /**
    * With a store that has `loadSince`: where `#messages` ends in the store's history (its length
    * and the history's epoch), so `refresh()` loads only what came after.
@@ -178,7 +218,7 @@ export class Session {
       throw new InvalidInputError('saveState(data) takes a plain object');
     }
     await this.#ensureLoaded();
-    Object.assign(this.#data, copyData(data));
+    for (const [key, value] of Object.entries(copyData(data))) this.#change({ key, value });
     await this.#persistState();
   }
 
@@ -213,7 +253,11 @@ export class Session {
     return tail.then((loaded) => this.#applyTail(loaded));
   }
 
-  /** A value of the user state (as last loaded or set), or `defaultValue`. */
+  /**
+   * A value of the user state (as last loaded or set), or `defaultValue`. Synchronous: it reads
+   * the loaded session; before anything loaded it (`await restoreState()`, any awaited call), the
+   * default.
+   */
   getState<T = unknown>(key: string, defaultValue?: T): T {
     return (Object.hasOwn(this.#data, key) ? this.#data[key] : defaultValue) as T;
   }
@@ -221,26 +265,33 @@ export class Session {
   /** Sets one value of the user state and persists it. */
   async setState(key: string, value: unknown): Promise<void> {
     await this.#ensureLoaded();
-    this.#data[key] = copyData(value);
+    this.#change({ key, value: copyData(value) });
     await this.#persistState();
   }
 
-  /** Adds `by` to a numeric value of the user state (starting from `defaultValue`), persists, returns it. */
+  /**
+   * Adds `by` to a numeric value of the user state (starting from `defaultValue`), persists,
+   * returns it. The increment is applied to the stored value, so concurrent increments (from
+   * other `Session` objects too) all count.
+   */
   async incrementState(key: string, by = 1, defaultValue = 0): Promise<number> {
     await this.#ensureLoaded();
-    const current = this.#data[key] ?? defaultValue;
-    if (typeof current !== 'number') {
-      throw new InvalidInputError(
-        `State "${key}" holds ${typeof current}, not a number: cannot increment it`,
-      );
+    const change: StateChange = { key, by, from: defaultValue };
+    this.#change(change);
+    if (change.error) {
+      this.#changes.pop();
+      throw change.error;
     }
-    const next = current + by;
-    this.#data[key] = next;
     await this.#persistState();
-    return next;
+    if (change.error) throw change.error;
+    return change.result!;
   }
 
-  /** The session's metadata as last loaded or changed here. */
+  /**
+   * The session's metadata as last loaded or changed here. Synchronous: before the session is
+   * loaded (`await restoreState()`, or any awaited call), defaults — `messageCount: 0`,
+   * `createdAt` now, the `userId` given or `'default_user'`.
+   */
   getContext(): SessionContext {
     const last = this.#messages.at(-1)?.createdAt;
     return {
@@ -268,7 +319,11 @@ export class Session {
 
   // ---- memory and knowledge ---------------------------------------------------------------
 
-  /** The scope of memories added through this session. */
+  /**
+   * The scope of memories added through this session. Synchronous: its `userId` is the stored
+   * session's only once the session is loaded (any awaited call loads it; the memory methods
+   * below load it first).
+   */
   get scope(): Scope {
     return { userId: this.#userId, sessionId: this.sessionId };
   }
@@ -278,6 +333,8 @@ export class Session {
     if (typeof text !== 'string' || text.trim() === '') {
       throw new InvalidInputError('addMemory(text) takes a non-empty string');
     }
+    // Memory is scoped by the user: the stored session's, unless one was given.
+    if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     const metadata = { ...options.metadata, type: options.type ?? 'long' };
     const scope = options.scope === 'user' ? { userId: this.#userId } : this.scope;
     return memory.add({ text, metadata, createdAt: this.now() }, scope);
@@ -286,6 +343,7 @@ export class Session {
   async searchMemory(query: string, options: SearchMemoryOptions = {}): Promise<MemoryHit[]> {
     const memory = this.#requireMemory('searchMemory');
     const { limit = 5, type, minScore } = options;
+    if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     return memory.search(query, {
       limit,
       scope: this.scope,
@@ -297,6 +355,7 @@ export class Session {
   /** Removes this session's memories (only those of `type` when given); returns how many. */
   async clearMemory(type?: MemoryType): Promise<number> {
     const memory = this.#requireMemory('clearMemory');
+    if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     if (type === undefined) return memory.clear(this.scope);
     const records = await memory.list(this.scope);
     const own = records.filter(
@@ -320,10 +379,17 @@ export class Session {
     const { maxItems = 5, maxTokens = 1_500 } = options;
     const useMemory = options.memory ?? this.memory !== undefined;
     const useKnowledge = options.knowledge ?? this.knowledge !== undefined;
-    const [memories, passages] = await Promise.all([
+    const [found, passages] = await Promise.all([
       useMemory ? this.searchMemory(query, { limit: maxItems }) : [],
       useKnowledge ? this.searchKnowledge(query, { limit: maxItems }) : [],
     ]);
+    let memories: Array<{ text: string }> = found;
+    let memoryTitle = 'Relevant memories';
+    if (found.length === 0 && useMemory && options.recentMemories && maxItems > 0) {
+      // Nothing matched the words: the newest memories of this session and its user, newest first.
+      memories = (await this.#requireMemory('buildContext').list(this.scope)).slice(-maxItems).reverse();
+      memoryTitle = 'Recent memories';
+    }
     const sections: string[] = [];
     let budget = maxTokens;
     const take = (lines: string[]): string[] => {
@@ -337,7 +403,7 @@ export class Session {
       return kept;
     };
     const memoryLines = take(memories.map((hit) => `- ${hit.text}`));
-    if (memoryLines.length > 0) sections.push(`Relevant memories:\n${memoryLines.join('\n')}`);
+    if (memoryLines.length > 0) sections.push(`${memoryTitle}:\n${memoryLines.join('\n')}`);
     const knowledgeLines = take(passages.map((hit, index) => `[${index + 1}] ${cite(hit)}\n${hit.text}`));
     if (knowledgeLines.length > 0) sections.push(`Relevant knowledge:\n${knowledgeLines.join('\n\n')}`);
     return sections.join('\n\n');
@@ -350,6 +416,7 @@ export class Session {
     const before = this.#agents.get(config.name);
     if (before && sameAgentConfig(before, config)) return;
     this.#agents.set(config.name, copyData(config));
+    this.#agentsChanged.add(config.name);
     this.#stateDirty = true;
   }
 
@@ -401,9 +468,13 @@ export class Session {
   /**
    * @internal Appends one turn's messages durably, then to the in-memory history. With an
    * `idempotencyKey` the store may answer an earlier append of it instead of storing these
-   * messages: then what it kept is loaded instead.
+   * messages: then what it kept is loaded instead, and `earlier` is the reply it kept (the last
+   * message of that append).
    */
-  async appendTurn(messages: Message[], idempotencyKey?: string): Promise<AppendResult> {
+  async appendTurn(
+    messages: Message[],
+    idempotencyKey?: string,
+  ): Promise<AppendResult & { earlier?: Message }> {
     if (!this.#ready) await this.#ensureLoaded();
     const result = await this.store.append(
       this.sessionId,
@@ -412,7 +483,8 @@ export class Session {
     );
     const cursor = this.#cursor;
     if (cursor === undefined || this.store.loadSince === undefined) {
-      this.#messages.push(...messages);
+      // With a key, the store may have kept an earlier append instead: see below.
+      if (idempotencyKey === undefined) this.#messages.push(...messages);
     } else if (idempotencyKey === undefined && result.seq - messages.length === this.#messages.length) {
       // Right after what this object holds: the history is still a copy of the store's.
       for (const message of messages) this.#messages.push(message);
@@ -422,7 +494,9 @@ export class Session {
       this.#behind = true;
     }
     if (!this.#stateSaved || this.#stateDirty) await this.#persistState();
-    return result;
+    if (idempotencyKey === undefined) return result;
+    const earlier = await this.#earlierAppend(result.seq, messages.at(-1));
+    return earlier === undefined ? result : { seq: result.seq, earlier };
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -439,6 +513,19 @@ export class Session {
     throw new NotConfiguredError(
       `session.${method}() needs a knowledge base: pass \`knowledge: new Knowledge()\` from @sessions/knowledge to new Session()`,
     );
+  }
+
+  /**
+   * After an append under an idempotency key that answered `seq`: the store's message at `seq`
+   * (the last of the append it kept for the key) when it is not `own`, that is when the store had
+   * kept an earlier append of the key; loads the history up to it first.
+   */
+  async #earlierAppend(seq: number, own: Message | undefined): Promise<Message | undefined> {
+    if (this.#cursor === undefined || this.store.loadSince === undefined || this.#messages.length < seq) {
+      await this.refresh();
+    }
+    const kept = this.#messages[seq - 1];
+    return kept === undefined || kept.id === own?.id ? undefined : copyData(kept);
   }
 
   #ensureLoaded(): Promise<void> {
@@ -510,30 +597,113 @@ export class Session {
     this.#stateSaved = true;
   }
 
+  /** Notes a change of the user state: applied to this copy now, and over the stored state when written. */
+  #change(change: StateChange): void {
+    applyChange(this.#data, change);
+    this.#changes.push(change);
+    this.#stateDirty = true;
+  }
+
+  /**
+   * Writes the state: the stored one with this object's changes (user state keys, agents) applied
+   * over it, so changes written meanwhile by other `Session` objects are kept. One write at a
+   * time per session id in this process; across processes with a store's `updateState`.
+   */
   async #persistState(): Promise<void> {
-    this.#updatedAt = this.now().toISOString();
+    await stateWrites.run(this.sessionId, () => this.#writeState());
+  }
+
+  async #writeState(): Promise<void> {
+    const changes = this.#changes;
+    const agentNames = this.#agentsChanged;
+    this.#changes = [];
+    this.#agentsChanged = new Set();
     this.#stateDirty = false;
+    const merge = (stored: SessionState | undefined): SessionState =>
+      this.#merged(stored, changes, agentNames);
+    const store = this.store;
+    try {
+      let written: SessionState;
+      if (store.updateState !== undefined) {
+        written = await store.updateState(this.sessionId, merge);
+      } else {
+        written = merge(await this.#storedState());
+        await store.saveState(this.sessionId, written);
+      }
+      this.#stateSaved = true;
+      // Take in what was written (others' changes too), then this object's changes made meanwhile.
+      if (!this.#userIdGiven) this.#userId = written.userId;
+      this.#createdAt = written.createdAt;
+      this.#updatedAt = written.updatedAt;
+      this.#data = { ...written.data };
+      for (const change of this.#changes) applyChange(this.#data, change);
+      this.#metadata = { ...written.metadata, ...this.#metadataGiven };
+      for (const agent of written.agents ?? []) {
+        if (!this.#agents.has(agent.name)) this.#agents.set(agent.name, agent);
+      }
+    } catch (error) {
+      // Not written: kept for the next write.
+      this.#changes = [...changes, ...this.#changes];
+      for (const name of agentNames) this.#agentsChanged.add(name);
+      this.#stateDirty = true;
+      throw error;
+    }
+  }
+
+  /** The state as stored now: read with `loadSince` after this object's cursor (cheap) when the store has it. */
+  async #storedState(): Promise<SessionState | undefined> {
+    const cursor = this.#cursor;
+    if (this.store.loadSince !== undefined) {
+      const tail = await this.store.loadSince(
+        this.sessionId,
+        cursor === undefined ? undefined : { seq: cursor.seq, epoch: cursor.epoch },
+      );
+      return tail?.state;
+    }
+    return (await this.store.load(this.sessionId))?.state;
+  }
+
+  /** The state to write: `stored` with these changes applied, or this object's whole state when nothing is stored. */
+  #merged(stored: SessionState | undefined, changes: StateChange[], agentNames: Set<string>): SessionState {
+    this.#updatedAt = this.now().toISOString();
+    let data: Record<string, unknown>;
+    let agents: AgentConfig[];
+    let metadata: Record<string, unknown>;
+    if (stored === undefined) {
+      // Nothing stored (or deleted since): this object's state is the session's.
+      data = { ...this.#data };
+      for (const change of changes) {
+        if ('by' in change && change.error === undefined) change.result = data[change.key] as number;
+      }
+      agents = [...this.#agents.values()];
+      metadata = this.#metadata;
+    } else {
+      data = { ...stored.data };
+      for (const change of changes) applyChange(data, change);
+      agents = (stored.agents ?? []).map((agent) =>
+        agentNames.has(agent.name) ? (this.#agents.get(agent.name) ?? agent) : agent,
+      );
+      for (const name of agentNames) {
+        const agent = this.#agents.get(name);
+        if (agent !== undefined && !agents.some((kept) => kept.name === name)) agents.push(agent);
+      }
+      metadata = { ...stored.metadata, ...this.#metadataGiven };
+    }
     // The store keeps a copy (the port's contract): these need not be copied again here.
     const state: SessionState = {
       schemaVersion: 1,
       sessionId: this.sessionId,
-      userId: this.#userId,
-      createdAt: this.#createdAt,
+      userId: stored === undefined || this.#userIdGiven ? this.#userId : stored.userId,
+      createdAt: stored?.createdAt ?? this.#createdAt,
       updatedAt: this.#updatedAt,
-      data: { ...this.#data },
-      agents: [...this.#agents.values()],
+      data,
+      agents,
     };
-    for (const _ in this.#metadata) {
-      state.metadata = { ...this.#metadata };
+    for (const _ in metadata) {
+      state.metadata = { ...metadata };
       break;
     }
-    try {
-      await this.store.saveState(this.sessionId, state);
-      this.#stateSaved = true;
-    } catch (error) {
-      this.#stateDirty = true;
-      throw error;
-    }
+    return state;
   }
 }
 

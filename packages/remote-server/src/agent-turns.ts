@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import {
   type Agent,
   type AgentOptions,
+  type ChatOptions,
   InvalidInputError,
+  type Message,
   type Middleware,
   newId,
   type Session,
@@ -138,7 +140,10 @@ export class AgentTurns {
       },
     });
     const metadata: Record<string | symbol, unknown> = {};
-    const chat = { signal: turn.signal, metadata, turnId };
+    // A retry whose turn another server (or this one before a restart) stored: answer what it stored.
+    let replayed: Message | undefined;
+    const chat: ChatOptions = { signal: turn.signal, metadata, turnId };
+    if (turnId !== undefined) chat.onReplay = (reply) => (replayed = reply);
     try {
       if (onDelta) {
         for await (const chunk of agent.stream(input.message, chat)) onDelta(chunk.delta);
@@ -153,7 +158,10 @@ export class AgentTurns {
       stopTimer?.();
       stopWatching();
     }
-    const final = metadata[RESULT] as TurnResult | undefined;
+    const final =
+      replayed === undefined
+        ? (metadata[RESULT] as TurnResult | undefined)
+        : { content: replayed.content, usage: replayed.metadata?.usage as Usage | undefined };
     const content = final?.content ?? '';
     const metadataOut: AgentAnswer['metadata'] = { agent_name: agent.name, timestamp: now().toISOString() };
     if (final?.usage !== undefined) metadataOut.usage = final.usage;

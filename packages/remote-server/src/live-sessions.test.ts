@@ -14,6 +14,7 @@ import {
   type AnyJson,
   type Harness,
   type HarnessOptions,
+  readEvents,
   startHarness,
 } from './server-harness.test-helper.js';
 
@@ -80,6 +81,7 @@ function counted(
     },
     append: store.append.bind(store),
     saveState: store.saveState.bind(store),
+    ...(store.updateState && { updateState: store.updateState.bind(store) }),
     list: store.list.bind(store),
     delete: store.delete.bind(store),
   };
@@ -156,6 +158,73 @@ describe.each(kinds)('live sessions on $name', ({ pair }) => {
       'last',
       'echo: last',
     ]);
+  });
+
+  it('a retried Idempotency-Key answers what the other server stored, not a second model answer', async () => {
+    const [storeA, storeB] = pair();
+    const a = await start({ store: storeA });
+    const b = await start({ store: storeB });
+    await a.agent({ message: 'first', session_id: 'keyed' });
+    const headers = { 'idempotency-key': 'turn-7' };
+    b.fake.reply({ content: 'answer #1', usage: { prompt_tokens: 7, completion_tokens: 3 } });
+    const stored = await b.agent({ message: 'once', session_id: 'keyed' }, { headers });
+    expect(stored.body.content).toBe('answer #1');
+    // A's own cache never saw the key; its model answers otherwise, but the store kept B's answer.
+    a.fake.reply('answer #2');
+    const retried = await a.agent({ message: 'once', session_id: 'keyed' }, { headers });
+    expect(retried.status).toBe(200);
+    expect(retried.body).toMatchObject({ content: 'answer #1', response: 'answer #1', session_id: 'keyed' });
+    expect(retried.body.metadata.usage).toEqual({ inputTokens: 7, outputTokens: 3, totalTokens: 10 });
+    expect(await history(a, 'keyed')).toEqual(['first', 'echo: first', 'once', 'answer #1']);
+
+    // The same through a stream: the done event carries the stored answer.
+    const streamHeaders = { 'idempotency-key': 'turn-8', accept: 'text/event-stream' };
+    b.fake.reply('streamed #1');
+    await readEvents(
+      await b.request('/agent', { json: { message: 'again', session_id: 'keyed' }, headers: streamHeaders }),
+    );
+    a.fake.reply('streamed #2');
+    const events = await readEvents(
+      await a.request('/agent', { json: { message: 'again', session_id: 'keyed' }, headers: streamHeaders }),
+    );
+    expect(events.at(-1)).toMatchObject({ event: 'done', data: { content: 'streamed #1' } });
+    expect(await history(b, 'keyed')).toEqual([
+      'first',
+      'echo: first',
+      'once',
+      'answer #1',
+      'again',
+      'streamed #1',
+    ]);
+  });
+
+  it('state changed through both servers keeps every key and counts every increment', async () => {
+    const [storeA, storeB] = pair();
+    const a = await start({ store: storeA });
+    const b = await start({ store: storeB });
+    await a.agent({ message: 'hello', session_id: 'stateful' });
+    await b.agent({ message: 'hello again', session_id: 'stateful' });
+    expect(
+      (await a.call('/sessions/stateful/state', { method: 'PATCH', json: { fromA: true } })).status,
+    ).toBe(200);
+    expect(
+      (await b.call('/sessions/stateful/state', { method: 'PATCH', json: { fromB: true } })).status,
+    ).toBe(200);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, n) =>
+        (n % 2 === 0 ? a : b).call('/sessions/stateful/state/visits/increment', { method: 'POST', json: {} }),
+      ),
+    );
+    expect(answers.map((answer) => answer.body.value).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 10 }, (_, n) => n + 1),
+    );
+    const after = await a.agent({ message: 'and again', session_id: 'stateful' });
+    expect(after.status).toBe(200);
+    expect((await b.call('/sessions/stateful/state')).body.state).toEqual({
+      fromA: true,
+      fromB: true,
+      visits: 10,
+    });
   });
 
   it('many concurrent turns on one session through both servers: each stored once, and A’s next prompt is the whole history', async () => {

@@ -35,6 +35,10 @@ export class SessionView implements SessionStore {
   /** The user id of the stored state, as last read or written. */
   storedUserId: string | undefined;
   loadSince?: (sessionId: string, cursor?: HistoryCursor) => Promise<StoredTail | undefined>;
+  updateState?: (
+    sessionId: string,
+    update: (current: SessionState | undefined) => SessionState,
+  ) => Promise<SessionState>;
   #first: { value: StoredTail | StoredSession | undefined } | undefined;
 
   constructor(store: SessionStore, sessionId: string, preset?: { nothing: true }) {
@@ -52,6 +56,14 @@ export class SessionView implements SessionStore {
         if (first) return Promise.resolve(see(first.value as StoredTail | undefined));
         const tail = loadSince.call(store, id, cursor);
         return id === this.sessionId ? tail.then(see) : tail;
+      };
+    }
+    const updateState = store.updateState;
+    if (typeof updateState === 'function') {
+      this.updateState = async (id, update) => {
+        const state = await updateState.call(store, id, update);
+        if (id === this.sessionId) this.#saw(state);
+        return state;
       };
     }
   }
@@ -81,10 +93,13 @@ export class SessionView implements SessionStore {
 
   async saveState(sessionId: string, state: SessionState): Promise<void> {
     await this.store.saveState(sessionId, state);
-    if (sessionId === this.sessionId) {
-      this.found = { owner: ownerOfState(state) };
-      this.storedUserId = state.userId;
-    }
+    if (sessionId === this.sessionId) this.#saw(state);
+  }
+
+  /** Notes a state this session wrote. */
+  #saw(state: SessionState): void {
+    this.found = { owner: ownerOfState(state) };
+    this.storedUserId = state.userId;
   }
 
   list(filter?: ListFilter): AsyncIterable<SessionSummary> {

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import type { ChatOptions, StreamChunk } from './agent.js';
+import { MemorySessionStore } from './memory-session-store.js';
+import type { Message } from './message.js';
+import { ScriptedModel } from './scripted-model.test-helper.js';
+import { Session } from './session.js';
+import type { SessionStore } from './session-store.js';
+
+/** The same store without `loadSince`: what a store that does not have it gets. */
+function withoutLoadSince(store: MemorySessionStore): SessionStore {
+  return {
+    load: (id) => store.load(id),
+    append: (id, messages, opts) => store.append(id, messages, opts),
+    saveState: (id, state) => store.saveState(id, state),
+    list: (filter) => store.list(filter),
+    delete: (id) => store.delete(id),
+  };
+}
+
+const stores: Array<{ name: string; make: () => SessionStore }> = [
+  { name: 'a store with loadSince', make: () => new MemorySessionStore() },
+  { name: 'a store without loadSince', make: () => withoutLoadSince(new MemorySessionStore()) },
+];
+
+const usage = { inputTokens: 7, outputTokens: 3, totalTokens: 10 };
+
+async function collect(stream: AsyncIterable<StreamChunk>): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += chunk.delta;
+  return text;
+}
+
+describe.each(stores)('a retried turn id on $name', ({ make }) => {
+  it('answers what the store kept, not the second model answer', async () => {
+    const store = make();
+    const first = new Session({
+      sessionId: 's',
+      store,
+      model: new ScriptedModel().reply({ content: 'answer #1', usage }),
+    });
+    const second = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('answer #2') });
+    // The second Session (another server, or this one after a restart) has loaded the session already.
+    await second.refresh();
+    expect(await first.Agent({ name: 'A' }).chat('once', { turnId: 't1' })).toBe('answer #1');
+
+    const replays: Message[] = [];
+    const options: ChatOptions = { turnId: 't1', onReplay: (reply) => replays.push(reply) };
+    expect(await second.Agent({ name: 'A' }).chat('once', options)).toBe('answer #1');
+    expect(replays.map((reply) => [reply.content, reply.metadata?.usage])).toEqual([['answer #1', usage]]);
+
+    const stored = (await store.load('s'))!.messages;
+    expect(stored.map((m) => m.content)).toEqual(['once', 'answer #1']);
+    // What the second Session holds is the store's history: its own unstored turn is not in it.
+    expect(await second.messages()).toEqual(stored);
+    expect(second.getContext().messageCount).toBe(2);
+  });
+
+  it('answers the stored reply when the retry follows other turns', async () => {
+    const store = make();
+    const first = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('answer #1') });
+    const agent = first.Agent({ name: 'A' });
+    await agent.chat('once', { turnId: 't1' });
+    await agent.chat('later', { turnId: 't2' });
+    const second = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('answer #2') });
+    expect(await second.Agent({ name: 'A' }).chat('once', { turnId: 't1' })).toBe('answer #1');
+    expect((await store.load('s'))!.messages.map((m) => m.content)).toEqual([
+      'once',
+      'answer #1',
+      'later',
+      'echo: later',
+    ]);
+  });
+
+  it('tells a stream of the stored reply when it ends', async () => {
+    const store = make();
+    const first = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('answer #1') });
+    await first.Agent({ name: 'A' }).chat('once', { turnId: 't1' });
+    const second = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('answer #2') });
+    const replays: string[] = [];
+    const streamed = await collect(
+      second.Agent({ name: 'A' }).stream('once', { turnId: 't1', onReplay: (m) => replays.push(m.content) }),
+    );
+    // The deltas were this run's answer; the stored reply is what the turn settled on.
+    expect(streamed).toBe('answer #2');
+    expect(replays).toEqual(['answer #1']);
+    expect((await second.messages()).map((m) => m.content)).toEqual(['once', 'answer #1']);
+  });
+
+  it('does not call onReplay for a turn it stored itself', async () => {
+    const store = make();
+    const session = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('fresh') });
+    const replays: Message[] = [];
+    expect(
+      await session.Agent({ name: 'A' }).chat('hi', { turnId: 't1', onReplay: (m) => replays.push(m) }),
+    ).toBe('fresh');
+    expect(replays).toEqual([]);
+    expect((await session.messages()).map((m) => m.content)).toEqual(['hi', 'fresh']);
+  });
+});
