@@ -153,7 +153,11 @@ async function startKind(kind, root) {
       ? new (await import('@sessions/state-fs')).FsSessionStore({ root })
       : new core.MemorySessionStore();
   // Real logs (pino) and real limiters, written to /dev/null and set too high to refuse anything.
-  const sink = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+  // The destination is the server's default one (pino's buffered asynchronous recipe), to /dev/null.
+  const sink = pino(
+    { level: 'info' },
+    pino.destination({ dest: '/dev/null', sync: false, minLength: 4096, periodicFlush: 200 }),
+  );
   const logs = kind !== 'full-nolog';
   const agentServer = createAgentServer({
     agent: { name: 'Bench Agent', instructions: 'Answer briefly.' },
