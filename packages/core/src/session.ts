@@ -3,6 +3,7 @@ import type { ChatModel } from './chat-model.js';
 import { copyData } from './copy-data.js';
 import { InvalidInputError, NotConfiguredError } from './errors.js';
 import { assertSessionId, newId } from './ids.js';
+import { isoTime } from './iso-time.js';
 import type {
   KnowledgeAddOptions,
   KnowledgeBase,
@@ -141,7 +142,7 @@ export class Session {
     this.knowledge = options.knowledge;
     this.middleware = [...(options.middleware ?? [])];
     this.now = options.now ?? (() => new Date());
-    this.#createdAt = this.now().toISOString();
+    this.#createdAt = isoTime(this.now());
     this.#updatedAt = this.#createdAt;
     this.#metadataGiven = copyData(options.metadata ?? {});
     this.#metadata = { ...this.#metadataGiven };
@@ -511,7 +512,7 @@ export class Session {
   }
 
   async #persistState(): Promise<void> {
-    this.#updatedAt = this.now().toISOString();
+    this.#updatedAt = isoTime(this.now());
     this.#stateDirty = false;
     // The store keeps a copy (the port's contract): these need not be copied again here.
     const state: SessionState = {
