@@ -64,6 +64,19 @@ export const captureTurnResult: Middleware = async function captureTurnResult(tu
   return result;
 };
 
+let lastTime = Number.NaN;
+let lastIso = '';
+
+/** `date.toISOString()`, remembered for the last millisecond asked (several answers share one). */
+function isoTime(date: Date): string {
+  const time = date.getTime();
+  if (time !== lastTime) {
+    lastIso = date.toISOString();
+    lastTime = time;
+  }
+  return lastIso;
+}
+
 /** The largest delay `setTimeout` honours. */
 const MAX_DELAY = 2 ** 31 - 1;
 
@@ -155,7 +168,7 @@ export class AgentTurns {
     }
     const final = metadata[RESULT] as TurnResult | undefined;
     const content = final?.content ?? '';
-    const metadataOut: AgentAnswer['metadata'] = { agent_name: agent.name, timestamp: now().toISOString() };
+    const metadataOut: AgentAnswer['metadata'] = { agent_name: agent.name, timestamp: isoTime(now()) };
     if (final?.usage !== undefined) metadataOut.usage = final.usage;
     return { content, response: content, session_id: sessionId, metadata: metadataOut };
   }
