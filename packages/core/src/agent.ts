@@ -215,11 +215,12 @@ export class Agent {
     let sent = message;
     // The user message's id, the same in the model's request and in the history.
     const userMessageId = newId('msg');
-    const handler = async (current: TurnContext): Promise<TurnResult> => {
+    const handler = (current: TurnContext): Promise<TurnResult> => {
       sent = current.message;
-      const outcome = await this.#answer(current, userMessageId, onDelta);
-      produced = outcome.produced;
-      return outcome.result;
+      return this.#answer(current, userMessageId, onDelta).then((outcome) => {
+        produced = outcome.produced;
+        return outcome.result;
+      });
     };
     const result = await compose(session.middleware, handler)(turn);
     if (typeof result?.content !== 'string') {

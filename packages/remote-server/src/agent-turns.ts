@@ -57,11 +57,12 @@ const RESULT = Symbol('sessions.remote-server.turnResult');
  * and usage, after every other middleware) for the answer, in the `metadata` object the server
  * handed the turn.
  */
-export const captureTurnResult: Middleware = async function captureTurnResult(turn, next) {
+export const captureTurnResult: Middleware = function captureTurnResult(turn, next) {
   const slot = turn.metadata as Record<symbol, unknown>;
-  const result = await next();
-  slot[RESULT] = result;
-  return result;
+  return next().then((result) => {
+    slot[RESULT] = result;
+    return result;
+  });
 };
 
 let lastTime = Number.NaN;
