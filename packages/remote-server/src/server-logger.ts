@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { logDestination } from './log-destination.js';
 
 /**
  * Where the server logs: the shape of a pino logger (`(fields, message)`), which bunyan-style
@@ -18,36 +19,32 @@ export interface ServerLogger {
 const silent: ServerLogger = { info() {}, warn() {}, error() {} };
 
 /**
- * How long a line may wait in the default logger's buffer when few are written. Under load the
- * buffer fills (4 KiB) long before.
- */
-export const LOG_FLUSH_MS = 200;
-
-/**
  * The logger of the options: a given one, none (`false`), else pino on stdout at level `info`,
- * through a buffered asynchronous destination (pino's own recipe for throughput: one write per
- * 4 KiB of lines, or every `LOG_FLUSH_MS`, instead of one hand-off to the thread pool per line),
- * flushed when the server closes and when the process exits.
+ * through `logDestination()` (the lines of one event-loop turn written out together), flushed when
+ * the server closes and when the process exits.
  */
 export function serverLogger(logger: ServerLogger | false | undefined): ServerLogger {
   if (logger === false) return silent;
-  return (
-    logger ??
-    pino(
-      { name: 'sessions-remote-server' },
-      pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: LOG_FLUSH_MS }),
-    )
-  );
+  return logger ?? pino({ name: 'sessions-remote-server' }, logDestination());
 }
 
-/** Flushes `logger` when it can be (pino's `flush`); never fails (a pipe cannot be fsynced, say). */
+/** How long a server's `close()` waits for its logger's `flush()` at most. */
+const FLUSH_WAIT_MS = 5_000;
+
+/** Flushes `logger` when it can be (pino's `flush`); never fails, nor waits past `FLUSH_WAIT_MS`. */
 export function flushLogger(logger: ServerLogger): Promise<void> {
   if (typeof logger.flush !== 'function') return Promise.resolve();
   return new Promise((resolve) => {
-    try {
-      logger.flush?.(() => resolve());
-    } catch {
+    const timer = setTimeout(resolve, FLUSH_WAIT_MS);
+    timer.unref?.();
+    const done = (): void => {
+      clearTimeout(timer);
       resolve();
+    };
+    try {
+      logger.flush?.(done);
+    } catch {
+      done();
     }
   });
 }
