@@ -145,7 +145,7 @@ async function startKind(kind, root) {
     });
     return { server, port: server.address().port, close: () => server.close() };
   }
-  const { createAgentServer } = await import('@sessions/remote-server');
+  const { createAgentServer, logDestination } = await import('@sessions/remote-server');
   const { logging, rateLimit } = await import('@sessions/middleware');
   const { pino } = await import('pino');
   const store =
@@ -153,7 +153,8 @@ async function startKind(kind, root) {
       ? new (await import('@sessions/state-fs')).FsSessionStore({ root })
       : new core.MemorySessionStore();
   // Real logs (pino) and real limiters, written to /dev/null and set too high to refuse anything.
-  const sink = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+  // The destination is the server's default one (`logDestination`), to /dev/null.
+  const sink = pino({ level: 'info' }, logDestination({ dest: '/dev/null' }));
   const logs = kind !== 'full-nolog';
   const agentServer = createAgentServer({
     agent: { name: 'Bench Agent', instructions: 'Answer briefly.' },

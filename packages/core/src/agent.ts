@@ -2,6 +2,7 @@ import { Channel } from './channel.js';
 import type { ChatModel, ChatRequest, ChatResponse } from './chat-model.js';
 import { InvalidInputError, NotConfiguredError } from './errors.js';
 import { newId } from './ids.js';
+import { isoTime } from './iso-time.js';
 import type { Message, ToolCall, Usage } from './message.js';
 import { compose, type TurnContext, type TurnResult } from './middleware.js';
 import { Session } from './session.js';
@@ -214,24 +215,25 @@ export class Agent {
       message,
       streaming: onDelta !== undefined,
       metadata: options.metadata ?? {},
-      ...(options.signal !== undefined && { signal: options.signal }),
     };
+    if (options.signal !== undefined) turn.signal = options.signal;
     let produced: Message[] = [];
     let sent = message;
     // The user message's id, the same in the model's request and in the history.
     const userMessageId = newId('msg');
-    const handler = async (current: TurnContext): Promise<TurnResult> => {
+    const handler = (current: TurnContext): Promise<TurnResult> => {
       sent = current.message;
-      const outcome = await this.#answer(current, userMessageId, onDelta);
-      produced = outcome.produced;
-      return outcome.result;
+      return this.#answer(current, userMessageId, onDelta).then((outcome) => {
+        produced = outcome.produced;
+        return outcome.result;
+      });
     };
     const result = await compose(session.middleware, handler)(turn);
     if (typeof result?.content !== 'string') {
       throw new InvalidInputError('A middleware returned a turn result without string content');
     }
     turn.signal?.throwIfAborted();
-    const at = session.now().toISOString();
+    const at = isoTime(session.now());
     const user: Message = { id: userMessageId, role: 'user', content: sent, createdAt: at };
     const reply: Message = {
       id: newId('msg'),
@@ -239,9 +241,12 @@ export class Agent {
       content: result.content,
       name: this.name,
       createdAt: at,
-      ...(result.usage && { metadata: { usage: result.usage } }),
     };
-    const appended = await session.appendTurn([user, ...produced, reply], options.turnId);
+    if (result.usage) reply.metadata = { usage: result.usage };
+    const appended = await session.appendTurn(
+      produced.length === 0 ? [user, reply] : [user, ...produced, reply],
+      options.turnId,
+    );
     if (appended.earlier !== undefined) {
       // The store kept an earlier run of this turn id: that run's reply is the answer.
       const kept = appended.earlier;
@@ -283,26 +288,27 @@ export class Agent {
     let rounds = 0;
     while (true) {
       const offerTools = this.tools.length > 0 && rounds < maxRounds;
-      const request: ChatRequest = {
-        messages: produced.length === 0 ? prompt : [...prompt, ...produced],
-        ...(offerTools && {
-          tools: this.tools.map(({ name, description, parameters }) => ({ name, description, parameters })),
-        }),
-        ...(turn.signal !== undefined && { signal: turn.signal }),
-        ...(this.#options.temperature !== undefined && { temperature: this.#options.temperature }),
-        ...(this.#options.maxTokens !== undefined && { maxTokens: this.#options.maxTokens }),
-      };
+      const request: ChatRequest = { messages: produced.length === 0 ? prompt : [...prompt, ...produced] };
+      if (offerTools) {
+        request.tools = this.tools.map(({ name, description, parameters }) => ({
+          name,
+          description,
+          parameters,
+        }));
+      }
+      if (turn.signal !== undefined) request.signal = turn.signal;
+      if (this.#options.temperature !== undefined) request.temperature = this.#options.temperature;
+      if (this.#options.maxTokens !== undefined) request.maxTokens = this.#options.maxTokens;
       const response = onDelta ? await streamed(model, request, onDelta) : await model.generate(request);
       usage = addUsage(usage, response.usage);
       const calls = offerTools ? (response.toolCalls ?? []) : [];
       if (calls.length === 0) {
-        return {
-          result: { content: response.content, toolRounds: rounds, ...(usage && { usage }) },
-          produced,
-        };
+        const result: TurnResult = { content: response.content, toolRounds: rounds };
+        if (usage) result.usage = usage;
+        return { result, produced };
       }
       rounds += 1;
-      const at = this.session.now().toISOString();
+      const at = isoTime(this.session.now());
       produced.push({
         id: newId('msg'),
         role: 'assistant',
@@ -318,7 +324,7 @@ export class Agent {
           name: call.name,
           toolCallId: call.id,
           content: await this.#callTool(call, turn),
-          createdAt: this.session.now().toISOString(),
+          createdAt: isoTime(this.session.now()),
         });
       }
     }

@@ -3,6 +3,7 @@ import type { ChatModel } from './chat-model.js';
 import { copyData } from './copy-data.js';
 import { InvalidInputError, NotConfiguredError } from './errors.js';
 import { assertSessionId, newId } from './ids.js';
+import { isoTime } from './iso-time.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type {
   KnowledgeAddOptions,
@@ -181,7 +182,7 @@ export class Session {
     this.knowledge = options.knowledge;
     this.middleware = [...(options.middleware ?? [])];
     this.now = options.now ?? (() => new Date());
-    this.#createdAt = this.now().toISOString();
+    this.#createdAt = isoTime(this.now());
     this.#updatedAt = this.#createdAt;
     this.#metadataGiven = copyData(options.metadata ?? {});
     this.#metadata = { ...this.#metadataGiven };
@@ -665,7 +666,7 @@ export class Session {
 
   /** The state to write: `stored` with these changes applied, or this object's whole state when nothing is stored. */
   #merged(stored: SessionState | undefined, changes: StateChange[], agentNames: Set<string>): SessionState {
-    this.#updatedAt = this.now().toISOString();
+    this.#updatedAt = isoTime(this.now());
     let data: Record<string, unknown>;
     let agents: AgentConfig[];
     let metadata: Record<string, unknown>;

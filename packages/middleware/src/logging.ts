@@ -1,4 +1,4 @@
-import type { Middleware, TurnResult } from '@sessions/core';
+import type { Middleware, TurnContext, TurnResult } from '@sessions/core';
 import { SessionsError } from '@sessions/core';
 import { truncate } from './truncate.js';
 
@@ -42,40 +42,50 @@ export const logging = ({
   level = 'info',
   maxLength = 200,
 }: LoggingOptions = {}): Middleware =>
-  async function logging(turn, next) {
+  // `then` rather than `async`/`await`: one promise less on every turn.
+  function logging(turn, next) {
     const started = performance.now();
-    const fields = (): Record<string, unknown> => ({
-      sessionId: turn.sessionId,
-      userId: turn.userId,
-      agentName: turn.agentName,
-      streaming: turn.streaming,
-      message: truncate(turn.message, maxLength),
-      durationMs: Math.round(performance.now() - started),
-    });
-    let result: TurnResult;
+    let pending: Promise<TurnResult>;
     try {
-      result = await next();
+      pending = next();
     } catch (error) {
-      logger.error({ ...fields(), ...describeError(error) }, `turn failed: ${errorSummary(error)}`);
-      throw error;
+      pending = Promise.reject(error);
     }
-    if (level === 'info') logger.info(turnFields(fields(), result, maxLength), 'turn completed');
-    return result;
+    return pending.then(
+      (result) => {
+        if (level === 'info') logger.info(turnFields(turn, started, maxLength, result), 'turn completed');
+        return result;
+      },
+      (error: unknown) => {
+        const fields = turnFields(turn, started, maxLength, undefined);
+        fields.err = error;
+        if (SessionsError.is(error)) fields.code = error.code;
+        logger.error(fields, `turn failed: ${errorSummary(error)}`);
+        throw error;
+      },
+    );
   };
 
+/** The fields of a turn's line, in one object: the turn as it ended, then what it answered. */
 function turnFields(
-  base: Record<string, unknown>,
-  result: TurnResult,
+  turn: TurnContext,
+  started: number,
   maxLength: number,
+  result: TurnResult | undefined,
 ): Record<string, unknown> {
-  const fields: Record<string, unknown> = { ...base, response: truncate(result.content, maxLength) };
+  const fields: Record<string, unknown> = {
+    sessionId: turn.sessionId,
+    userId: turn.userId,
+    agentName: turn.agentName,
+    streaming: turn.streaming,
+    message: truncate(turn.message, maxLength),
+    durationMs: Math.round(performance.now() - started),
+  };
+  if (result === undefined) return fields;
+  fields.response = truncate(result.content, maxLength);
   if (result.usage !== undefined) fields.usage = result.usage;
   if (result.toolRounds !== undefined) fields.toolRounds = result.toolRounds;
   return fields;
-}
-
-function describeError(error: unknown): Record<string, unknown> {
-  return SessionsError.is(error) ? { err: error, code: error.code } : { err: error };
 }
 
 function errorSummary(error: unknown): string {

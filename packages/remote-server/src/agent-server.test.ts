@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MemorySessionStore } from '@sessions/core';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -104,6 +107,29 @@ describe('createAgentServer', () => {
     await harness.request('/health', { headers: { 'x-request-id': 'pino-1' } });
     const lines = chunks.map((chunk) => JSON.parse(chunk) as Record<string, unknown>);
     expect(lines).toContainEqual(expect.objectContaining({ reqId: 'pino-1', status: 200, msg: 'request' }));
+  });
+
+  it('writes out a buffered log destination when the server closes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'remote-server-log-'));
+    try {
+      const file = join(dir, 'server.log');
+      // Lines wait in the buffer until 4 KiB gather: only the flush on close writes this one.
+      const destination = pino.destination({ dest: file, sync: false, minLength: 4096 });
+      await new Promise((resolve) => destination.once('ready', resolve));
+      harness = await startHarness({ logger: pino({ level: 'info' }, destination) });
+      await harness.request('/health', { headers: { 'x-request-id': 'flushed-1' } });
+      expect(readFileSync(file, 'utf8')).toBe('');
+      await harness.close();
+      harness = undefined;
+      const lines = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toContainEqual(expect.objectContaining({ reqId: 'flushed-1', msg: 'request' }));
+      destination.destroy();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers no CORS headers unless configured', async () => {

@@ -26,7 +26,7 @@ import { type ListeningServer, type ListenOptions, listen } from './listen.js';
 import { memoryRoutes } from './memory-routes.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limiter.js';
 import { hasRequestId, type RouteDeps, type ServerEnv } from './server-env.js';
-import { type ServerLogger, serverLogger } from './server-logger.js';
+import { flushLogger, type ServerLogger, serverLogger } from './server-logger.js';
 import { type KnowledgeFactory, type MemoryFactory, SessionAccess } from './session-access.js';
 import { sessionRoutes } from './session-routes.js';
 
@@ -55,7 +55,11 @@ export interface AgentServerOptions {
   modelTimeoutMs?: number;
   /** Cross-origin requests from browsers: off unless given (hono's `cors()` options). */
   cors?: CorsOptions;
-  /** Where to log (pino or the same shape): one line per request with its `reqId`. Default pino on stdout; `false`: none. */
+  /**
+   * Where to log (pino or the same shape): one line per request with its `reqId`. Default pino on
+   * stdout, buffered (see the README); `false`: none. Flushed (`flush()`, when it has one) when the
+   * listening server closes.
+   */
   logger?: ServerLogger | false;
   /** How long `POST /agent` answers are kept for their `Idempotency-Key`. */
   idempotency?: IdempotencyOptions;
@@ -149,6 +153,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   validate(options);
   const now = options.now ?? (() => new Date());
   const log = serverLogger(options.logger);
+  const logs = options.logger !== false;
   const authenticate = options.auth ? bearerAuthenticator(options.auth) : undefined;
   const limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
   const access = new SessionAccess({
@@ -192,15 +197,17 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       // Answers made by `answerJson` carry the header already (as plain headers, which Node's
       // adapter writes without building a web `Headers` object); the others get it here.
       if (!hasRequestId(c.res)) c.res.headers.set('x-request-id', requestId);
-      const fields = {
-        reqId: c.get('requestId'),
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        principal: c.get('principal'),
-        ms: Math.round((performance.now() - started) * 10) / 10,
-      };
-      log.info(fields, 'request');
+      if (logs) {
+        const fields = {
+          reqId: requestId,
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          principal: c.get('principal'),
+          ms: Math.round((performance.now() - started) * 10) / 10,
+        };
+        log.info(fields, 'request');
+      }
     }
   });
   if (options.cors) {
@@ -298,6 +305,9 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     fetch,
     app,
     listen: (listenOptions) =>
-      listen({ fetch, tracker, authConfigured: authenticate !== undefined }, listenOptions),
+      listen(
+        { fetch, tracker, authConfigured: authenticate !== undefined, flushLogs: () => flushLogger(log) },
+        listenOptions,
+      ),
   };
 }

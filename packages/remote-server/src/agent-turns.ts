@@ -59,12 +59,26 @@ const RESULT = Symbol('sessions.remote-server.turnResult');
  * and usage, after every other middleware) for the answer, in the `metadata` object the server
  * handed the turn.
  */
-export const captureTurnResult: Middleware = async function captureTurnResult(turn, next) {
+export const captureTurnResult: Middleware = function captureTurnResult(turn, next) {
   const slot = turn.metadata as Record<symbol, unknown>;
-  const result = await next();
-  slot[RESULT] = result;
-  return result;
+  return next().then((result) => {
+    slot[RESULT] = result;
+    return result;
+  });
 };
+
+let lastTime = Number.NaN;
+let lastIso = '';
+
+/** `date.toISOString()`, remembered for the last millisecond asked (several answers share one). */
+function isoTime(date: Date): string {
+  const time = date.getTime();
+  if (time !== lastTime) {
+    lastIso = date.toISOString();
+    lastTime = time;
+  }
+  return lastIso;
+}
 
 /** The largest delay `setTimeout` honours. */
 const MAX_DELAY = 2 ** 31 - 1;
@@ -163,7 +177,7 @@ export class AgentTurns {
         ? (metadata[RESULT] as TurnResult | undefined)
         : { content: replayed.content, usage: replayed.metadata?.usage as Usage | undefined };
     const content = final?.content ?? '';
-    const metadataOut: AgentAnswer['metadata'] = { agent_name: agent.name, timestamp: now().toISOString() };
+    const metadataOut: AgentAnswer['metadata'] = { agent_name: agent.name, timestamp: isoTime(now()) };
     if (final?.usage !== undefined) metadataOut.usage = final.usage;
     return { content, response: content, session_id: sessionId, metadata: metadataOut };
   }

@@ -7,6 +7,8 @@ export type { WireError, WireErrorCode } from './error-response.js';
 export { STATUS_BY_CODE } from './error-response.js';
 export type { IdempotencyOptions } from './idempotency-cache.js';
 export type { ListeningServer, ListenOptions } from './listen.js';
+export type { LogDestination, LogDestinationOptions } from './log-destination.js';
+export { logDestination } from './log-destination.js';
 export { isLoopbackHost } from './loopback.js';
 export type { RateLimitOptions } from './rate-limiter.js';
 export type { ServerEnv, ServerVariables } from './server-env.js';

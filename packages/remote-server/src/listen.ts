@@ -26,7 +26,7 @@ export interface ListeningServer {
   /**
    * Graceful shutdown: stops accepting connections (requests arriving on kept-alive connections get
    * 503), lets in-flight turns and streams finish, then closes. Connections still open after
-   * `shutdownTimeoutMs` are cut.
+   * `shutdownTimeoutMs` are cut. Buffered log lines are written out last.
    */
   close(): Promise<void>;
 }
@@ -36,6 +36,8 @@ export interface ListenDeps {
   fetch: (request: Request, env: unknown) => Response | Promise<Response>;
   tracker: InflightTracker;
   authConfigured: boolean;
+  /** Writes out buffered log lines; called last when the server closes. */
+  flushLogs?: () => Promise<void>;
 }
 
 function refuseOpenBinding(host: string): never {
@@ -120,10 +122,12 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
         cut();
       }, shutdownTimeoutMs);
       const turnsDone = Promise.race([deps.tracker.idle(), cutShort]);
-      Promise.all([connectionsClosed, turnsDone]).then(() => {
-        clearTimeout(deadline);
-        resolve();
-      });
+      Promise.all([connectionsClosed, turnsDone])
+        .then(() => {
+          clearTimeout(deadline);
+          return deps.flushLogs?.();
+        })
+        .then(() => resolve());
     });
     return closed;
   };

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { logDestination } from './log-destination.js';
 
 /**
  * Where the server logs: the shape of a pino logger (`(fields, message)`), which bunyan-style
@@ -8,12 +9,42 @@ export interface ServerLogger {
   info(fields: Record<string, unknown>, message: string): void;
   warn(fields: Record<string, unknown>, message: string): void;
   error(fields: Record<string, unknown>, message: string): void;
+  /**
+   * Writes out what is buffered (pino's `flush`): called when the listening server closes, so a
+   * buffered destination loses nothing on a normal shutdown.
+   */
+  flush?(callback?: (error?: Error) => void): void;
 }
 
 const silent: ServerLogger = { info() {}, warn() {}, error() {} };
 
-/** The logger of the options: a given one, none (`false`), else pino on stdout at level `info`. */
+/**
+ * The logger of the options: a given one, none (`false`), else pino on stdout at level `info`,
+ * through `logDestination()` (the lines of one event-loop turn written out together), flushed when
+ * the server closes and when the process exits.
+ */
 export function serverLogger(logger: ServerLogger | false | undefined): ServerLogger {
   if (logger === false) return silent;
-  return logger ?? pino({ name: 'sessions-remote-server' });
+  return logger ?? pino({ name: 'sessions-remote-server' }, logDestination());
+}
+
+/** How long a server's `close()` waits for its logger's `flush()` at most. */
+const FLUSH_WAIT_MS = 5_000;
+
+/** Flushes `logger` when it can be (pino's `flush`); never fails, nor waits past `FLUSH_WAIT_MS`. */
+export function flushLogger(logger: ServerLogger): Promise<void> {
+  if (typeof logger.flush !== 'function') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, FLUSH_WAIT_MS);
+    timer.unref?.();
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    try {
+      logger.flush?.(done);
+    } catch {
+      done();
+    }
+  });
 }

@@ -1,6 +1,7 @@
 import {
   type ChatModel,
   InvalidInputError,
+  KeyedMutex,
   type KnowledgeBase,
   type MemoryStore,
   type Middleware,
@@ -10,7 +11,6 @@ import {
 } from '@sessions/core';
 import { LRUCache } from 'lru-cache';
 import { ANONYMOUS } from './bearer-auth.js';
-import { KeyedMutex } from './keyed-mutex.js';
 import { SessionView } from './session-view.js';
 
 /** Gives the memory store of a session; called for each request that needs it (cache inside if costly). */
