@@ -369,6 +369,39 @@ describe('FsSessionStore across processes', () => {
     expect(new Set(ids.map((id) => id.slice(2))).size).toBe(100);
   });
 
+  it.each([
+    { lockHoldMs: 0, wave: 4, what: 'lock taken per update, 4 at a time' },
+    { lockHoldMs: 5, wave: undefined, what: 'lock kept (default), all at once' },
+  ])(
+    'two processes incrementing one state with updateState lose no increment, with appends between ($what)',
+    async ({ lockHoldMs, wave }) => {
+      const root = await tempRoot();
+      const common = { root, sessionId: 'counted', count: 100, wave, appendEvery: 5, store: { lockHoldMs } };
+      const a = run('update-state-child.mjs', [JSON.stringify({ ...common, prefix: 'a' })]);
+      const b = run('update-state-child.mjs', [JSON.stringify({ ...common, prefix: 'b' })]);
+      await Promise.all([a.waitFor((l) => l.includes('ready')), b.waitFor((l) => l.includes('ready'))]);
+      a.process.stdin!.write('go\n');
+      b.process.stdin!.write('go\n');
+      expect(await a.exited).toBe(0);
+      expect(await b.exited).toBe(0);
+      const written = (lines: string[]): number[] => lines.filter((line) => /^\d+$/.test(line)).map(Number);
+      // Every increment saw the one before it, whichever process wrote that: 1..200, each once.
+      const all = [...written(a.lines), ...written(b.lines)].sort((x, y) => x - y);
+      expect(all).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      if (lockHoldMs === 0) {
+        // The processes really interleaved (the lock, not luck, kept the count right).
+        const ofA = written(a.lines);
+        const ofB = written(b.lines);
+        expect(Math.max(ofA[0]!, ofB[0]!)).toBeLessThan(Math.min(ofA.at(-1)!, ofB.at(-1)!));
+      }
+      const loaded = await new FsSessionStore({ root }).load('counted');
+      expect(loaded?.state?.data).toEqual({ n: 200 });
+      const ids = loaded!.messages.map((m) => m.id);
+      expect(ids).toHaveLength(40);
+      expect(new Set(ids).size).toBe(40);
+    },
+  );
+
   it('a lock held by a live process times out; once its holder is killed it is taken over', async () => {
     const root = await tempRoot();
     const store = new FsSessionStore({ root, lockStaleMs: 2000 });

@@ -48,13 +48,11 @@ async function errorOf(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe('FsSessionStore', () => {
-  sessionStoreConformance(async () => new FsSessionStore({ root: await tempRoot() }), {
-    describe,
-    it,
-    expect,
-    beforeEach,
-    afterEach,
-  });
+  sessionStoreConformance(
+    async () => new FsSessionStore({ root: await tempRoot() }),
+    { describe, it, expect, beforeEach, afterEach },
+    { reopen: (store) => new FsSessionStore({ root: (store as FsSessionStore).root }) },
+  );
 
   describe('on disk', () => {
     let root: string;

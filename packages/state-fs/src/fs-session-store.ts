@@ -213,6 +213,26 @@ async function takeBack(handle: FileHandle, length: number, data: Buffer): Promi
   await handle.datasync();
 }
 
+/** Checks a state given to `saveState` (or returned by an `updateState` update) and returns its JSON. */
+function encodeState(state: unknown): string {
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+    throw new InvalidInputError('saveState expects a SessionState object');
+  }
+  const version = (state as { schemaVersion?: unknown }).schemaVersion;
+  if (version !== 1) {
+    throw new InvalidInputError(
+      `Unsupported state schemaVersion ${JSON.stringify(version)}: this store writes version 1`,
+    );
+  }
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(state);
+  } catch (cause) {
+    throw new InvalidInputError('The state must be JSON-serialisable', { cause });
+  }
+  return `${json}\n`;
+}
+
 function validateMessages(messages: unknown): asserts messages is Message[] {
   if (!Array.isArray(messages)) throw new InvalidInputError('append expects an array of messages');
   messages.forEach((message: unknown, i) => {
@@ -360,22 +380,31 @@ export class FsSessionStore implements SessionStore {
 
   async saveState(sessionId: string, state: SessionState): Promise<void> {
     const dir = this.#dir(sessionId);
-    if (typeof state !== 'object' || state === null || Array.isArray(state)) {
-      throw new InvalidInputError('saveState expects a SessionState object');
-    }
-    if (state.schemaVersion !== 1) {
-      throw new InvalidInputError(
-        `Unsupported state schemaVersion ${JSON.stringify(state.schemaVersion)}: this store writes version 1`,
-      );
-    }
-    let json: string;
-    try {
-      json = `${JSON.stringify(state)}\n`;
-    } catch (cause) {
-      throw new InvalidInputError('The state must be JSON-serialisable', { cause });
-    }
+    const json = encodeState(state);
     this.#groups.delete(sessionId); // appends called after this come after it
     await this.#locked(dir, true, () => writeFileAtomic(join(dir, STATE_FILE), json));
+  }
+
+  /**
+   * Replaces the state with `update(current)` atomically (see `SessionStore.updateState`): under
+   * the session's lock — the one appends and `saveState` take, shared with other processes — it
+   * reads `state.json`, calls `update` once, checks the result as `saveState` does and replaces the
+   * file atomically. Nothing is written when `update` throws or its result is refused.
+   */
+  async updateState(
+    sessionId: string,
+    update: (current: SessionState | undefined) => SessionState,
+  ): Promise<SessionState> {
+    const dir = this.#dir(sessionId);
+    if (typeof update !== 'function') throw new InvalidInputError('updateState expects an update function');
+    this.#groups.delete(sessionId); // appends called after this come after it
+    const written = await this.#locked(dir, true, async () => {
+      const json = encodeState(update(await this.#readState(dir)));
+      await writeFileAtomic(join(dir, STATE_FILE), json);
+      return json;
+    });
+    // A copy of what was written, as it reads back.
+    return JSON.parse(written!) as SessionState;
   }
 
   async *list(filter: ListFilter = {}): AsyncIterable<SessionSummary> {

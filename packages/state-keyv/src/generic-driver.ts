@@ -10,7 +10,15 @@ import {
 import type { Keyv } from 'keyv';
 import { AdapterAccess } from './adapter-access.js';
 import { processMutex } from './keyed-mutex.js';
-import { type Batch, keyRoot, newEpoch, type StoreDriver, summaryOf, unknownEpoch } from './store-driver.js';
+import {
+  type Batch,
+  keyRoot,
+  type NextState,
+  newEpoch,
+  type StoreDriver,
+  summaryOf,
+  unknownEpoch,
+} from './store-driver.js';
 import { hashKey, seqPart, storedMessage, storedState } from './validate.js';
 import { WriterLease } from './writer-lease.js';
 
@@ -155,12 +163,34 @@ export class GenericDriver implements StoreDriver {
     await this.#lease?.check();
     await this.#locked(keys.lock, async () => {
       const [rawHead, old] = await this.#io.getMany([keys.head, keys.state]);
-      const head = this.#head(rawHead, keys.head);
-      if (rawHead === undefined && old === undefined) await this.#addToIndex(sessionId);
-      await this.#io.setMany([[keys.state, state]]);
-      // A new session (or one stored before epochs were kept) gets its epoch.
-      if (head.epoch === undefined) await this.#io.setMany([[keys.head, { ...head, epoch: newEpoch() }]]);
+      await this.#writeState(sessionId, keys, rawHead, old, state);
     });
+  }
+
+  async updateState(sessionId: string, next: NextState): Promise<string> {
+    const keys = this.#keys(sessionId);
+    await this.#lease?.check();
+    return this.#locked(keys.lock, async () => {
+      const [rawHead, old] = await this.#io.getMany([keys.head, keys.state]);
+      const { state, json } = next(old === undefined ? undefined : storedState(old, keys.state));
+      await this.#writeState(sessionId, keys, rawHead, old, state);
+      return json;
+    });
+  }
+
+  /** Writes the state of a session (under its lock), given its head and state as read. */
+  async #writeState(
+    sessionId: string,
+    keys: SessionKeys,
+    rawHead: unknown,
+    old: unknown,
+    state: SessionState,
+  ): Promise<void> {
+    const head = this.#head(rawHead, keys.head);
+    if (rawHead === undefined && old === undefined) await this.#addToIndex(sessionId);
+    await this.#io.setMany([[keys.state, state]]);
+    // A new session (or one stored before epochs were kept) gets its epoch.
+    if (head.epoch === undefined) await this.#io.setMany([[keys.head, { ...head, epoch: newEpoch() }]]);
   }
 
   async *summaries(): AsyncIterable<SessionSummary> {

@@ -15,18 +15,31 @@ afterAll(async () => {
   await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-async function sqliteKeyv(): Promise<Keyv> {
-  const dir = await mkdtemp(join(tmpdir(), 'state-keyv-'));
-  temps.push(dir);
-  return new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${join(dir, 'sessions.sqlite')}` }) });
+/** The SQLite file of each Keyv made here, so a second connection can open it. */
+const files = new WeakMap<Keyv, string>();
+async function sqliteKeyv(file?: string): Promise<Keyv> {
+  let path = file;
+  if (path === undefined) {
+    const dir = await mkdtemp(join(tmpdir(), 'state-keyv-'));
+    temps.push(dir);
+    path = join(dir, 'sessions.sqlite');
+  }
+  const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 10_000 }) });
+  files.set(keyv, path);
+  return keyv;
 }
 
 describe('KeyvSessionStore on an in-memory Keyv (generic driver)', () => {
-  sessionStoreConformance(() => {
-    const store = new KeyvSessionStore({ keyv: new Keyv() });
-    expect(store.driver).toBe('generic');
-    return store;
-  }, api);
+  sessionStoreConformance(
+    () => {
+      const store = new KeyvSessionStore({ keyv: new Keyv() });
+      expect(store.driver).toBe('generic');
+      return store;
+    },
+    api,
+    // Another store on the same Keyv (its Map): the one this process would make.
+    { reopen: (store) => new KeyvSessionStore({ keyv: (store as KeyvSessionStore).keyv }) },
+  );
 });
 
 describe('KeyvSessionStore on SQLite (sqlite driver)', () => {
@@ -34,13 +47,24 @@ describe('KeyvSessionStore on SQLite (sqlite driver)', () => {
   afterAll(async () => {
     await Promise.all(opened.map((keyv) => keyv.disconnect()));
   });
-  sessionStoreConformance(async () => {
-    const keyv = await sqliteKeyv();
-    opened.push(keyv);
-    const store = new KeyvSessionStore({ keyv });
-    expect(store.driver).toBe('sqlite');
-    return store;
-  }, api);
+  sessionStoreConformance(
+    async () => {
+      const keyv = await sqliteKeyv();
+      opened.push(keyv);
+      const store = new KeyvSessionStore({ keyv });
+      expect(store.driver).toBe('sqlite');
+      return store;
+    },
+    api,
+    {
+      // A second connection to the same file.
+      reopen: async (store) => {
+        const keyv = await sqliteKeyv(files.get((store as KeyvSessionStore).keyv));
+        opened.push(keyv);
+        return new KeyvSessionStore({ keyv });
+      },
+    },
+  );
 });
 
 describe('KeyvSessionStore on another persistent adapter (generic driver, writer lease)', () => {
@@ -48,14 +72,19 @@ describe('KeyvSessionStore on another persistent adapter (generic driver, writer
   afterAll(async () => {
     await Promise.all(opened.map((keyv) => keyv.disconnect()));
   });
-  sessionStoreConformance(async () => {
-    const sqlite = await sqliteKeyv();
-    opened.push(sqlite);
-    const keyv = new Keyv({ store: new PlainAdapter(sqlite.store as KeyvSqlite) });
-    const store = new KeyvSessionStore({ keyv });
-    expect(store.driver).toBe('generic');
-    return store;
-  }, api);
+  sessionStoreConformance(
+    async () => {
+      const sqlite = await sqliteKeyv();
+      opened.push(sqlite);
+      const keyv = new Keyv({ store: new PlainAdapter(sqlite.store as KeyvSqlite) });
+      const store = new KeyvSessionStore({ keyv });
+      expect(store.driver).toBe('generic');
+      return store;
+    },
+    api,
+    // Another store of this process on the same adapter (a second process would be refused).
+    { reopen: (store) => new KeyvSessionStore({ keyv: (store as KeyvSessionStore).keyv }) },
+  );
 });
 
 describe('KeyvSessionStore on Redis (redis driver, real redis-server)', () => {
@@ -69,12 +98,26 @@ describe('KeyvSessionStore on Redis (redis driver, real redis-server)', () => {
     await Promise.all(opened.map((keyv) => keyv.disconnect()));
     await redis?.stop();
   });
-  sessionStoreConformance(() => {
-    // One namespace per case: each case starts with an empty store on the one server.
-    const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace: `case${++n}` });
-    opened.push(keyv);
-    const store = new KeyvSessionStore({ keyv });
-    expect(store.driver).toBe('redis');
-    return store;
-  }, api);
+  sessionStoreConformance(
+    () => {
+      // One namespace per case: each case starts with an empty store on the one server.
+      const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace: `case${++n}` });
+      opened.push(keyv);
+      const store = new KeyvSessionStore({ keyv });
+      expect(store.driver).toBe('redis');
+      return store;
+    },
+    api,
+    {
+      // A second client of the same server, in the same namespace.
+      reopen: (store) => {
+        const keyv = new Keyv({
+          store: new KeyvRedis(redis.url),
+          namespace: (store as KeyvSessionStore).keyv.namespace,
+        });
+        opened.push(keyv);
+        return new KeyvSessionStore({ keyv });
+      },
+    },
+  );
 });

@@ -61,7 +61,7 @@ interface ChildConfig {
   backend: 'redis' | 'sqlite' | 'plain';
   target: string;
   namespace?: string;
-  task: 'append-many' | 'hold';
+  task: 'append-many' | 'increment-many' | 'hold';
   sessionId: string;
   worker: string;
   count?: number;
@@ -77,7 +77,7 @@ interface AppendRecord {
 }
 
 interface Report {
-  result?: AppendRecord[] | { seq: number };
+  result?: AppendRecord[] | number[] | { seq: number };
   error?: { code?: string; message: string };
   pid?: number;
 }
@@ -225,6 +225,53 @@ describe('two processes appending to one session', () => {
       checkHistory(loaded!.messages, reports, { workers: ['a', 'b'], ...workload });
     },
   );
+});
+
+describe('two processes incrementing one state with updateState', () => {
+  const increments = { count: 100, concurrency: 8 };
+  /** Every increment saw the one before it, whichever process wrote that: 1..200, each once. */
+  function checkCounts(reports: Report[], state: { data: Record<string, unknown> } | undefined): void {
+    const written = reports.flatMap((report) => report.result as number[]).sort((x, y) => x - y);
+    expect(written).toEqual(Array.from({ length: 2 * increments.count }, (_, i) => i + 1));
+    expect(state?.data).toEqual({ n: 2 * increments.count });
+  }
+
+  it('on one Redis: no increment lost, the appends all there', async () => {
+    const common = {
+      backend: 'redis',
+      target: redis.url,
+      namespace: 'mp-update',
+      task: 'increment-many',
+      sessionId: 'counted',
+    };
+    const reports = await runTogether([
+      { ...common, worker: 'a', ...increments },
+      { ...common, worker: 'b', ...increments },
+    ] as ChildConfig[]);
+    const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace: 'mp-update' });
+    opened.push(keyv);
+    const loaded = await new KeyvSessionStore({ keyv }).load('counted');
+    checkCounts(reports, loaded?.state);
+    expect(new Set(loaded?.messages.map((m) => m.id)).size).toBe(2 * increments.count);
+  });
+
+  it.each([
+    ['rollback journal', 'DELETE'],
+    ['WAL', 'WAL'],
+  ])('on one SQLite file (%s): no increment lost, the appends all there', async (_name, mode) => {
+    const file = await tempFile();
+    const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${file}` }) });
+    opened.push(keyv);
+    await (keyv.store as KeyvSqlite).query(`PRAGMA journal_mode=${mode}`);
+    const common = { backend: 'sqlite', target: file, task: 'increment-many', sessionId: 'counted' };
+    const reports = await runTogether([
+      { ...common, worker: 'a', ...increments },
+      { ...common, worker: 'b', ...increments },
+    ] as ChildConfig[]);
+    const loaded = await new KeyvSessionStore({ keyv }).load('counted');
+    checkCounts(reports, loaded?.state);
+    expect(new Set(loaded?.messages.map((m) => m.id)).size).toBe(2 * increments.count);
+  });
 });
 
 describe('a generic adapter shared by two processes', () => {

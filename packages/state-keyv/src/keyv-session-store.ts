@@ -168,6 +168,27 @@ export class KeyvSessionStore implements SessionStore {
     await this.#driver.saveState(sessionId, state, json);
   }
 
+  /**
+   * Replaces the state with `update(current)` atomically (see `SessionStore.updateState`), across
+   * processes with the redis and sqlite drivers: a compare-and-set (one script, one statement) that
+   * writes only if the state read is still the one stored, retried otherwise (so `update` may run
+   * more than once); the generic driver holds its session lock. The result is checked as
+   * `saveState` checks a state; nothing is written when `update` throws or its result is refused.
+   * Resolves to a copy of what was written.
+   */
+  async updateState(
+    sessionId: string,
+    update: (current: SessionState | undefined) => SessionState,
+  ): Promise<SessionState> {
+    assertSessionId(sessionId);
+    if (typeof update !== 'function') throw new InvalidInputError('updateState expects an update function');
+    const json = await this.#driver.updateState(sessionId, (current) => {
+      const json = encodeState(update(current));
+      return { state: JSON.parse(json) as SessionState, json };
+    });
+    return JSON.parse(json) as SessionState;
+  }
+
   async *list(filter: ListFilter = {}): AsyncIterable<SessionSummary> {
     for await (const row of this.#driver.summaries()) {
       if (filter.userId !== undefined && row.userId !== filter.userId) continue;

@@ -1,15 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { HistoryCursor, SessionState, SessionSummary, StoredSession, StoredTail } from '@sessions/core';
 import type { Keyv } from 'keyv';
+import { processMutex } from './keyed-mutex.js';
 import {
   type Batch,
   type IndexEntry,
   indexEntry,
   keyRoot,
+  type NextState,
   newEpoch,
   type StoreDriver,
   summaryOf,
   unknownEpoch,
+  untilWritten,
 } from './store-driver.js';
 import { parseStored, storedMessage, storedState } from './validate.js';
 
@@ -37,6 +40,9 @@ export function isRedisAdapter(store: unknown): store is RedisAdapter {
     typeof s.isCluster === 'function'
   );
 }
+
+/** How long `updateState` retries while other writes keep changing the state. */
+const UPDATE_TIMEOUT_MS = 30_000;
 
 class Script {
   readonly source: string;
@@ -124,6 +130,20 @@ redis.call('HSET', KEYS[2], ARGV[1], with_epoch(ARGV[3], epoch))
 return 1
 `);
 
+// KEYS: state, index. ARGV: id, state, index entry (without epoch), new epoch, '1' when a state
+// was read (else '0'), the state read. Writes as SAVE_STATE only while the state stored is the one
+// read: returns { 1 }, else { 0, the state stored now }.
+const UPDATE_STATE = new Script(`${EPOCH_LUA}
+local current = redis.call('GET', KEYS[1])
+if (ARGV[5] == '1' and current ~= ARGV[6]) or (ARGV[5] ~= '1' and current) then
+  return { 0, current }
+end
+redis.call('SET', KEYS[1], ARGV[2])
+local epoch = epoch_of(redis.call('HGET', KEYS[2], ARGV[1])) or ARGV[4]
+redis.call('HSET', KEYS[2], ARGV[1], with_epoch(ARGV[3], epoch))
+return { 1 }
+`);
+
 // KEYS: state, messages, idem, index. ARGV: id.
 const DELETE = new Script(`
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
@@ -202,6 +222,43 @@ export class RedisDriver implements StoreDriver {
       [keys.state, keys.index],
       [sessionId, json, JSON.stringify(indexEntry(state)), newEpoch()],
     );
+  }
+
+  /**
+   * Reads the state (`GET`), then writes `next(current)` with one script that writes only while
+   * the state stored is still the one read, as `saveState` writes. Lost to another write (any
+   * process), it retries from the state the script answered. Updates of one session in this
+   * process take turns, so they do not race each other.
+   */
+  async updateState(sessionId: string, next: NextState): Promise<string> {
+    const keys = this.#keys(sessionId);
+    return processMutex().run(`redis-update:${keys.state}`, async () => {
+      const client = await this.#store.getClient();
+      let read = (await client.sendCommand(['GET', keys.state])) as string | null;
+      return untilWritten<string>(
+        async () => {
+          const current = read === null ? undefined : storedState(parseStored(read, keys.state), keys.state);
+          const { state, json } = next(current);
+          const [won, now] = (await this.#run(
+            UPDATE_STATE,
+            [keys.state, keys.index],
+            [
+              sessionId,
+              json,
+              JSON.stringify(indexEntry(state)),
+              newEpoch(),
+              read === null ? '0' : '1',
+              read ?? '',
+            ],
+          )) as [number, string | null | undefined];
+          if (Number(won) === 1) return { written: true, value: json };
+          read = now ?? null;
+          return { written: false };
+        },
+        UPDATE_TIMEOUT_MS,
+        `updateState of session "${sessionId}"`,
+      );
+    });
   }
 
   async *summaries(): AsyncIterable<SessionSummary> {

@@ -8,16 +8,19 @@ import {
   TimeoutError,
 } from '@sessions/core';
 import type { Keyv } from 'keyv';
+import { processMutex } from './keyed-mutex.js';
 import {
   type Batch,
   type IndexEntry,
   indexEntry,
   KeyvCodec,
   keyRoot,
+  type NextState,
   newEpoch,
   type StoreDriver,
   summaryOf,
   unknownEpoch,
+  untilWritten,
 } from './store-driver.js';
 import { hashKey, parseStored, storedMessage, storedState } from './validate.js';
 
@@ -212,6 +215,49 @@ export class SqliteDriver implements StoreDriver {
         $epoch: keys.epoch,
         $newEpoch: await this.#codec.encodeText(newEpoch()),
       },
+    );
+  }
+
+  /**
+   * Reads the state, then writes `next(current)` with one statement that writes only while the
+   * state stored is still the one read (compared as stored): the state, its index entry and the
+   * epoch (if none), as `saveState`. Lost to another write (any process), it reads again and
+   * retries. Updates of one session in this process take turns, so they do not race each other.
+   */
+  async updateState(sessionId: string, next: NextState): Promise<string> {
+    const keys = this.#keys(sessionId);
+    return processMutex().run(`sqlite-update:${this.#table}:${keys.state}`, () =>
+      untilWritten<string>(
+        async () => {
+          const [row] = await this.#query(`SELECT key, value FROM ${this.#table} WHERE key = $state`, {
+            $state: keys.state,
+          });
+          const current =
+            row === undefined
+              ? undefined
+              : storedState(await this.#codec.decode(row.value, row.key), row.key);
+          const { state, json } = next(current);
+          const rows = await this.#query(
+            `INSERT INTO ${this.#table} (key, value)
+             SELECT column1, column2 FROM (VALUES ($state, $value), ($index, $entry), ($epoch, $newEpoch))
+             WHERE (SELECT value FROM ${this.#table} WHERE key = $state) IS $expected
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE excluded.key <> $epoch
+             RETURNING key`,
+            {
+              $state: keys.state,
+              $value: await this.#codec.encodeText(state),
+              $index: keys.index,
+              $entry: await this.#codec.encodeText(indexEntry(state)),
+              $epoch: keys.epoch,
+              $newEpoch: await this.#codec.encodeText(newEpoch()),
+              $expected: row === undefined ? null : row.value,
+            },
+          );
+          return rows.some((r) => r.key === keys.state) ? { written: true, value: json } : { written: false };
+        },
+        this.#busyTimeoutMs,
+        `updateState of session "${sessionId}"`,
+      ),
     );
   }
 

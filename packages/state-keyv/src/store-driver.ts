@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type HistoryCursor,
   type Message,
@@ -7,6 +8,7 @@ import {
   type SessionSummary,
   type StoredSession,
   type StoredTail,
+  TimeoutError,
 } from '@sessions/core';
 import type { Keyv } from 'keyv';
 
@@ -27,6 +29,12 @@ export interface IndexEntry {
   updatedAt?: string;
 }
 
+/**
+ * The state an `updateState` writes, from the state stored (`undefined`: none): the caller's
+ * `update` applied and checked. Throws what `update` throws, or `InvalidInputError`.
+ */
+export type NextState = (current: SessionState | undefined) => { state: SessionState; json: string };
+
 /** How one kind of backend stores sessions. Inputs are checked by the store before a driver sees them. */
 export interface StoreDriver {
   load(sessionId: string): Promise<StoredSession | undefined>;
@@ -35,6 +43,11 @@ export interface StoreDriver {
   /** Resolves the session's message count after the append (or the one recorded for its idempotency key). */
   append(sessionId: string, batch: Batch): Promise<number>;
   saveState(sessionId: string, state: SessionState, json: string): Promise<void>;
+  /**
+   * `SessionStore.updateState`: writes `next(current)` with no other write of the state in
+   * between (across processes for the redis and sqlite drivers); resolves the JSON written.
+   */
+  updateState(sessionId: string, next: NextState): Promise<string>;
   /** Every session, sorted by id, unfiltered. */
   summaries(): AsyncIterable<SessionSummary>;
   delete(sessionId: string): Promise<void>;
@@ -130,5 +143,26 @@ export class KeyvCodec {
       });
     }
     return (data as { value: unknown }).value;
+  }
+}
+
+/**
+ * Runs `attempt` (a read, then a write only if the value read is still there: a compare-and-set)
+ * until it writes, with a short random pause after each lost race. Each lost race means another
+ * write landed, so this ends unless writes keep winning for `timeoutMs` (`TimeoutError`).
+ */
+export async function untilWritten<T>(
+  attempt: () => Promise<{ written: true; value: T } | { written: false }>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let lost = 0; ; lost++) {
+    const outcome = await attempt();
+    if (outcome.written) return outcome.value;
+    if (Date.now() >= deadline) {
+      throw new TimeoutError(`${what}: other writes kept changing the state for ${timeoutMs} ms`);
+    }
+    await sleep(Math.random() * Math.min(2 ** lost, 50));
   }
 }

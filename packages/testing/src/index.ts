@@ -16,7 +16,11 @@ export type { MemoryConformanceApi } from './memory-store-conformance.js';
 export { memoryStoreConformance } from './memory-store-conformance.js';
 export type { RedisServer, RedisServerOptions } from './redis-server.js';
 export { startRedisServer } from './redis-server.js';
-export type { ConformanceApi, TestContext } from './session-store-conformance.js';
+export type {
+  ConformanceApi,
+  SessionStoreConformanceOptions,
+  TestContext,
+} from './session-store-conformance.js';
 export { sessionStoreConformance } from './session-store-conformance.js';
 export type { TempDir, TempDirOptions } from './temp-dir.js';
 export { useTempDir } from './temp-dir.js';

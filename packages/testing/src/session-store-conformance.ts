@@ -28,6 +28,15 @@ export interface TestContext {
   skip?: (note?: string) => void;
 }
 
+export interface SessionStoreConformanceOptions {
+  /**
+   * Another store on the same backend as `store` (the same folder, database, server): what a
+   * second process would open. The concurrency cases of `updateState` then write through both;
+   * without it, through `store` alone. The suite closes what it returns, as it closes `store`.
+   */
+  reopen?: (store: SessionStore) => SessionStore | Promise<SessionStore>;
+}
+
 interface Closable {
   close?: () => unknown;
   [Symbol.asyncDispose]?: () => PromiseLike<void>;
@@ -85,6 +94,7 @@ async function errorOf(promise: Promise<unknown>): Promise<unknown> {
 export function sessionStoreConformance(
   make: () => SessionStore | Promise<SessionStore>,
   api: ConformanceApi,
+  options: SessionStoreConformanceOptions = {},
 ): void {
   const { it, expect } = api;
   let made: SessionStore[] = [];
@@ -429,9 +439,226 @@ export function sessionStoreConformance(
     });
   };
 
+  /** `updateState`, for the stores that have it. */
+  const updateStateCases = (): void => {
+    type Updating = SessionStore & Required<Pick<SessionStore, 'updateState'>>;
+    const withUpdateState = async (context: TestContext): Promise<Updating | undefined> => {
+      const store = await makeStore();
+      if (typeof store.updateState === 'function') return store as Updating;
+      context?.skip?.('the store has no updateState (optional)');
+      return undefined;
+    };
+    /** A second store on the same backend when the caller can open one, else `store` itself. */
+    const another = async (store: Updating): Promise<Updating> => {
+      if (!options.reopen) return store;
+      const second = await options.reopen(store);
+      made.push(second);
+      expect(typeof second.updateState).toBe('function');
+      return second as Updating;
+    };
+    const increment =
+      (seen?: Array<SessionState | undefined>) =>
+      (current: SessionState | undefined): SessionState => {
+        seen?.push(current);
+        const base = current ?? state('s1', 'u1', { n: 0 });
+        return { ...base, data: { ...base.data, n: (base.data.n as number) + 1 } };
+      };
+
+    it('updateState of a missing session gets undefined; what it returns is stored and returned', async (context) => {
+      const store = await withUpdateState(context);
+      if (!store) return;
+      const seen: Array<SessionState | undefined> = [];
+      const first = state('s1', 'u1', { topic: 'AI', nested: { ok: true } });
+      first.agents = [{ name: 'Assistant', memory: true }];
+      first.metadata = { origin: 'test' };
+      const written = await store.updateState('s1', (current) => {
+        seen.push(current);
+        return first;
+      });
+      expect(seen).toEqual([undefined]);
+      expect(written).toEqual(first);
+      expect(await store.load('s1')).toEqual({ state: first, messages: [] });
+      // The next update gets what the first wrote.
+      seen.length = 0;
+      const second = await store.updateState('s1', (current) => {
+        seen.push(current);
+        return { ...current!, data: { ...current!.data, step: 2 } };
+      });
+      expect(seen).toEqual([first]);
+      expect(second.data).toEqual({ topic: 'AI', nested: { ok: true }, step: 2 });
+      expect((await store.load('s1'))?.state).toEqual(second);
+      expect((await collect(store.list({ userId: 'u1' }))).map((row) => row.sessionId)).toEqual(['s1']);
+    });
+
+    it('updateState returns a copy: mutating it, or what update was given, changes nothing stored', async (context) => {
+      const store = await withUpdateState(context);
+      if (!store) return;
+      await store.saveState('s1', state('s1', 'u1', { nested: { a: 1 } }));
+      const written = await store.updateState('s1', (current) => {
+        const next = structuredClone(current!);
+        next.data.b = 2;
+        (current!.data.nested as { a: number }).a = 5; // not part of the result
+        return next;
+      });
+      (written.data.nested as { a: number }).a = 9;
+      written.data.c = 3;
+      expect((await store.load('s1'))?.state?.data).toEqual({ nested: { a: 1 }, b: 2 });
+    });
+
+    it('updateState refuses an invalid result with invalid_input, as saveState does, and writes nothing', async (context) => {
+      const store = await withUpdateState(context);
+      if (!store) return;
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      const invalid: Array<[string, unknown]> = [
+        ['null', null],
+        ['an array', []],
+        ['schemaVersion 2', { ...state('s1', 'u1'), schemaVersion: 2 }],
+        ['not JSON-serialisable', state('s1', 'u1', { circular })],
+      ];
+      await store.saveState('s1', state('s1', 'u1', { kept: true }));
+      let checked = 0;
+      for (const [name, bad] of invalid) {
+        // Only what the store's saveState refuses: the port leaves validation to the store.
+        const refused = await errorOf(store.saveState('probe', bad as SessionState));
+        if (refused === undefined) continue;
+        checked++;
+        for (const id of ['s1', 'missing']) {
+          const error = await errorOf(store.updateState(id, () => bad as SessionState));
+          expect((error as { code?: unknown })?.code, `${name} for ${id}`).toBe('invalid_input');
+        }
+      }
+      if (checked === 0) {
+        context?.skip?.('the store validates no state (saveState accepts all of these)');
+        return;
+      }
+      expect((await store.load('s1'))?.state).toEqual(state('s1', 'u1', { kept: true }));
+      expect(await store.load('missing')).toBeUndefined();
+      const listed = (await collect(store.list())).map((row) => row.sessionId);
+      expect(listed.filter((id) => id !== 'probe')).toEqual(['s1']);
+    });
+
+    it('updateState rejects with the error update throws, and writes nothing', async (context) => {
+      const store = await withUpdateState(context);
+      if (!store) return;
+      await store.saveState('s1', state('s1', 'u1', { n: 1 }));
+      await store.append('s1', [message(1)]);
+      const thrown = new Error('update refused');
+      expect(
+        await errorOf(
+          store.updateState('s1', () => {
+            throw thrown;
+          }),
+        ),
+      ).toBe(thrown);
+      expect(await store.load('s1')).toEqual({ state: state('s1', 'u1', { n: 1 }), messages: [message(1)] });
+      expect(
+        await errorOf(
+          store.updateState('missing', () => {
+            throw thrown;
+          }),
+        ),
+      ).toBe(thrown);
+      expect(await store.load('missing')).toBeUndefined();
+      expect((await collect(store.list())).map((row) => row.sessionId)).toEqual(['s1']);
+    });
+
+    it('concurrent updateStates (through two stores on one backend, when it can) lose no update', async (context) => {
+      const store = await withUpdateState(context);
+      if (!store) return;
+      const second = await another(store);
+      const count = 40;
+      const results = await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          (i % 2 === 0 ? store : second).updateState('s1', increment()),
+        ),
+      );
+      // Each update saw the one before it: the values written are 1..count, each once.
+      expect(results.map((r) => r.data.n as number).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: count }, (_, i) => i + 1),
+      );
+      expect((await store.load('s1'))?.state?.data.n).toBe(count);
+      expect((await second.load('s1'))?.state?.data.n).toBe(count);
+    });
+
+    it('updateState racing saveState and appends keeps the history whole and in order', async (context) => {
+      const store = await withUpdateState(context);
+      if (!store) return;
+      const second = await another(store);
+      await store.append('s1', [message(0)]);
+      const work: Array<Promise<unknown>> = [];
+      for (let i = 1; i <= 30; i++) {
+        work.push((i % 2 === 0 ? store : second).append('s1', [message(i)]));
+        work.push((i % 2 === 0 ? second : store).updateState('s1', increment()));
+      }
+      await Promise.all(work);
+      const loaded = await store.load('s1');
+      expect(loaded?.state?.data.n).toBe(30);
+      expect(loaded?.messages).toHaveLength(31);
+      expect(new Set(loaded?.messages.map((m) => m.id)).size).toBe(31);
+      expect(loaded?.messages[0]).toEqual(message(0));
+      // An append after the updates comes after every message.
+      expect(await store.append('s1', [message(99)])).toEqual({ seq: 32 });
+      // A saveState after an updateState replaces it; an updateState after a saveState sees it.
+      await store.saveState('s1', state('s1', 'u1', { n: 100 }));
+      expect((await second.updateState('s1', increment())).data.n).toBe(101);
+      expect((await store.load('s1'))?.messages.at(-1)).toEqual(message(99));
+    });
+
+    it('updateState leaves the history and its epoch alone; load and loadSince see the new state', async (context) => {
+      const store = await withUpdateState(context);
+      if (!store) return;
+      await store.append('s1', [message(1), message(2)], { idempotencyKey: 'k' });
+      const before = await store.loadSince?.('s1');
+      const written = await store.updateState('s1', increment());
+      expect(written.data).toEqual({ n: 1 });
+      expect(await store.load('s1')).toEqual({ state: written, messages: [message(1), message(2)] });
+      // The idempotency key still holds.
+      expect(await store.append('s1', [message(1), message(2)], { idempotencyKey: 'k' })).toEqual({ seq: 2 });
+      if (before === undefined) return; // no loadSince
+      const tail = await store.loadSince!('s1', { seq: before.seq, epoch: before.epoch });
+      expect(tail).toEqual({ state: written, messages: [], from: 2, seq: 2, epoch: before.epoch });
+      // A session with only a state made by updateState: loadSince sees it.
+      const only = await store.updateState('s2', increment());
+      expect(await store.loadSince!('s2')).toMatchObject({ state: only, messages: [], from: 0, seq: 0 });
+    });
+
+    it('updateState of a deleted session starts it again, with no history', async (context) => {
+      const store = await withUpdateState(context);
+      if (!store) return;
+      await store.updateState('s1', increment());
+      await store.append('s1', [message(1)]);
+      await store.delete('s1');
+      const seen: Array<SessionState | undefined> = [];
+      await store.updateState('s1', increment(seen));
+      expect(seen).toEqual([undefined]);
+      expect(await store.load('s1')).toEqual({ state: state('s1', 'u1', { n: 1 }), messages: [] });
+    });
+
+    it('updateState refuses bad session ids with invalid_input and never calls update', async (context) => {
+      const store = await withUpdateState(context);
+      if (!store) return;
+      let calls = 0;
+      for (const id of BAD_IDS) {
+        const error = await errorOf(
+          store.updateState(id, () => {
+            calls++;
+            return state(id, 'u1');
+          }),
+        );
+        expect((error as { code?: unknown })?.code, `updateState(${JSON.stringify(id)})`).toBe(
+          'invalid_input',
+        );
+      }
+      expect(calls).toBe(0);
+      expect(await collect(store.list())).toEqual([]);
+    });
+  };
+
   const all = (): void => {
     cases();
     loadSinceCases();
+    updateStateCases();
   };
   if (api.describe) api.describe('SessionStore conformance', all);
   else all();
