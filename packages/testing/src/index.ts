@@ -16,6 +16,8 @@ export type { MemoryConformanceApi } from './memory-store-conformance.js';
 export { memoryStoreConformance } from './memory-store-conformance.js';
 export type { RedisServer, RedisServerOptions } from './redis-server.js';
 export { startRedisServer } from './redis-server.js';
+export { rejectionOf } from './rejection-of.js';
+export { testMessage, testState } from './session-fixtures.js';
 export type {
   ConformanceApi,
   SessionStoreConformanceOptions,
@@ -24,3 +26,5 @@ export type {
 export { sessionStoreConformance } from './session-store-conformance.js';
 export type { TempDir, TempDirOptions } from './temp-dir.js';
 export { useTempDir } from './temp-dir.js';
+export type { OptionalStoreMethod, WithoutOptionalMethodsOptions } from './without-optional-methods.js';
+export { withoutOptionalMethods } from './without-optional-methods.js';
