@@ -1,3 +1,5 @@
+// @sessions/testing resolves through the vitest alias (vitest.shared.ts); core takes no package dependency on it.
+import { withoutOptionalMethods } from '@sessions/testing';
 import { describe, expect, it } from 'vitest';
 import type { ChatOptions, StreamChunk } from './agent.js';
 import { MemorySessionStore } from './memory-session-store.js';
@@ -6,20 +8,9 @@ import { ScriptedModel } from './scripted-model.test-helper.js';
 import { Session } from './session.js';
 import type { SessionStore } from './session-store.js';
 
-/** The same store without `loadSince`: what a store that does not have it gets. */
-function withoutLoadSince(store: MemorySessionStore): SessionStore {
-  return {
-    load: (id) => store.load(id),
-    append: (id, messages, opts) => store.append(id, messages, opts),
-    saveState: (id, state) => store.saveState(id, state),
-    list: (filter) => store.list(filter),
-    delete: (id) => store.delete(id),
-  };
-}
-
 const stores: Array<{ name: string; make: () => SessionStore }> = [
   { name: 'a store with loadSince', make: () => new MemorySessionStore() },
-  { name: 'a store without loadSince', make: () => withoutLoadSince(new MemorySessionStore()) },
+  { name: 'a store without loadSince', make: () => withoutOptionalMethods(new MemorySessionStore()) },
 ];
 
 const usage = { inputTokens: 7, outputTokens: 3, totalTokens: 10 };

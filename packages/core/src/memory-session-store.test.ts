@@ -1,5 +1,5 @@
 // @sessions/testing resolves through the vitest alias (vitest.shared.ts); core takes no package dependency on it.
-import { sessionStoreConformance } from '@sessions/testing';
+import { sessionStoreConformance, testState } from '@sessions/testing';
 import { describe, expect, it } from 'vitest';
 import { MemorySessionStore } from './memory-session-store.js';
 
@@ -8,29 +8,19 @@ describe('MemorySessionStore', () => {
 });
 
 describe('MemorySessionStore.updateState', () => {
-  const state = (data: Record<string, unknown>) => ({
-    schemaVersion: 1 as const,
-    sessionId: 's',
-    userId: 'u',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    data,
-    agents: [],
-  });
-
   it('hands the update a copy of the stored state, stores what it returns, and returns a copy', async () => {
     const store = new MemorySessionStore();
     const seen: unknown[] = [];
     const first = await store.updateState('s', (current) => {
       seen.push(current);
-      return state({ n: 1 });
+      return testState('s', { data: { n: 1 } });
     });
     const second = await store.updateState('s', (current) => {
       seen.push(structuredClone(current));
       current!.data.n = 99; // a copy: not what is stored
-      return state({ n: (current!.data.n as number) + 1 });
+      return testState('s', { data: { n: (current!.data.n as number) + 1 } });
     });
-    expect(seen).toEqual([undefined, state({ n: 1 })]);
+    expect(seen).toEqual([undefined, testState('s', { data: { n: 1 } })]);
     expect(first.data).toEqual({ n: 1 });
     second.data.n = 0; // a copy too
     expect((await store.load('s'))?.state?.data).toEqual({ n: 100 });
@@ -38,7 +28,7 @@ describe('MemorySessionStore.updateState', () => {
 
   it('writes nothing when the update throws', async () => {
     const store = new MemorySessionStore();
-    await store.saveState('s', state({ n: 1 }));
+    await store.saveState('s', testState('s', { data: { n: 1 } }));
     await expect(
       store.updateState('s', () => {
         throw new Error('no');

@@ -1,9 +1,11 @@
+// @sessions/testing resolves through the vitest alias (vitest.shared.ts); core takes no package dependency on it.
+import { withoutOptionalMethods } from '@sessions/testing';
 import { describe, expect, it } from 'vitest';
 import { MemorySessionStore } from './memory-session-store.js';
 import type { Message } from './message.js';
 import { ScriptedModel } from './scripted-model.test-helper.js';
 import { Session } from './session.js';
-import type { HistoryCursor, SessionStore, StoredTail } from './session-store.js';
+import type { HistoryCursor, StoredTail } from './session-store.js';
 
 /** A MemorySessionStore that records what each load and loadSince returned. */
 class CountingStore extends MemorySessionStore {
@@ -20,17 +22,6 @@ class CountingStore extends MemorySessionStore {
     this.tails.push({ cursor, tail });
     return tail;
   }
-}
-
-/** The same store without `loadSince`: what a store that does not have it gets. */
-function withoutLoadSince(store: MemorySessionStore): SessionStore {
-  return {
-    load: (id) => store.load(id),
-    append: (id, messages, opts) => store.append(id, messages, opts),
-    saveState: (id, state) => store.saveState(id, state),
-    list: (filter) => store.list(filter),
-    delete: (id) => store.delete(id),
-  };
 }
 
 const contents = (messages: readonly Message[]): string[] => messages.map((m) => m.content);
@@ -96,7 +87,7 @@ describe('Session.refresh', () => {
 
   it('reloads everything from a store without loadSince', async () => {
     const memory = new CountingStore();
-    const store = withoutLoadSince(memory);
+    const store = withoutOptionalMethods(memory);
     const model = new ScriptedModel();
     const a = new Session({ sessionId: 's', store, model });
     const b = new Session({ sessionId: 's', store, model });

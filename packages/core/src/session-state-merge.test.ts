@@ -1,20 +1,10 @@
+// @sessions/testing resolves through the vitest alias (vitest.shared.ts); core takes no package dependency on it.
+import { withoutOptionalMethods } from '@sessions/testing';
 import { describe, expect, it } from 'vitest';
 import { MemorySessionStore } from './memory-session-store.js';
 import { ScriptedModel } from './scripted-model.test-helper.js';
 import { Session } from './session.js';
 import type { SessionState, SessionStore } from './session-store.js';
-
-/** The store without `updateState` (and, when asked, without `loadSince`): what other stores get. */
-function without(store: MemorySessionStore, { loadSince }: { loadSince: boolean }): SessionStore {
-  return {
-    load: (id) => store.load(id),
-    append: (id, messages, opts) => store.append(id, messages, opts),
-    saveState: (id, state) => store.saveState(id, state),
-    list: (filter) => store.list(filter),
-    delete: (id) => store.delete(id),
-    ...(loadSince && { loadSince: (id, cursor) => store.loadSince(id, cursor) }),
-  };
-}
 
 const kinds: Array<{ name: string; make: () => { store: SessionStore; memory: MemorySessionStore } }> = [
   {
@@ -28,14 +18,14 @@ const kinds: Array<{ name: string; make: () => { store: SessionStore; memory: Me
     name: 'a store with loadSince only',
     make: () => {
       const memory = new MemorySessionStore();
-      return { store: without(memory, { loadSince: true }), memory };
+      return { store: withoutOptionalMethods(memory, { keep: ['loadSince'] }), memory };
     },
   },
   {
     name: 'a store with neither',
     make: () => {
       const memory = new MemorySessionStore();
-      return { store: without(memory, { loadSince: false }), memory };
+      return { store: withoutOptionalMethods(memory), memory };
     },
   },
 ];

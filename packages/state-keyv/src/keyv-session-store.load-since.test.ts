@@ -9,13 +9,11 @@ import {
   type ChatRequest,
   type ChatResponse,
   type HistoryCursor,
-  type Message,
   Session,
-  type SessionState,
   SessionsError,
   type StoredTail,
 } from '@sessions/core';
-import { type RedisServer, startRedisServer } from '@sessions/testing';
+import { type RedisServer, rejectionOf, startRedisServer, testMessage, testState } from '@sessions/testing';
 import Keyv from 'keyv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KeyvSessionStore, type KeyvSessionStoreDriver } from './index.js';
@@ -33,31 +31,6 @@ afterAll(async () => {
   await redis?.stop();
   await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
 });
-
-function message(n: number): Message {
-  return { id: `msg_${n}`, role: 'user', content: `message ${n}`, createdAt: '2025-01-01T00:00:00.000Z' };
-}
-
-function state(sessionId: string, data: Record<string, unknown> = {}): SessionState {
-  return {
-    schemaVersion: 1,
-    sessionId,
-    userId: 'u1',
-    createdAt: '2025-01-01T00:00:00.000Z',
-    updatedAt: '2025-01-02T00:00:00.000Z',
-    data,
-    agents: [],
-  };
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** A Map that counts the reads of the generic driver (on a `Map` it reads key by key). */
 class CountingMap extends Map<string, unknown> {
@@ -179,13 +152,13 @@ for (const backend of Object.values(backends)) {
       const keyv = open();
       const store = new KeyvSessionStore({ keyv });
       expect(store.driver).toBe(backend.driver);
-      await store.append('s1', [message(1), message(2)]);
+      await store.append('s1', [testMessage(1), testMessage(2)]);
       const first = (await store.loadSince('s1'))!;
       const cursor = { seq: first.seq, epoch: first.epoch };
       // Message 1 can no longer be read: a tail after it must not read it.
       await backend.corruptFirst(keyv, 's1');
       for (const read of [() => store.load('s1'), () => store.loadSince('s1')]) {
-        const error = await errorOf(read());
+        const error = await rejectionOf(read());
         expect(SessionsError.is(error) && error.code).toBe('session_corrupt');
       }
       expect(await store.loadSince('s1', cursor)).toEqual({
@@ -195,11 +168,11 @@ for (const backend of Object.values(backends)) {
         seq: 2,
         epoch: first.epoch,
       });
-      await store.append('s1', [message(3)]);
-      await store.saveState('s1', state('s1', { step: 3 }));
+      await store.append('s1', [testMessage(3)]);
+      await store.saveState('s1', testState('s1', { data: { step: 3 } }));
       expect(await store.loadSince('s1', cursor)).toEqual({
-        state: state('s1', { step: 3 }),
-        messages: [message(3)],
+        state: testState('s1', { data: { step: 3 } }),
+        messages: [testMessage(3)],
         from: 2,
         seq: 3,
         epoch: first.epoch,
@@ -210,16 +183,16 @@ for (const backend of Object.values(backends)) {
       const open = await backend.database();
       const keyv = open();
       const store = new KeyvSessionStore({ keyv });
-      await store.append('s1', [message(1), message(2)]);
+      await store.append('s1', [testMessage(1), testMessage(2)]);
       await backend.dropEpoch(keyv, 's1');
       const a = (await store.loadSince('s1'))!;
       const b = (await store.loadSince('s1', { seq: 2, epoch: a.epoch }))!;
       // No cursor holds: each answer is the whole history, under an epoch never answered before.
-      expect(b).toMatchObject({ messages: [message(1), message(2)], from: 0, seq: 2 });
+      expect(b).toMatchObject({ messages: [testMessage(1), testMessage(2)], from: 0, seq: 2 });
       expect(b.epoch).not.toBe(a.epoch);
 
       // saveState gives it an epoch...
-      await store.saveState('s1', state('s1'));
+      await store.saveState('s1', testState('s1'));
       const c = (await store.loadSince('s1'))!;
       expect(await store.loadSince('s1', { seq: 2, epoch: c.epoch })).toMatchObject({
         messages: [],
@@ -229,23 +202,23 @@ for (const backend of Object.values(backends)) {
       });
       // ...and so does an append.
       await backend.dropEpoch(keyv, 's1');
-      await store.append('s1', [message(3)]);
+      await store.append('s1', [testMessage(3)]);
       const d = (await store.loadSince('s1'))!;
       expect(d.epoch).not.toBe(c.epoch);
       expect(await store.loadSince('s1', { seq: 2, epoch: d.epoch })).toMatchObject({
-        messages: [message(3)],
+        messages: [testMessage(3)],
         from: 2,
         seq: 3,
       });
-      expect((await store.load('s1'))?.messages).toEqual([message(1), message(2), message(3)]);
+      expect((await store.load('s1'))?.messages).toEqual([testMessage(1), testMessage(2), testMessage(3)]);
     });
 
     it('a cursor that is not one reads as none: the whole history', async () => {
       const open = await backend.database();
       const store = new KeyvSessionStore({ keyv: open() });
-      await store.append('s1', [message(1), message(2)]);
+      await store.append('s1', [testMessage(1), testMessage(2)]);
       const { epoch } = (await store.loadSince('s1'))!;
-      const whole = { messages: [message(1), message(2)], from: 0, seq: 2, epoch };
+      const whole = { messages: [testMessage(1), testMessage(2)], from: 0, seq: 2, epoch };
       for (const cursor of [
         { seq: -1, epoch },
         { seq: 1.5, epoch },
@@ -307,10 +280,10 @@ describe('KeyvSessionStore.loadSince reads', () => {
   it('generic driver: with nothing new, only the head and the state', async () => {
     const map = new CountingMap();
     const store = new KeyvSessionStore({ keyv: new Keyv({ store: map }) });
-    await store.saveState('s1', state('s1'));
+    await store.saveState('s1', testState('s1'));
     await store.append(
       's1',
-      Array.from({ length: 50 }, (_, i) => message(i + 1)),
+      Array.from({ length: 50 }, (_, i) => testMessage(i + 1)),
     );
     const { epoch } = (await store.loadSince('s1'))!;
     map.reads = [];
@@ -320,9 +293,9 @@ describe('KeyvSessionStore.loadSince reads', () => {
       seq: 50,
     });
     expect(map.reads.sort()).toEqual(['keyv:sessions:s1:head', 'keyv:sessions:s1:state']);
-    await store.append('s1', [message(51)]);
+    await store.append('s1', [testMessage(51)]);
     map.reads = [];
-    expect((await store.loadSince('s1', { seq: 50, epoch }))?.messages).toEqual([message(51)]);
+    expect((await store.loadSince('s1', { seq: 50, epoch }))?.messages).toEqual([testMessage(51)]);
     expect(map.reads.sort()).toEqual([
       'keyv:sessions:s1:head',
       'keyv:sessions:s1:msg:0000000051',
@@ -337,7 +310,7 @@ describe('KeyvSessionStore.loadSince reads', () => {
     const keyv = new Keyv({ store: adapter });
     opened.push(keyv);
     const store = new KeyvSessionStore({ keyv });
-    await store.append('s1', [message(1), message(2)]);
+    await store.append('s1', [testMessage(1), testMessage(2)]);
     const statements: Array<{ sql: string; params: unknown }> = [];
     const query = adapter.query.bind(adapter);
     adapter.query = (async (sql: string, params: unknown) => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import KeyvRedis from '@keyv/redis';
 import KeyvSqlite from '@keyv/sqlite';
-import { type Message, type SessionState, SessionsError } from '@sessions/core';
+import { type Message, SessionsError } from '@sessions/core';
+import { rejectionOf, testMessage, testState } from '@sessions/testing';
 import Keyv from 'keyv';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { KeyvSessionStore } from './index.js';
@@ -28,37 +29,6 @@ function sqlite(file: string): Keyv {
   const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${file}` }) });
   opened.push(keyv);
   return keyv;
-}
-
-function message(n: number, fields: Partial<Message> = {}): Message {
-  return {
-    id: `msg_${n}`,
-    role: 'user',
-    content: `message ${n}`,
-    createdAt: '2025-01-01T00:00:00.000Z',
-    ...fields,
-  };
-}
-
-function state(sessionId: string, userId = 'u1', data: Record<string, unknown> = {}): SessionState {
-  return {
-    schemaVersion: 1,
-    sessionId,
-    userId,
-    createdAt: '2025-01-01T00:00:00.000Z',
-    updatedAt: '2025-01-02T00:00:00.000Z',
-    data,
-    agents: [],
-  };
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 async function ids(list: AsyncIterable<{ sessionId: string }>): Promise<string[]> {
@@ -138,20 +108,20 @@ describe.each([
   it("stores values in Keyv's own format: keyv.get reads the state and the messages", async () => {
     const keyv = await makeKeyv();
     const store = new KeyvSessionStore({ keyv });
-    await store.saveState('s1', state('s1', 'u1', { topic: 'AI' }));
-    await store.append('s1', [message(1), message(2)]);
-    expect(await keyv.get('sessions:s1:state')).toEqual(state('s1', 'u1', { topic: 'AI' }));
-    expect(await keyv.get('sessions:s1:msg:0000000002')).toEqual(message(2));
+    await store.saveState('s1', testState('s1', { data: { topic: 'AI' } }));
+    await store.append('s1', [testMessage(1), testMessage(2)]);
+    expect(await keyv.get('sessions:s1:state')).toEqual(testState('s1', { data: { topic: 'AI' } }));
+    expect(await keyv.get('sessions:s1:msg:0000000002')).toEqual(testMessage(2));
   });
 
   it('keeps strings Keyv escapes (leading ":" and ":base64:") as they were', async () => {
     const store = new KeyvSessionStore({ keyv: await makeKeyv() });
     const tricky = [
-      message(1, { content: ':starts with a colon' }),
-      message(2, { content: ':base64:aGVsbG8=', metadata: { tag: '::double' } }),
+      testMessage(1, { content: ':starts with a colon' }),
+      testMessage(2, { content: ':base64:aGVsbG8=', metadata: { tag: '::double' } }),
     ];
     await store.append('s1', tricky);
-    await store.saveState('s1', state('s1', 'u1', { note: ':base64:AAAA' }));
+    await store.saveState('s1', testState('s1', { data: { note: ':base64:AAAA' } }));
     const loaded = await store.load('s1');
     expect(loaded?.messages).toEqual(tricky);
     expect(loaded?.state?.data).toEqual({ note: ':base64:AAAA' });
@@ -161,8 +131,8 @@ describe.each([
     const keyv = await makeKeyv();
     const a = new KeyvSessionStore({ keyv, prefix: 'a' });
     const b = new KeyvSessionStore({ keyv, prefix: 'b' });
-    await a.append('s1', [message(1)]);
-    await b.saveState('s2', state('s2'));
+    await a.append('s1', [testMessage(1)]);
+    await b.saveState('s2', testState('s2'));
     expect(await b.load('s1')).toBeUndefined();
     expect(await ids(a.list())).toEqual(['s1']);
     expect(await ids(b.list())).toEqual(['s2']);
@@ -173,28 +143,28 @@ describe.each([
     expect(await store.append('s1', [])).toEqual({ seq: 0 });
     expect(await store.load('s1')).toBeUndefined();
     expect(await ids(store.list())).toEqual([]);
-    await store.append('s1', [message(1)], { idempotencyKey: 'k' });
+    await store.append('s1', [testMessage(1)], { idempotencyKey: 'k' });
     expect(await store.append('s1', [])).toEqual({ seq: 1 });
     expect(await store.append('s1', [], { idempotencyKey: 'k' })).toEqual({ seq: 1 });
   });
 
   it('one append of 2 500 messages', async () => {
     const store = new KeyvSessionStore({ keyv: await makeKeyv() });
-    const many = Array.from({ length: 2_500 }, (_, i) => message(i));
+    const many = Array.from({ length: 2_500 }, (_, i) => testMessage(i));
     expect(await store.append('big', many)).toEqual({ seq: 2_500 });
-    expect(await store.append('big', [message(9_999)])).toEqual({ seq: 2_501 });
-    expect((await store.load('big'))?.messages).toEqual([...many, message(9_999)]);
+    expect(await store.append('big', [testMessage(9_999)])).toEqual({ seq: 2_501 });
+    expect((await store.load('big'))?.messages).toEqual([...many, testMessage(9_999)]);
   });
 
   it('list follows a changed userId and is sorted by id', async () => {
     const store = new KeyvSessionStore({ keyv: await makeKeyv() });
-    for (const id of ['c', 'a', 'b']) await store.saveState(id, state(id, 'u1'));
+    for (const id of ['c', 'a', 'b']) await store.saveState(id, testState(id));
     expect(await ids(store.list())).toEqual(['a', 'b', 'c']);
-    await store.saveState('a', state('a', 'u2'));
+    await store.saveState('a', testState('a', { userId: 'u2' }));
     expect(await ids(store.list({ userId: 'u1' }))).toEqual(['b', 'c']);
     expect(await ids(store.list({ userId: 'u2' }))).toEqual(['a']);
     await store.delete('b');
-    await store.saveState('b', state('b', 'u2'));
+    await store.saveState('b', testState('b', { userId: 'u2' }));
     expect(await ids(store.list({ userId: 'u2' }))).toEqual(['a', 'b']);
   });
 
@@ -205,32 +175,34 @@ describe.each([
     const bad: unknown[] = [
       'hello',
       [{ role: 'user', content: 'no id', createdAt: 'x' }],
-      [message(1, { role: 'robot' as never })],
-      [message(1, { metadata: circular })],
-      [message(1, { metadata: { n: 10n } as never })],
+      [testMessage(1, { role: 'robot' as never })],
+      [testMessage(1, { metadata: circular })],
+      [testMessage(1, { metadata: { n: 10n } as never })],
     ];
     for (const messages of bad) {
-      expect(await errorOf(store.append('s1', messages as Message[]))).toMatchObject({
+      expect(await rejectionOf(store.append('s1', messages as Message[]))).toMatchObject({
         code: 'invalid_input',
       });
     }
-    expect(await errorOf(store.append('s1', [message(1)], { idempotencyKey: 42 as never }))).toMatchObject({
+    expect(
+      await rejectionOf(store.append('s1', [testMessage(1)], { idempotencyKey: 42 as never })),
+    ).toMatchObject({
       code: 'invalid_input',
     });
-    expect(await errorOf(store.saveState('s1', { ...state('s1'), schemaVersion: 2 as never }))).toMatchObject(
-      {
-        code: 'invalid_input',
-      },
-    );
+    expect(
+      await rejectionOf(store.saveState('s1', { ...testState('s1'), schemaVersion: 2 as never })),
+    ).toMatchObject({
+      code: 'invalid_input',
+    });
     expect(await store.load('s1')).toBeUndefined();
   });
 
   it('a long, odd idempotency key works', async () => {
     const store = new KeyvSessionStore({ keyv: await makeKeyv() });
     const key = `${'é:/'.repeat(400)}\n\u0000`;
-    expect(await store.append('s1', [message(1)], { idempotencyKey: key })).toEqual({ seq: 1 });
-    expect(await store.append('s1', [message(1)], { idempotencyKey: key })).toEqual({ seq: 1 });
-    expect(await store.append('s1', [message(2)], { idempotencyKey: `${key}x` })).toEqual({ seq: 2 });
+    expect(await store.append('s1', [testMessage(1)], { idempotencyKey: key })).toEqual({ seq: 1 });
+    expect(await store.append('s1', [testMessage(1)], { idempotencyKey: key })).toEqual({ seq: 1 });
+    expect(await store.append('s1', [testMessage(2)], { idempotencyKey: `${key}x` })).toEqual({ seq: 2 });
   });
 });
 
@@ -238,16 +210,21 @@ describe('KeyvSessionStore on SQLite', () => {
   it('survives a restart: history, state and idempotency keys', async () => {
     const file = await tempFile();
     const first = new KeyvSessionStore({ keyv: sqlite(file) });
-    await first.append('s1', [message(1), message(2)], { idempotencyKey: 'turn-1' });
-    await first.saveState('s1', state('s1'));
+    await first.append('s1', [testMessage(1), testMessage(2)], { idempotencyKey: 'turn-1' });
+    await first.saveState('s1', testState('s1'));
     await opened.pop()!.disconnect();
 
     const second = new KeyvSessionStore({ keyv: sqlite(file) });
-    expect(await second.load('s1')).toEqual({ state: state('s1'), messages: [message(1), message(2)] });
-    expect(await second.append('s1', [message(1), message(2)], { idempotencyKey: 'turn-1' })).toEqual({
-      seq: 2,
+    expect(await second.load('s1')).toEqual({
+      state: testState('s1'),
+      messages: [testMessage(1), testMessage(2)],
     });
-    expect(await second.append('s1', [message(3)])).toEqual({ seq: 3 });
+    expect(await second.append('s1', [testMessage(1), testMessage(2)], { idempotencyKey: 'turn-1' })).toEqual(
+      {
+        seq: 2,
+      },
+    );
+    expect(await second.append('s1', [testMessage(3)])).toEqual({ seq: 3 });
     expect(await ids(second.list({ userId: 'u1' }))).toEqual(['s1']);
   });
 
@@ -256,8 +233,8 @@ describe('KeyvSessionStore on SQLite', () => {
     const store = new KeyvSessionStore({ keyv });
     await keyv.set('unrelated', 1);
     for (const id of ['s1', 's1.x', 's2']) {
-      await store.saveState(id, state(id));
-      await store.append(id, [message(1)], { idempotencyKey: 'k' });
+      await store.saveState(id, testState(id));
+      await store.append(id, [testMessage(1)], { idempotencyKey: 'k' });
     }
     await store.delete('s1');
     const query = (keyv.store as KeyvSqlite).query;
@@ -273,18 +250,18 @@ describe('KeyvSessionStore on SQLite', () => {
   it('reports a corrupt row as session_corrupt naming its key', async () => {
     const keyv = sqlite(await tempFile());
     const store = new KeyvSessionStore({ keyv });
-    await store.append('s1', [message(1)]);
-    await store.saveState('s2', state('s2'));
+    await store.append('s1', [testMessage(1)]);
+    await store.saveState('s2', testState('s2'));
     const query = (keyv.store as KeyvSqlite).query;
     await query(
       `UPDATE keyv SET value = '{"value":{"id":"x"}}' WHERE key = 'keyv:sessions:s1:msg:0000000001'`,
     );
     await query(`UPDATE keyv SET value = 'not json' WHERE key = 'keyv:sessions:s2:state'`);
-    expect(await errorOf(store.load('s1'))).toMatchObject({
+    expect(await rejectionOf(store.load('s1'))).toMatchObject({
       code: 'session_corrupt',
       file: 'keyv:sessions:s1:msg:0000000001',
     });
-    expect(await errorOf(store.load('s2'))).toMatchObject({
+    expect(await rejectionOf(store.load('s2'))).toMatchObject({
       code: 'session_corrupt',
       file: 'keyv:sessions:s2:state',
     });
@@ -293,13 +270,13 @@ describe('KeyvSessionStore on SQLite', () => {
   it('waits for a database locked by another connection, and times out with a TimeoutError', async () => {
     const file = await tempFile();
     const store = new KeyvSessionStore({ keyv: sqlite(file), busyTimeoutMs: 300 });
-    await store.append('s1', [message(1)]);
+    await store.append('s1', [testMessage(1)]);
     const other = sqlite(file);
     const lock = (other.store as KeyvSqlite).query;
     await lock('BEGIN EXCLUSIVE');
-    expect(await errorOf(store.append('s1', [message(2)]))).toMatchObject({ code: 'timeout' });
+    expect(await rejectionOf(store.append('s1', [testMessage(2)]))).toMatchObject({ code: 'timeout' });
     const patient = new KeyvSessionStore({ keyv: store.keyv }); // busyTimeoutMs: 30 s
-    const waiting = patient.append('s1', [message(3)]);
+    const waiting = patient.append('s1', [testMessage(3)]);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await lock('COMMIT');
     expect(await waiting).toEqual({ seq: 2 });
@@ -317,41 +294,43 @@ describe('KeyvSessionStore on a generic adapter', () => {
 
   it('throws adapter errors that Keyv would swallow, and then writes nothing', async () => {
     const { store, adapter } = await failing();
-    await store.append('s1', [message(1)]);
+    await store.append('s1', [testMessage(1)]);
     adapter.failGet = /:s1:head$/;
     // Keyv's get would resolve undefined here: the append would overwrite message 1.
-    expect(await errorOf(store.append('s1', [message(2)]))).toMatchObject({ message: /connection lost/ });
-    expect(await errorOf(store.load('s1'))).toMatchObject({ message: /connection lost/ });
+    expect(await rejectionOf(store.append('s1', [testMessage(2)]))).toMatchObject({
+      message: /connection lost/,
+    });
+    expect(await rejectionOf(store.load('s1'))).toMatchObject({ message: /connection lost/ });
     adapter.failGet = undefined;
     adapter.failSet = /:s1:msg:/;
-    expect(await errorOf(store.append('s1', [message(3)]))).toMatchObject({ message: /disk full/ });
+    expect(await rejectionOf(store.append('s1', [testMessage(3)]))).toMatchObject({ message: /disk full/ });
     adapter.failSet = undefined;
-    expect((await store.load('s1'))?.messages).toEqual([message(1)]);
+    expect((await store.load('s1'))?.messages).toEqual([testMessage(1)]);
   });
 
   it('an append cut short before its head is written is invisible, and its idempotency key does not count', async () => {
     const { store, adapter } = await failing();
-    await store.append('s1', [message(1)]);
+    await store.append('s1', [testMessage(1)]);
     adapter.failSet = /:s1:head$/; // dies at the commit point: messages and key record are written
-    expect(await errorOf(store.append('s1', [message(2)], { idempotencyKey: 'turn-2' }))).toBeInstanceOf(
-      Error,
-    );
+    expect(
+      await rejectionOf(store.append('s1', [testMessage(2)], { idempotencyKey: 'turn-2' })),
+    ).toBeInstanceOf(Error);
     adapter.failSet = undefined;
-    expect((await store.load('s1'))?.messages).toEqual([message(1)]);
+    expect((await store.load('s1'))?.messages).toEqual([testMessage(1)]);
     // Another append takes seq 2; the retry of turn-2 is then stored, not mistaken for done.
-    expect(await store.append('s1', [message(3)])).toEqual({ seq: 2 });
-    expect(await store.append('s1', [message(2)], { idempotencyKey: 'turn-2' })).toEqual({ seq: 3 });
-    expect(await store.append('s1', [message(2)], { idempotencyKey: 'turn-2' })).toEqual({ seq: 3 });
+    expect(await store.append('s1', [testMessage(3)])).toEqual({ seq: 2 });
+    expect(await store.append('s1', [testMessage(2)], { idempotencyKey: 'turn-2' })).toEqual({ seq: 3 });
+    expect(await store.append('s1', [testMessage(2)], { idempotencyKey: 'turn-2' })).toEqual({ seq: 3 });
     expect((await store.load('s1'))?.messages.map((m) => m.id)).toEqual(['msg_1', 'msg_3', 'msg_2']);
   });
 
   it('delete removes every key of the session', async () => {
     const keyv = new Keyv();
     const store = new KeyvSessionStore({ keyv });
-    await store.saveState('s1', state('s1'));
-    await store.append('s1', [message(1), message(2)], { idempotencyKey: 'a' });
-    await store.append('s1', [message(3)], { idempotencyKey: 'b' });
-    await store.append('s2', [message(4)]);
+    await store.saveState('s1', testState('s1'));
+    await store.append('s1', [testMessage(1), testMessage(2)], { idempotencyKey: 'a' });
+    await store.append('s1', [testMessage(3)], { idempotencyKey: 'b' });
+    await store.append('s2', [testMessage(4)]);
     const map = keyv.store as Map<string, unknown>;
     expect([...map.keys()].filter((key) => key.includes(':s1:')).length).toBe(9);
     await store.delete('s1');
@@ -362,14 +341,14 @@ describe('KeyvSessionStore on a generic adapter', () => {
   it('reports a corrupt head as session_corrupt', async () => {
     const keyv = new Keyv();
     const store = new KeyvSessionStore({ keyv });
-    await store.append('s1', [message(1)]);
+    await store.append('s1', [testMessage(1)]);
     await keyv.set('sessions:s1:head', { count: 'many' });
-    expect(await errorOf(store.load('s1'))).toMatchObject({
+    expect(await rejectionOf(store.load('s1'))).toMatchObject({
       code: 'session_corrupt',
       file: 'keyv:sessions:s1:head',
     });
     await keyv.set('sessions:s1:head', { count: 2, keys: 0 });
-    expect(await errorOf(store.load('s1'))).toMatchObject({
+    expect(await rejectionOf(store.load('s1'))).toMatchObject({
       code: 'session_corrupt',
       file: 'keyv:sessions:s1:msg:0000000002',
     });
@@ -380,7 +359,7 @@ describe('KeyvSessionStore on a generic adapter', () => {
     const a = new KeyvSessionStore({ keyv });
     const b = new KeyvSessionStore({ keyv });
     const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).append('s1', [message(i)])),
+      Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).append('s1', [testMessage(i)])),
     );
     expect(results.map((r) => r.seq).sort((x, y) => x - y)).toEqual(
       Array.from({ length: 100 }, (_, i) => i + 1),

@@ -1,5 +1,7 @@
 import type { Message, SessionState, SessionStore, SessionSummary } from '@sessions/core';
 import type { ExpectStatic } from 'vitest';
+import { rejectionOf } from './rejection-of.js';
+import { testMessage, testState } from './session-fixtures.js';
 
 /**
  * The test functions the suite runs with, passed by the caller (as `@keyv/test-suite` does) so an
@@ -45,41 +47,10 @@ interface Closable {
 /** Session ids every store must refuse with an `invalid_input` error. */
 const BAD_IDS: readonly string[] = ['../x', '', 'a/b', '.', '..', 'x'.repeat(129), 'a\u0000b'];
 
-function message(n: number, fields: Partial<Message> = {}): Message {
-  return {
-    id: `msg_${n}`,
-    role: 'user',
-    content: `message ${n}`,
-    createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, n % 60)).toISOString(),
-    ...fields,
-  };
-}
-
-function state(sessionId: string, userId: string, data: Record<string, unknown> = {}): SessionState {
-  return {
-    schemaVersion: 1,
-    sessionId,
-    userId,
-    createdAt: '2025-01-01T00:00:00.000Z',
-    updatedAt: '2025-01-02T00:00:00.000Z',
-    data,
-    agents: [],
-  };
-}
-
 async function collect(iterable: AsyncIterable<SessionSummary>): Promise<SessionSummary[]> {
   const out: SessionSummary[] = [];
   for await (const row of iterable) out.push(row);
   return out.sort((a, b) => a.sessionId.localeCompare(b.sessionId));
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }
 
 /**
@@ -124,18 +95,21 @@ export function sessionStoreConformance(
     it('append then load returns the messages in order with every field', async () => {
       const store = await makeStore();
       const first: Message[] = [
-        message(1, { role: 'system', content: 'You are helpful.' }),
-        message(2, { content: 'Hi\nthere "quoted" \u2028 ünïcødé 🎉', metadata: { source: 'cli', n: 1 } }),
+        testMessage(1, { role: 'system', content: 'You are helpful.' }),
+        testMessage(2, {
+          content: 'Hi\nthere "quoted" \u2028 ünïcødé 🎉',
+          metadata: { source: 'cli', n: 1 },
+        }),
       ];
       const second: Message[] = [
-        message(3, {
+        testMessage(3, {
           role: 'assistant',
           name: 'Assistant',
           content: '',
           toolCalls: [{ id: 'call_1', name: 'lookup', arguments: '{"q":"x"}' }],
           metadata: { nested: { list: [1, 'two', null, true] } },
         }),
-        message(4, { role: 'tool', name: 'lookup', toolCallId: 'call_1', content: '{"found":true}' }),
+        testMessage(4, { role: 'tool', name: 'lookup', toolCallId: 'call_1', content: '{"found":true}' }),
       ];
       await store.append('s1', first);
       await store.append('s1', second);
@@ -146,26 +120,26 @@ export function sessionStoreConformance(
 
     it('seq is the number of messages after the append', async () => {
       const store = await makeStore();
-      expect(await store.append('s1', [message(1), message(2)])).toEqual({ seq: 2 });
-      expect(await store.append('s1', [message(3)])).toEqual({ seq: 3 });
-      expect(await store.append('s1', [message(4), message(5), message(6)])).toEqual({ seq: 6 });
-      expect(await store.append('s2', [message(7)])).toEqual({ seq: 1 });
+      expect(await store.append('s1', [testMessage(1), testMessage(2)])).toEqual({ seq: 2 });
+      expect(await store.append('s1', [testMessage(3)])).toEqual({ seq: 3 });
+      expect(await store.append('s1', [testMessage(4), testMessage(5), testMessage(6)])).toEqual({ seq: 6 });
+      expect(await store.append('s2', [testMessage(7)])).toEqual({ seq: 1 });
     });
 
     it('stored data is a copy: mutating inputs or loaded values changes nothing', async () => {
       const store = await makeStore();
-      const input = [message(1, { metadata: { tag: 'a' } })];
+      const input = [testMessage(1, { metadata: { tag: 'a' } })];
       await store.append('s1', input);
       input[0]!.content = 'changed';
-      input.push(message(2));
+      input.push(testMessage(2));
       const loaded = await store.load('s1');
       loaded!.messages[0]!.metadata!.tag = 'b';
-      expect((await store.load('s1'))?.messages).toEqual([message(1, { metadata: { tag: 'a' } })]);
+      expect((await store.load('s1'))?.messages).toEqual([testMessage(1, { metadata: { tag: 'a' } })]);
     });
 
     it('saveState then load returns the state', async () => {
       const store = await makeStore();
-      const saved = state('s1', 'u1', { topic: 'AI', step: 2, nested: { ok: true } });
+      const saved = testState('s1', { data: { topic: 'AI', step: 2, nested: { ok: true } } });
       saved.agents = [{ name: 'Assistant', instructions: 'Be brief.', memory: true }];
       saved.metadata = { origin: 'test' };
       await store.saveState('s1', saved);
@@ -174,21 +148,21 @@ export function sessionStoreConformance(
 
     it('saveState replaces the previous state', async () => {
       const store = await makeStore();
-      await store.saveState('s1', state('s1', 'u1', { a: 1 }));
-      await store.append('s1', [message(1)]);
-      await store.saveState('s1', state('s1', 'u1', { b: 2 }));
+      await store.saveState('s1', testState('s1', { data: { a: 1 } }));
+      await store.append('s1', [testMessage(1)]);
+      await store.saveState('s1', testState('s1', { data: { b: 2 } }));
       const loaded = await store.load('s1');
       expect(loaded?.state?.data).toEqual({ b: 2 });
-      expect(loaded?.messages).toEqual([message(1)]);
+      expect(loaded?.messages).toEqual([testMessage(1)]);
     });
 
     it('list returns every session and filters by userId', async () => {
       const store = await makeStore();
       expect(await collect(store.list())).toEqual([]);
-      await store.saveState('a', state('a', 'u1'));
-      await store.saveState('b', state('b', 'u2'));
-      await store.saveState('c', state('c', 'u1'));
-      await store.append('d', [message(1)]);
+      await store.saveState('a', testState('a'));
+      await store.saveState('b', testState('b', { userId: 'u2' }));
+      await store.saveState('c', testState('c'));
+      await store.append('d', [testMessage(1)]);
       const all = await collect(store.list());
       expect(all.map((row) => row.sessionId)).toEqual(['a', 'b', 'c', 'd']);
       expect(all[0]).toEqual({
@@ -205,32 +179,34 @@ export function sessionStoreConformance(
 
     it('delete removes the session; deleting an unknown session is fine', async () => {
       const store = await makeStore();
-      await store.saveState('s1', state('s1', 'u1'));
-      await store.append('s1', [message(1)], { idempotencyKey: 'k1' });
-      await store.append('s2', [message(2)]);
+      await store.saveState('s1', testState('s1'));
+      await store.append('s1', [testMessage(1)], { idempotencyKey: 'k1' });
+      await store.append('s2', [testMessage(2)]);
       await store.delete('s1');
       expect(await store.load('s1')).toBeUndefined();
       expect((await collect(store.list())).map((row) => row.sessionId)).toEqual(['s2']);
       await store.delete('s1');
       await store.delete('never-existed');
       // A deleted session starts over, and forgets its idempotency keys.
-      expect(await store.append('s1', [message(3)], { idempotencyKey: 'k1' })).toEqual({ seq: 1 });
-      expect((await store.load('s1'))?.messages).toEqual([message(3)]);
-      expect((await store.load('s2'))?.messages).toEqual([message(2)]);
+      expect(await store.append('s1', [testMessage(3)], { idempotencyKey: 'k1' })).toEqual({ seq: 1 });
+      expect((await store.load('s1'))?.messages).toEqual([testMessage(3)]);
+      expect((await store.load('s2'))?.messages).toEqual([testMessage(2)]);
     });
 
     it('a repeated append with the same idempotencyKey is stored once and returns the same seq', async () => {
       const store = await makeStore();
-      await store.append('s1', [message(1)]);
-      const first = await store.append('s1', [message(2), message(3)], { idempotencyKey: 'turn-1' });
+      await store.append('s1', [testMessage(1)]);
+      const first = await store.append('s1', [testMessage(2), testMessage(3)], { idempotencyKey: 'turn-1' });
       expect(first).toEqual({ seq: 3 });
-      expect(await store.append('s1', [message(4)])).toEqual({ seq: 4 });
-      expect(await store.append('s1', [message(2), message(3)], { idempotencyKey: 'turn-1' })).toEqual({
+      expect(await store.append('s1', [testMessage(4)])).toEqual({ seq: 4 });
+      expect(
+        await store.append('s1', [testMessage(2), testMessage(3)], { idempotencyKey: 'turn-1' }),
+      ).toEqual({
         seq: 3,
       });
-      expect(await store.append('s1', [message(5)], { idempotencyKey: 'turn-2' })).toEqual({ seq: 5 });
+      expect(await store.append('s1', [testMessage(5)], { idempotencyKey: 'turn-2' })).toEqual({ seq: 5 });
       // Keys are per session.
-      expect(await store.append('s2', [message(6)], { idempotencyKey: 'turn-1' })).toEqual({ seq: 1 });
+      expect(await store.append('s2', [testMessage(6)], { idempotencyKey: 'turn-1' })).toEqual({ seq: 1 });
       const ids = (await store.load('s1'))?.messages.map((m) => m.id);
       expect(ids).toEqual(['msg_1', 'msg_2', 'msg_3', 'msg_4', 'msg_5']);
     });
@@ -238,17 +214,17 @@ export function sessionStoreConformance(
     it('concurrent appends with the same idempotencyKey store the messages once', async () => {
       const store = await makeStore();
       const results = await Promise.all(
-        Array.from({ length: 10 }, () => store.append('s1', [message(1)], { idempotencyKey: 'once' })),
+        Array.from({ length: 10 }, () => store.append('s1', [testMessage(1)], { idempotencyKey: 'once' })),
       );
       expect(results).toEqual(Array.from({ length: 10 }, () => ({ seq: 1 })));
-      expect((await store.load('s1'))?.messages).toEqual([message(1)]);
+      expect((await store.load('s1'))?.messages).toEqual([testMessage(1)]);
     });
 
     it('200 concurrent appends to one session lose nothing and store each message once', async () => {
       const store = await makeStore();
       const count = 200;
       const results = await Promise.all(
-        Array.from({ length: count }, (_, i) => store.append('busy', [message(i)])),
+        Array.from({ length: count }, (_, i) => store.append('busy', [testMessage(i)])),
       );
       const seqs = results.map((r) => r.seq).sort((a, b) => a - b);
       expect(seqs).toEqual(Array.from({ length: count }, (_, i) => i + 1));
@@ -267,12 +243,12 @@ export function sessionStoreConformance(
       for (const id of BAD_IDS) {
         const attempts: Array<[string, Promise<unknown>]> = [
           ['load', store.load(id)],
-          ['append', store.append(id, [message(1)])],
-          ['saveState', store.saveState(id, state(id, 'u1'))],
+          ['append', store.append(id, [testMessage(1)])],
+          ['saveState', store.saveState(id, testState(id))],
           ['delete', store.delete(id)],
         ];
         for (const [method, attempt] of attempts) {
-          const error = await errorOf(attempt);
+          const error = await rejectionOf(attempt);
           expect(error, `${method}(${JSON.stringify(id)})`).toBeInstanceOf(Error);
           expect((error as { code?: unknown }).code, `${method}(${JSON.stringify(id)})`).toBe(
             'invalid_input',
@@ -285,10 +261,10 @@ export function sessionStoreConformance(
     it('messages appended to one session never appear in another', async () => {
       const store = await makeStore();
       await Promise.all([
-        store.append('alpha', [message(1, { content: 'for alpha' })]),
-        store.append('beta', [message(2, { content: 'for beta' })]),
-        store.append('alpha', [message(3, { content: 'for alpha' })]),
-        store.append('alpha.beta', [message(4, { content: 'for alpha.beta' })]),
+        store.append('alpha', [testMessage(1, { content: 'for alpha' })]),
+        store.append('beta', [testMessage(2, { content: 'for beta' })]),
+        store.append('alpha', [testMessage(3, { content: 'for alpha' })]),
+        store.append('alpha.beta', [testMessage(4, { content: 'for alpha.beta' })]),
       ]);
       const alpha = await store.load('alpha');
       expect(alpha?.messages.map((m) => m.content)).toEqual(['for alpha', 'for alpha']);
@@ -319,16 +295,21 @@ export function sessionStoreConformance(
     it('loadSince without a cursor returns the state and the whole history', async (context) => {
       const store = await withLoadSince(context);
       if (!store) return;
-      const saved = state('s1', 'u1', { topic: 'AI' });
+      const saved = testState('s1', { data: { topic: 'AI' } });
       await store.saveState('s1', saved);
-      await store.append('s1', [message(1), message(2)]);
+      await store.append('s1', [testMessage(1), testMessage(2)]);
       const tail = await store.loadSince('s1');
-      expect(tail).toMatchObject({ state: saved, messages: [message(1), message(2)], from: 0, seq: 2 });
+      expect(tail).toMatchObject({
+        state: saved,
+        messages: [testMessage(1), testMessage(2)],
+        from: 0,
+        seq: 2,
+      });
       expect(typeof tail?.epoch).toBe('string');
       // A session with a state and no history yet.
-      await store.saveState('s2', state('s2', 'u2'));
+      await store.saveState('s2', testState('s2', { userId: 'u2' }));
       expect(await store.loadSince('s2')).toMatchObject({
-        state: state('s2', 'u2'),
+        state: testState('s2', { userId: 'u2' }),
         messages: [],
         from: 0,
         seq: 0,
@@ -338,28 +319,28 @@ export function sessionStoreConformance(
     it('loadSince with a cursor returns only the messages after it, and the current state', async (context) => {
       const store = await withLoadSince(context);
       if (!store) return;
-      await store.append('s1', [message(1), message(2)]);
+      await store.append('s1', [testMessage(1), testMessage(2)]);
       const first = await store.loadSince('s1');
       const cursor = { seq: first!.seq, epoch: first!.epoch };
       const unchanged = await store.loadSince('s1', cursor);
       expect(unchanged).toEqual({ state: undefined, messages: [], from: 2, seq: 2, epoch: first!.epoch });
-      await store.append('s1', [message(3)]);
-      await store.append('s1', [message(4), message(5)], { idempotencyKey: 'k' });
-      await store.saveState('s1', state('s1', 'u1', { step: 2 }));
+      await store.append('s1', [testMessage(3)]);
+      await store.append('s1', [testMessage(4), testMessage(5)], { idempotencyKey: 'k' });
+      await store.saveState('s1', testState('s1', { data: { step: 2 } }));
       const tail = await store.loadSince('s1', cursor);
       expect(tail).toEqual({
-        state: state('s1', 'u1', { step: 2 }),
-        messages: [message(3), message(4), message(5)],
+        state: testState('s1', { data: { step: 2 } }),
+        messages: [testMessage(3), testMessage(4), testMessage(5)],
         from: 2,
         seq: 5,
         epoch: first!.epoch,
       });
       // An older cursor of the same history gives more; every tail continues its cursor.
       expect((await store.loadSince('s1', { seq: 1, epoch: first!.epoch }))?.messages).toEqual([
-        message(2),
-        message(3),
-        message(4),
-        message(5),
+        testMessage(2),
+        testMessage(3),
+        testMessage(4),
+        testMessage(5),
       ]);
       expect(await store.loadSince('s1', { seq: 5, epoch: first!.epoch })).toMatchObject({
         messages: [],
@@ -371,9 +352,9 @@ export function sessionStoreConformance(
     it('loadSince gives the whole history for a cursor that does not hold', async (context) => {
       const store = await withLoadSince(context);
       if (!store) return;
-      await store.append('s1', [message(1), message(2)]);
+      await store.append('s1', [testMessage(1), testMessage(2)]);
       const { epoch } = (await store.loadSince('s1'))!;
-      const whole = { messages: [message(1), message(2)], from: 0, seq: 2, epoch };
+      const whole = { messages: [testMessage(1), testMessage(2)], from: 0, seq: 2, epoch };
       expect(await store.loadSince('s1', { seq: 3, epoch })).toMatchObject(whole);
       expect(await store.loadSince('s1', { seq: 1, epoch: `${epoch}-other` })).toMatchObject(whole);
     });
@@ -381,27 +362,31 @@ export function sessionStoreConformance(
     it('loadSince after the session was deleted and made again gives the new history whole', async (context) => {
       const store = await withLoadSince(context);
       if (!store) return;
-      await store.append('s1', [message(1), message(2)]);
+      await store.append('s1', [testMessage(1), testMessage(2)]);
       const before = (await store.loadSince('s1'))!;
       await store.delete('s1');
       expect(await store.loadSince('s1', { seq: 2, epoch: before.epoch })).toBeUndefined();
       // Made again, longer than before: the old cursor must not be taken as a prefix of it.
-      await store.append('s1', [message(3), message(4), message(5)]);
+      await store.append('s1', [testMessage(3), testMessage(4), testMessage(5)]);
       const after = await store.loadSince('s1', { seq: 2, epoch: before.epoch });
-      expect(after).toMatchObject({ messages: [message(3), message(4), message(5)], from: 0, seq: 3 });
+      expect(after).toMatchObject({
+        messages: [testMessage(3), testMessage(4), testMessage(5)],
+        from: 0,
+        seq: 3,
+      });
       expect(after?.epoch).not.toBe(before.epoch);
     });
 
     it('loadSince returns copies: mutating them changes nothing', async (context) => {
       const store = await withLoadSince(context);
       if (!store) return;
-      await store.saveState('s1', state('s1', 'u1', { nested: { a: 1 } }));
-      await store.append('s1', [message(1, { metadata: { tag: 'a' } })]);
+      await store.saveState('s1', testState('s1', { data: { nested: { a: 1 } } }));
+      await store.append('s1', [testMessage(1, { metadata: { tag: 'a' } })]);
       const tail = await store.loadSince('s1');
       tail!.messages[0]!.metadata!.tag = 'b';
       (tail!.state!.data.nested as { a: number }).a = 2;
       const again = await store.loadSince('s1');
-      expect(again?.messages).toEqual([message(1, { metadata: { tag: 'a' } })]);
+      expect(again?.messages).toEqual([testMessage(1, { metadata: { tag: 'a' } })]);
       expect(again?.state?.data).toEqual({ nested: { a: 1 } });
     });
 
@@ -420,7 +405,7 @@ export function sessionStoreConformance(
         cursor = { seq: tail.seq, epoch: tail.epoch };
       };
       const writes = Array.from({ length: 60 }, (_, i) =>
-        store.append('busy', i % 3 === 0 ? [message(i), message(i + 1000)] : [message(i)]),
+        store.append('busy', i % 3 === 0 ? [testMessage(i), testMessage(i + 1000)] : [testMessage(i)]),
       );
       for (let i = 0; i < 20; i++) await reader();
       await Promise.all(writes);
@@ -433,7 +418,7 @@ export function sessionStoreConformance(
       const store = await withLoadSince(context);
       if (!store) return;
       for (const id of BAD_IDS) {
-        const error = await errorOf(store.loadSince(id));
+        const error = await rejectionOf(store.loadSince(id));
         expect((error as { code?: unknown })?.code, `loadSince(${JSON.stringify(id)})`).toBe('invalid_input');
       }
     });
@@ -460,7 +445,7 @@ export function sessionStoreConformance(
       (seen?: Array<SessionState | undefined>) =>
       (current: SessionState | undefined): SessionState => {
         seen?.push(current);
-        const base = current ?? state('s1', 'u1', { n: 0 });
+        const base = current ?? testState('s1', { data: { n: 0 } });
         return { ...base, data: { ...base.data, n: (base.data.n as number) + 1 } };
       };
 
@@ -468,7 +453,7 @@ export function sessionStoreConformance(
       const store = await withUpdateState(context);
       if (!store) return;
       const seen: Array<SessionState | undefined> = [];
-      const first = state('s1', 'u1', { topic: 'AI', nested: { ok: true } });
+      const first = testState('s1', { data: { topic: 'AI', nested: { ok: true } } });
       first.agents = [{ name: 'Assistant', memory: true }];
       first.metadata = { origin: 'test' };
       const written = await store.updateState('s1', (current) => {
@@ -493,7 +478,7 @@ export function sessionStoreConformance(
     it('updateState returns a copy: mutating it, or what update was given, changes nothing stored', async (context) => {
       const store = await withUpdateState(context);
       if (!store) return;
-      await store.saveState('s1', state('s1', 'u1', { nested: { a: 1 } }));
+      await store.saveState('s1', testState('s1', { data: { nested: { a: 1 } } }));
       const written = await store.updateState('s1', (current) => {
         const next = structuredClone(current!);
         next.data.b = 2;
@@ -513,18 +498,21 @@ export function sessionStoreConformance(
       const invalid: Array<[string, unknown]> = [
         ['null', null],
         ['an array', []],
-        ['schemaVersion 2', { ...state('s1', 'u1'), schemaVersion: 2 }],
-        ['not JSON-serialisable', state('s1', 'u1', { circular })],
+        ['schemaVersion 2', { ...testState('s1'), schemaVersion: 2 }],
+        ['not JSON-serialisable', testState('s1', { data: { circular } })],
       ];
-      await store.saveState('s1', state('s1', 'u1', { kept: true }));
+      await store.saveState('s1', testState('s1', { data: { kept: true } }));
       let checked = 0;
       for (const [name, bad] of invalid) {
         // Only what the store's saveState refuses: the port leaves validation to the store.
-        const refused = await errorOf(store.saveState('probe', bad as SessionState));
-        if (refused === undefined) continue;
+        const refused = await store.saveState('probe', bad as SessionState).then(
+          () => false,
+          () => true,
+        );
+        if (!refused) continue;
         checked++;
         for (const id of ['s1', 'missing']) {
-          const error = await errorOf(store.updateState(id, () => bad as SessionState));
+          const error = await rejectionOf(store.updateState(id, () => bad as SessionState));
           expect((error as { code?: unknown })?.code, `${name} for ${id}`).toBe('invalid_input');
         }
       }
@@ -532,7 +520,7 @@ export function sessionStoreConformance(
         context?.skip?.('the store validates no state (saveState accepts all of these)');
         return;
       }
-      expect((await store.load('s1'))?.state).toEqual(state('s1', 'u1', { kept: true }));
+      expect((await store.load('s1'))?.state).toEqual(testState('s1', { data: { kept: true } }));
       expect(await store.load('missing')).toBeUndefined();
       const listed = (await collect(store.list())).map((row) => row.sessionId);
       expect(listed.filter((id) => id !== 'probe')).toEqual(['s1']);
@@ -541,19 +529,22 @@ export function sessionStoreConformance(
     it('updateState rejects with the error update throws, and writes nothing', async (context) => {
       const store = await withUpdateState(context);
       if (!store) return;
-      await store.saveState('s1', state('s1', 'u1', { n: 1 }));
-      await store.append('s1', [message(1)]);
+      await store.saveState('s1', testState('s1', { data: { n: 1 } }));
+      await store.append('s1', [testMessage(1)]);
       const thrown = new Error('update refused');
       expect(
-        await errorOf(
+        await rejectionOf(
           store.updateState('s1', () => {
             throw thrown;
           }),
         ),
       ).toBe(thrown);
-      expect(await store.load('s1')).toEqual({ state: state('s1', 'u1', { n: 1 }), messages: [message(1)] });
+      expect(await store.load('s1')).toEqual({
+        state: testState('s1', { data: { n: 1 } }),
+        messages: [testMessage(1)],
+      });
       expect(
-        await errorOf(
+        await rejectionOf(
           store.updateState('missing', () => {
             throw thrown;
           }),
@@ -585,10 +576,10 @@ export function sessionStoreConformance(
       const store = await withUpdateState(context);
       if (!store) return;
       const second = await another(store);
-      await store.append('s1', [message(0)]);
+      await store.append('s1', [testMessage(0)]);
       const work: Array<Promise<unknown>> = [];
       for (let i = 1; i <= 30; i++) {
-        work.push((i % 2 === 0 ? store : second).append('s1', [message(i)]));
+        work.push((i % 2 === 0 ? store : second).append('s1', [testMessage(i)]));
         work.push((i % 2 === 0 ? second : store).updateState('s1', increment()));
       }
       await Promise.all(work);
@@ -596,25 +587,27 @@ export function sessionStoreConformance(
       expect(loaded?.state?.data.n).toBe(30);
       expect(loaded?.messages).toHaveLength(31);
       expect(new Set(loaded?.messages.map((m) => m.id)).size).toBe(31);
-      expect(loaded?.messages[0]).toEqual(message(0));
+      expect(loaded?.messages[0]).toEqual(testMessage(0));
       // An append after the updates comes after every message.
-      expect(await store.append('s1', [message(99)])).toEqual({ seq: 32 });
+      expect(await store.append('s1', [testMessage(99)])).toEqual({ seq: 32 });
       // A saveState after an updateState replaces it; an updateState after a saveState sees it.
-      await store.saveState('s1', state('s1', 'u1', { n: 100 }));
+      await store.saveState('s1', testState('s1', { data: { n: 100 } }));
       expect((await second.updateState('s1', increment())).data.n).toBe(101);
-      expect((await store.load('s1'))?.messages.at(-1)).toEqual(message(99));
+      expect((await store.load('s1'))?.messages.at(-1)).toEqual(testMessage(99));
     });
 
     it('updateState leaves the history and its epoch alone; load and loadSince see the new state', async (context) => {
       const store = await withUpdateState(context);
       if (!store) return;
-      await store.append('s1', [message(1), message(2)], { idempotencyKey: 'k' });
+      await store.append('s1', [testMessage(1), testMessage(2)], { idempotencyKey: 'k' });
       const before = await store.loadSince?.('s1');
       const written = await store.updateState('s1', increment());
       expect(written.data).toEqual({ n: 1 });
-      expect(await store.load('s1')).toEqual({ state: written, messages: [message(1), message(2)] });
+      expect(await store.load('s1')).toEqual({ state: written, messages: [testMessage(1), testMessage(2)] });
       // The idempotency key still holds.
-      expect(await store.append('s1', [message(1), message(2)], { idempotencyKey: 'k' })).toEqual({ seq: 2 });
+      expect(await store.append('s1', [testMessage(1), testMessage(2)], { idempotencyKey: 'k' })).toEqual({
+        seq: 2,
+      });
       if (before === undefined) return; // no loadSince
       const tail = await store.loadSince!('s1', { seq: before.seq, epoch: before.epoch });
       expect(tail).toEqual({ state: written, messages: [], from: 2, seq: 2, epoch: before.epoch });
@@ -627,12 +620,12 @@ export function sessionStoreConformance(
       const store = await withUpdateState(context);
       if (!store) return;
       await store.updateState('s1', increment());
-      await store.append('s1', [message(1)]);
+      await store.append('s1', [testMessage(1)]);
       await store.delete('s1');
       const seen: Array<SessionState | undefined> = [];
       await store.updateState('s1', increment(seen));
       expect(seen).toEqual([undefined]);
-      expect(await store.load('s1')).toEqual({ state: state('s1', 'u1', { n: 1 }), messages: [] });
+      expect(await store.load('s1')).toEqual({ state: testState('s1', { data: { n: 1 } }), messages: [] });
     });
 
     it('updateState refuses bad session ids with invalid_input and never calls update', async (context) => {
@@ -640,10 +633,10 @@ export function sessionStoreConformance(
       if (!store) return;
       let calls = 0;
       for (const id of BAD_IDS) {
-        const error = await errorOf(
+        const error = await rejectionOf(
           store.updateState(id, () => {
             calls++;
-            return state(id, 'u1');
+            return testState(id);
           }),
         );
         expect((error as { code?: unknown })?.code, `updateState(${JSON.stringify(id)})`).toBe(
