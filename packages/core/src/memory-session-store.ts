@@ -1,4 +1,5 @@
 import { copyData } from './copy-data.js';
+import { InvalidInputError } from './errors.js';
 import { assertSessionId } from './ids.js';
 import type { Message } from './message.js';
 import type {
@@ -70,7 +71,7 @@ export class MemorySessionStore implements SessionStore {
 
   async saveState(sessionId: string, state: SessionState): Promise<void> {
     assertSessionId(sessionId);
-    const copy = copyData(state);
+    const copy = checkedCopy(state);
     this.#entry(sessionId).state = copy;
   }
 
@@ -80,7 +81,7 @@ export class MemorySessionStore implements SessionStore {
     update: (current: SessionState | undefined) => SessionState,
   ): Promise<SessionState> {
     assertSessionId(sessionId);
-    const next = copyData(update(copyData(this.#sessions.get(sessionId)?.state)));
+    const next = checkedCopy(update(copyData(this.#sessions.get(sessionId)?.state)));
     this.#entry(sessionId).state = next;
     return copyData(next);
   }
@@ -105,5 +106,22 @@ export class MemorySessionStore implements SessionStore {
       this.#sessions.set(sessionId, entry);
     }
     return entry;
+  }
+}
+
+/** A copy of a state to keep, refused as the persistent stores refuse it: not an object, another schemaVersion, not plain JSON. */
+function checkedCopy(state: SessionState): SessionState {
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+    throw new InvalidInputError('saveState expects a SessionState object');
+  }
+  if (state.schemaVersion !== 1) {
+    throw new InvalidInputError(
+      `Unsupported state schemaVersion ${JSON.stringify(state.schemaVersion)}: this store keeps version 1`,
+    );
+  }
+  try {
+    return copyData(state);
+  } catch (cause) {
+    throw new InvalidInputError('The state must be JSON-serialisable', { cause });
   }
 }
