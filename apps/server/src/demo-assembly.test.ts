@@ -5,6 +5,8 @@ import { type FakeOpenAI, startFakeOpenAI, useTempDir } from '@sessions/testing'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDemoAssembly, DEMO_AGENT_NAME } from './demo-assembly.js';
 import { OFFLINE_PREFIX } from './offline-model.js';
+import { principalFolderName } from './principal-folder-name.js';
+import { PRINCIPAL_MEMORY_FOLDER } from './session-resources.js';
 
 const tmp = useTempDir({ beforeEach, afterEach, prefix: 'sessions-assembly-' });
 let fake: FakeOpenAI;
@@ -136,6 +138,42 @@ describe('createDemoAssembly', () => {
     await assembly.close();
     expect(existsSync(join(tmp.path, 'ada_1', 'memory', 'memory.sqlite'))).toBe(true);
     expect(existsSync(join(tmp.path, 'memory.sqlite'))).toBe(false);
+  });
+
+  it("keeps a memory per principal with sharedMemory: 'principal': user scope never crosses principals", async () => {
+    const assembly = await createDemoAssembly({ dataDir: tmp.path, env: {}, sharedMemory: 'principal' });
+    const alice = { principal: 'alice' };
+    const bob = { principal: 'bob' };
+    const first = await assembly.openSession({ sessionId: 'a_1', userId: 'same', principal: 'alice' });
+    await first.addMemory('Alice keeps her door code 4711', { scope: 'user' });
+    const second = await assembly.openSession({ sessionId: 'a_2', userId: 'same', principal: 'alice' });
+    expect((await second.searchMemory('door code')).map((hit) => hit.text)).toEqual([
+      'Alice keeps her door code 4711',
+    ]);
+    const other = await assembly.openSession({ sessionId: 'b_1', userId: 'same', principal: 'bob' });
+    expect(await other.searchMemory('door code')).toEqual([]);
+    // The factory the server calls: one store per principal, the same for each of its sessions.
+    expect(assembly.memory('a_1', alice)).toBe(assembly.memory('a_2', alice));
+    expect(assembly.memory('a_1', alice)).not.toBe(assembly.memory('a_1', bob));
+    expect(await assembly.memory('x', bob).list()).toEqual([]);
+    // Deleting a session clears its memories from its owner's memory.
+    await first.addMemory('Only in a_1');
+    await assembly.deleteSession('a_1', alice);
+    expect((await assembly.resources.memory('a_2', 'alice').list()).map((r) => r.text)).toEqual([
+      'Alice keeps her door code 4711',
+    ]);
+    await assembly.close();
+    expect(existsSync(join(tmp.path, 'memory.sqlite'))).toBe(false);
+    expect(
+      existsSync(join(tmp.path, PRINCIPAL_MEMORY_FOLDER, principalFolderName('alice'), 'memory.sqlite')),
+    ).toBe(true);
+
+    const reopened = await createDemoAssembly({ dataDir: tmp.path, env: {}, sharedMemory: 'principal' });
+    const third = await reopened.openSession({ sessionId: 'a_3', userId: 'same', principal: 'alice' });
+    expect((await third.searchMemory('door code')).map((hit) => hit.text)).toEqual([
+      'Alice keeps her door code 4711',
+    ]);
+    await reopened.close();
   });
 
   it('refuses an unknown store URL and a bad session id', async () => {

@@ -8,9 +8,10 @@ import {
   type SessionStore,
 } from '@sessions/core';
 import type { Knowledge } from '@sessions/knowledge';
+import type { SessionFactoryContext } from '@sessions/remote-server';
 import { modelFromEnv } from './model-from-env.js';
 import { OFFLINE_PREFIX } from './offline-model.js';
-import { SessionResources } from './session-resources.js';
+import { SessionResources, type SharedMemoryMode } from './session-resources.js';
 import { sessionStoreFromUrl } from './session-store-from-url.js';
 
 export interface DemoAssemblyOptions {
@@ -30,10 +31,12 @@ export interface DemoAssemblyOptions {
   maxOpenSessions?: number;
   /**
    * One `Memory` for all sessions, `{dataDir}/memory.sqlite` (default true): a memory added in user
-   * scope is seen from every session of that user id. False: a `Memory` per session, so nothing
-   * crosses sessions (use it when clients that must not see each other could name one user id).
+   * scope is seen from every session of that user id. `'principal'`: one per principal (the
+   * session's owner), `{dataDir}/@memory/{name}-{hash}/`: user scope crosses the sessions of one
+   * principal only, whatever user id a client names (the server's choice with tokens of several
+   * principals). False: a `Memory` per session, so nothing crosses sessions.
    */
-  sharedMemory?: boolean | undefined;
+  sharedMemory?: SharedMemoryMode | undefined;
 }
 
 /** The agent of the demo, without session and model. */
@@ -42,6 +45,8 @@ export type DemoAgentOptions = Omit<AgentOptions, 'session' | 'model'>;
 export interface OpenSessionOptions {
   sessionId: string;
   userId?: string | undefined;
+  /** The session's owner, whose memory it uses with `sharedMemory: 'principal'`. Default `'anonymous'`. */
+  principal?: string | undefined;
 }
 
 /** Every part of the demo, assembled once and shared by the server and the CLI's local mode. */
@@ -56,15 +61,18 @@ export interface DemoAssembly {
   modelDescription: string;
   /** The agent every turn runs: memory and knowledge in its prompt, what is said remembered. */
   agent: DemoAgentOptions;
-  /** The memory (shared, or per session) and the per-session knowledge stores. */
+  /** The memory (shared, per principal, or per session) and the per-session knowledge stores. */
   resources: SessionResources;
-  /** The memory of a session, as the agent sees it. */
-  memory(sessionId: string): MemoryStore;
+  /**
+   * The memory of a session, as the agent sees it. `owner` picks the principal's memory with
+   * `sharedMemory: 'principal'` (default `'anonymous'`); the remote server's memory factory.
+   */
+  memory(sessionId: string, owner?: SessionFactoryContext): MemoryStore;
   knowledge(sessionId: string): Knowledge;
   /** A local `Session` over these parts (the CLI's local mode), its history and state loaded. */
   openSession(options: OpenSessionOptions): Promise<Session>;
-  /** Removes a session: its memories, history, state and knowledge. */
-  deleteSession(sessionId: string): Promise<void>;
+  /** Removes a session: its memories (in `owner`'s memory, see `memory`), history, state and knowledge. */
+  deleteSession(sessionId: string, owner?: SessionFactoryContext): Promise<void>;
   /** Drops what is kept beside the store for a deleted session (its memory and knowledge folders). */
   onSessionDelete(sessionId: string): Promise<void>;
   /** Closes the stores (flushing search index snapshots). */
@@ -89,7 +97,8 @@ export function offlineNoise(record: MemoryRecord): boolean {
 
 /**
  * Assembles the demo: a session store, a model from the environment (or the offline model), one
- * `Memory` on SQLite for all sessions (their scopes keep them apart; see `sharedMemory`), and for
+ * `Memory` on SQLite for all sessions (their scopes keep them apart), or one per principal (see
+ * `sharedMemory`), and for
  * each session a `Knowledge` base on SQLite in its folder. The server and the CLI's local mode both
  * use it, so a session behaves the same whichever way it is reached.
  */
@@ -126,22 +135,22 @@ export async function createDemoAssembly(options: DemoAssemblyOptions = {}): Pro
     modelDescription: configured.description,
     agent,
     resources,
-    memory: (sessionId) => resources.memoryStore(sessionId),
+    memory: (sessionId, owner) => resources.memoryStore(sessionId, owner?.principal),
     knowledge: (sessionId) => resources.knowledge(sessionId),
-    async openSession({ sessionId, userId }) {
+    async openSession({ sessionId, userId, principal }) {
       const session = new Session({
         sessionId,
         store: opened.store,
         model: configured.model,
-        memory: resources.memoryStore(sessionId),
+        memory: resources.memoryStore(sessionId, principal),
         knowledge: resources.knowledge(sessionId),
         ...(userId !== undefined && { userId }),
       });
       await session.restoreState();
       return session;
     },
-    async deleteSession(sessionId) {
-      await resources.memory(sessionId).clear({ sessionId });
+    async deleteSession(sessionId, owner) {
+      await resources.memory(sessionId, owner?.principal).clear({ sessionId });
       await opened.store.delete(sessionId);
       await onSessionDelete(sessionId);
     },

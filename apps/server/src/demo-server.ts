@@ -34,19 +34,20 @@ export interface DemoServer {
 /** Starts the demo remote agent server (`createAgentServer` over the demo assembly). */
 export async function startDemoServer(options: DemoServerOptions = {}): Promise<DemoServer> {
   const tokens = options.tokens && Object.keys(options.tokens).length > 0 ? options.tokens : undefined;
-  // A user id is what a client says: with tokens of several principals, a shared memory would let
-  // one principal read another's user-scoped memories by naming its user id.
+  // A user id is what a client says: with tokens of several principals, one memory for all would
+  // let one principal read another's user-scoped memories by naming its user id. So each principal
+  // gets a memory of its own, shared by its sessions.
   const principals = new Set(Object.values(tokens ?? {})).size;
   const assembly = await createDemoAssembly({
     ...options,
-    sharedMemory: options.sharedMemory ?? principals <= 1,
+    sharedMemory: options.sharedMemory ?? (principals <= 1 ? true : 'principal'),
   });
   try {
     const server = createAgentServer({
       agent: assembly.agent,
       model: assembly.model,
       store: assembly.store,
-      memory: (sessionId) => assembly.memory(sessionId),
+      memory: (sessionId, owner) => assembly.memory(sessionId, owner),
       knowledge: (sessionId) => assembly.knowledge(sessionId),
       onSessionDelete: (sessionId) => assembly.onSessionDelete(sessionId),
       ...(tokens && { auth: { tokens } }),

@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import type { DemoServer } from './demo-server.js';
+import { PRINCIPAL_MEMORY_FOLDER, type SharedMemoryMode } from './session-resources.js';
 
 /** What the server prints on start: where it listens, what it runs on, and how to connect. */
 export function serverBanner(server: DemoServer): string {
@@ -18,9 +19,7 @@ export function serverBanner(server: DemoServer): string {
       : []),
     `  model:     ${assembly.modelDescription}`,
     `  sessions:  ${assembly.storeDescription}`,
-    assembly.resources.sharedMemory
-      ? `  memory:    SQLite, all sessions, ${assembly.dataDir}/memory.sqlite`
-      : `  memory:    SQLite per session, ${assembly.dataDir}/{session}/memory/`,
+    memoryLine(assembly.resources.sharedMemory, assembly.dataDir),
     `  knowledge: SQLite per session, ${assembly.dataDir}/{session}/knowledge/`,
     `  auth:      ${server.auth ? 'bearer tokens required' : 'none (loopback only)'}`,
     'Connect:',
@@ -29,4 +28,13 @@ export function serverBanner(server: DemoServer): string {
     'Stop with Ctrl+C.',
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function memoryLine(shared: SharedMemoryMode, dataDir: string): string {
+  if (shared === 'principal') {
+    return `  memory:    SQLite per principal (token), ${dataDir}/${PRINCIPAL_MEMORY_FOLDER}/{principal}-{hash}/`;
+  }
+  return shared
+    ? `  memory:    SQLite, all sessions, ${dataDir}/memory.sqlite`
+    : `  memory:    SQLite per session, ${dataDir}/{session}/memory/`;
 }

@@ -1,6 +1,7 @@
 // The built `sessions-server` as a child process: real HTTP on an ephemeral port, real files in a
 // temp folder, the offline mode, restarts, auth, and a model reached through the environment.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RemoteSession } from '@sessions/remote-client';
@@ -119,9 +120,11 @@ describe('sessions-server', () => {
     expect(await bob.searchMemory('metric units')).toEqual([]);
   });
 
-  it('keeps memory per session when tokens speak for several principals', async () => {
+  it('keeps a memory per principal when tokens speak for several principals', async () => {
     const server = await start(['--token', 'alice:alice-secret-1', '--token', 'bob:bob-secret-22']);
-    expect(server.stdout()).toContain(`memory:    SQLite per session, ${tmp.path}/{session}/memory/`);
+    expect(server.stdout()).toContain(
+      `memory:    SQLite per principal (token), ${tmp.path}/@memory/{principal}-{hash}/`,
+    );
     const as = (token: string, sessionId: string) =>
       new RemoteSession({
         agentUrl: server.url,
@@ -132,9 +135,25 @@ describe('sessions-server', () => {
     const alice = as('alice-secret-1', 'alice_1');
     await alice.chat('hello');
     await alice.addMemory('Alice keeps her door code 4711', { scope: 'user' });
+    // Alice's other session of the same user sees her user-scoped memory...
+    const aliceAgain = as('alice-secret-1', 'alice_2');
+    await aliceAgain.chat('hello');
+    expect((await aliceAgain.searchMemory('door code')).map((hit) => hit.text)).toEqual([
+      'Alice keeps her door code 4711',
+    ]);
+    // ...bob's never does, though he names the same user id.
     const bob = as('bob-secret-22', 'bob_1');
     await bob.chat('hello');
     expect(await bob.searchMemory('door code')).toEqual([]);
+    const answer = await bob.chat('What is the door code?');
+    expect(answer).not.toContain('4711');
+    await server.stop();
+    const folders = await readdir(join(tmp.path, '@memory'));
+    expect(folders.sort()).toEqual([
+      expect.stringMatching(/^alice-[0-9a-f]{16}$/),
+      expect.stringMatching(/^bob-[0-9a-f]{16}$/),
+    ]);
+    expect(existsSync(join(tmp.path, 'memory.sqlite'))).toBe(false);
   });
 
   it('uses the model that OPENAI_API_KEY and OPENAI_BASE_URL name', async () => {

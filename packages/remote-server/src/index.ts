@@ -13,5 +13,5 @@ export { isLoopbackHost } from './loopback.js';
 export type { RateLimitOptions } from './rate-limiter.js';
 export type { ServerEnv, ServerVariables } from './server-env.js';
 export type { ServerLogger } from './server-logger.js';
-export type { KnowledgeFactory, MemoryFactory } from './session-access.js';
+export type { KnowledgeFactory, MemoryFactory, SessionFactoryContext } from './session-access.js';
 export type { MessagesPage } from './session-routes.js';

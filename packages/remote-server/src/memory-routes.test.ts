@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { TestMemory } from './ports.test-helper.js';
+import { ANONYMOUS } from './bearer-auth.js';
+import { TestKnowledge, TestMemory } from './ports.test-helper.js';
 import { type Harness, startHarness } from './server-harness.test-helper.js';
+import type { SessionFactoryContext } from './session-access.js';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -75,5 +77,75 @@ describe('memory routes', () => {
     ).toBe(404);
     expect((await harness.call('/sessions/m/memory?q=private&limit=0', { token: 'a' })).status).toBe(400);
     expect([...memory.records.values()].map((r) => r.text)).toEqual(['Private fact']);
+  });
+
+  it("tells the factories each session's owner, and only once the session is known to be theirs", async () => {
+    const asked: string[] = [];
+    const stores = new Map<string, TestMemory>();
+    // One memory per principal, shared by the principal's sessions.
+    const memory = (sessionId: string, { principal }: SessionFactoryContext): TestMemory => {
+      asked.push(`memory ${sessionId} ${principal}`);
+      let store = stores.get(principal);
+      if (!store) {
+        store = new TestMemory();
+        stores.set(principal, store);
+      }
+      return store;
+    };
+    const knowledge = (sessionId: string, context: SessionFactoryContext): TestKnowledge => {
+      asked.push(`knowledge ${sessionId} ${context.principal}`);
+      return new TestKnowledge();
+    };
+    harness = await startHarness({
+      memory,
+      knowledge,
+      agent: { name: 'Assistant', memory: true, knowledge: true },
+      auth: { tokens: { a: 'alice', b: 'bob' } },
+    });
+    // Both name user "u": alice's user-scoped memory reaches her other session, never bob's.
+    await harness.agent({ message: 'hi', session_id: 'a1', user_id: 'u' }, { token: 'a' });
+    const added = await harness.call('/sessions/a1/memory', {
+      json: { text: 'Alice likes green tea', scope: 'user' },
+      token: 'a',
+    });
+    expect(added.status).toBe(201);
+    expect(added.body.scope).toEqual({ userId: 'u' });
+    await harness.agent({ message: 'What tea?', session_id: 'a2', user_id: 'u' }, { token: 'a' });
+    await harness.agent({ message: 'What tea?', session_id: 'b1', user_id: 'u' }, { token: 'b' });
+    const prompts = harness.fake.chatRequests().map((r) => String(r.body.messages[0]!.content));
+    expect(prompts[1]).toContain('Alice likes green tea');
+    expect(prompts[2]).not.toContain('Alice likes green tea');
+    expect((await harness.agent({ message: 'hi', session_id: 'a1' }, { token: 'b' })).status).toBe(404);
+    expect((await harness.call('/sessions/a1/memory', { token: 'b' })).status).toBe(404);
+    expect((await harness.call('/sessions/a1', { method: 'DELETE', token: 'b' })).status).toBe(404);
+
+    expect(new Set(asked)).toEqual(
+      new Set([
+        'memory a1 alice',
+        'knowledge a1 alice',
+        'memory a2 alice',
+        'knowledge a2 alice',
+        'memory b1 bob',
+        'knowledge b1 bob',
+      ]),
+    );
+    expect([...stores.keys()].sort()).toEqual(['alice', 'bob']);
+    expect([...stores.get('bob')!.records.values()].some((r) => r.text.includes('Alice'))).toBe(false);
+    expect([...stores.get('alice')!.records.values()].map((r) => r.text)).toContain('Alice likes green tea');
+  });
+
+  it("tells the factories 'anonymous' as the owner on a server without auth", async () => {
+    const owners: string[] = [];
+    const store = new TestMemory();
+    harness = await startHarness({
+      memory: (_sessionId, { principal }) => {
+        owners.push(principal);
+        return store;
+      },
+    });
+    expect((await harness.call('/sessions/s/memory', { json: { text: 'A fact' } })).status).toBe(201);
+    expect((await harness.call('/sessions/s/memory')).status).toBe(200);
+    expect(owners).toEqual([ANONYMOUS, ANONYMOUS]);
+    expect(ANONYMOUS).toBe('anonymous');
   });
 });

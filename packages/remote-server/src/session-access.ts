@@ -13,10 +13,33 @@ import { LRUCache } from 'lru-cache';
 import { ANONYMOUS } from './bearer-auth.js';
 import { SessionView } from './session-view.js';
 
-/** Gives the memory store of a session; called for each request that needs it (cache inside if costly). */
-export type MemoryFactory = (sessionId: string) => MemoryStore | Promise<MemoryStore>;
-/** Gives the knowledge base of a session; called for each request that needs it (cache inside if costly). */
-export type KnowledgeFactory = (sessionId: string) => KnowledgeBase | Promise<KnowledgeBase>;
+/** What the server tells a memory or knowledge factory about the session it asks for. */
+export interface SessionFactoryContext {
+  /**
+   * The session's owner: the principal that created it (the principal of its bearer token), or
+   * `'anonymous'` (`ANONYMOUS`) on a server without auth and for a session stored with no owner. A
+   * factory is only asked once the session is known to be this principal's (or is being created
+   * by it), never for a session another principal tried to reach.
+   */
+  principal: string;
+}
+
+/**
+ * Gives the memory store of a session; called for each request that needs it (cache inside if
+ * costly). A one-argument `(sessionId) => MemoryStore` is one too.
+ */
+export type MemoryFactory = (
+  sessionId: string,
+  context: SessionFactoryContext,
+) => MemoryStore | Promise<MemoryStore>;
+/**
+ * Gives the knowledge base of a session; called for each request that needs it (cache inside if
+ * costly). A one-argument `(sessionId) => KnowledgeBase` is one too.
+ */
+export type KnowledgeFactory = (
+  sessionId: string,
+  context: SessionFactoryContext,
+) => KnowledgeBase | Promise<KnowledgeBase>;
 
 /** Sessions kept alive between turns by default (see `AgentServerOptions.liveSessions`). */
 export const DEFAULT_LIVE_SESSIONS = 1000;
@@ -116,41 +139,46 @@ export class SessionAccess {
    * process cannot both own it.
    */
   open(principal: string, sessionId: string, options: OpenOptions = {}): Promise<Session> {
-    const ports = this.#ports(sessionId, options);
-    if (ports instanceof Promise) {
-      return ports.then((resolved) => this.#openWith(principal, sessionId, options, resolved));
-    }
-    // The hot path, a turn of a kept session: one read of the store, no other promise.
-    const live = options.live && !options.fresh ? this.#fitting(sessionId, ports) : undefined;
-    if (live === undefined) return this.#openWith(principal, sessionId, options, ports);
-    return live.session
-      .refresh()
-      .then(
-        () =>
-          this.#checkLive(principal, sessionId, options, live) ??
-          this.#openWith(principal, sessionId, options, ports, true),
-      );
+    // The hot path, a turn of a kept session: one read of the store (and, without memory and
+    // knowledge, no other promise).
+    const live = options.live && !options.fresh ? this.#live?.get(sessionId) : undefined;
+    if (live === undefined) return this.#openWith(principal, sessionId, options);
+    return live.session.refresh().then(() => {
+      const reused = this.#reuse(principal, sessionId, options, live);
+      if (reused instanceof Promise) {
+        return reused.then((session) => session ?? this.#openWith(principal, sessionId, options, true));
+      }
+      return reused ?? this.#openWith(principal, sessionId, options, true);
+    });
   }
 
   async #openWith(
     principal: string,
     sessionId: string,
     options: OpenOptions,
-    ports: Ports,
     liveTried = false,
   ): Promise<Session> {
-    if (options.fresh) return this.#build(principal, sessionId, undefined, options, ports);
+    if (options.fresh) {
+      // A new id: the principal creates (and owns) it.
+      return this.#build(
+        principal,
+        sessionId,
+        undefined,
+        options,
+        await this.#ports(sessionId, principal, options),
+      );
+    }
     if (options.live && !liveTried) {
-      const session = await this.#openLive(principal, sessionId, options, ports);
+      const session = await this.#openLive(principal, sessionId, options);
       if (session) return session;
     }
-    if (!options.create) return this.#open(principal, sessionId, options, ports);
+    if (!options.create) return this.#open(principal, sessionId, options);
     return this.#locks.run(sessionId, async () => {
       if (options.live) {
-        const session = await this.#openLive(principal, sessionId, options, ports);
+        const session = await this.#openLive(principal, sessionId, options);
         if (session) return session;
       }
-      return this.#open(principal, sessionId, options, ports);
+      return this.#open(principal, sessionId, options);
     });
   }
 
@@ -164,9 +192,8 @@ export class SessionAccess {
     options: OpenOptions,
     change: (session: Session) => Promise<T>,
   ): Promise<T> {
-    const ports = await this.#ports(sessionId, options);
     return this.#locks.run(sessionId, async () =>
-      change(await this.#open(principal, sessionId, { ...options, live: false }, ports)),
+      change(await this.#open(principal, sessionId, { ...options, live: false })),
     );
   }
 
@@ -189,26 +216,50 @@ export class SessionAccess {
     if ((owner ?? ANONYMOUS) !== principal) throw new NotFoundError(`Session "${sessionId}" not found`);
   }
 
-  /** The memory store and knowledge base the request asked for, from the factories (no promise when none). */
-  #ports(sessionId: string, options: OpenOptions): Ports | Promise<Ports> {
+  /**
+   * The memory store and knowledge base the request asked for, from the factories (no promise when
+   * none), for a session `owner` owns: called only once that is known (or `owner` creates it).
+   */
+  #ports(sessionId: string, owner: string, options: OpenOptions): Ports | Promise<Ports> {
     const { memory, knowledge } = this.#options;
     const wantsMemory = options.memory === true && memory !== undefined;
     const wantsKnowledge = options.knowledge === true && knowledge !== undefined;
     if (!wantsMemory && !wantsKnowledge) return NO_PORTS;
+    const context: SessionFactoryContext = { principal: owner };
     return Promise.all([
-      wantsMemory ? memory(sessionId) : undefined,
-      wantsKnowledge ? knowledge(sessionId) : undefined,
+      wantsMemory ? memory(sessionId, context) : undefined,
+      wantsKnowledge ? knowledge(sessionId, { ...context }) : undefined,
     ]).then(([memoryStore, knowledgeBase]) => ({ memory: memoryStore, knowledge: knowledgeBase }));
   }
 
-  /** The kept session of `sessionId`, when there is one built with the same ports. */
-  #fitting(sessionId: string, ports: Ports): LiveSession | undefined {
+  /**
+   * A kept session just refreshed, when it serves this request with the ports the factories give
+   * now: throws `NotFoundError` when it is someone else's (before any factory is asked);
+   * `undefined` when it does not serve (see `#checkLive`) or was built with other ports.
+   */
+  #reuse(
+    principal: string,
+    sessionId: string,
+    options: OpenOptions,
+    live: LiveSession,
+  ): Session | undefined | Promise<Session | undefined> {
+    const session = this.#checkLive(principal, sessionId, options, live);
+    if (session === undefined) return undefined;
+    const ports = this.#ports(sessionId, principal, options);
+    if (ports instanceof Promise) {
+      return ports.then((resolved) => (this.#fits(sessionId, live, resolved) ? session : undefined));
+    }
+    return this.#fits(sessionId, live, ports) ? session : undefined;
+  }
+
+  /** Whether the kept session was built with these ports. */
+  #fits(sessionId: string, live: LiveSession, ports: Ports): boolean {
+    if (live.memory !== ports.memory || live.knowledge !== ports.knowledge) return false;
+    // Its size (messages) grew with its last turns: count them again (unless it was dropped or
+    // replaced while it refreshed).
     const kept = this.#live;
-    const live = kept?.get(sessionId);
-    if (!live || live.memory !== ports.memory || live.knowledge !== ports.knowledge) return undefined;
-    // Its size (messages) grew with its last turns: count them again.
-    kept!.set(sessionId, live);
-    return live;
+    if (kept?.peek(sessionId) === live) kept.set(sessionId, live);
+    return true;
   }
 
   /**
@@ -232,28 +283,30 @@ export class SessionAccess {
     return live.session;
   }
 
-  /** `#fitting` and `#checkLive`, as one step. */
-  async #openLive(
-    principal: string,
-    sessionId: string,
-    options: OpenOptions,
-    ports: Ports,
-  ): Promise<Session | undefined> {
-    const live = this.#fitting(sessionId, ports);
+  /** The kept session of `sessionId`, refreshed, when it serves this request (see `#reuse`). */
+  async #openLive(principal: string, sessionId: string, options: OpenOptions): Promise<Session | undefined> {
+    const live = this.#live?.get(sessionId);
     if (live === undefined) return undefined;
     await live.session.refresh();
-    return this.#checkLive(principal, sessionId, options, live);
+    return this.#reuse(principal, sessionId, options, live);
   }
 
-  async #open(principal: string, sessionId: string, options: OpenOptions, ports: Ports): Promise<Session> {
+  async #open(principal: string, sessionId: string, options: OpenOptions): Promise<Session> {
     const view = new SessionView(this.#options.store, sessionId);
     await view.loadStored();
     const found = view.found;
     if (found || !options.create) {
       if (!found) throw new NotFoundError(`Session "${sessionId}" not found`);
       this.#assertVisible(principal, sessionId, found.owner);
-      return this.#build(principal, sessionId, view, options, ports);
+      return this.#build(
+        principal,
+        sessionId,
+        view,
+        options,
+        await this.#ports(sessionId, principal, options),
+      );
     }
+    const ports = await this.#ports(sessionId, principal, options);
     const session = await this.#build(principal, sessionId, view, options, ports);
     await session.saveState({});
     return session;
