@@ -1,8 +1,7 @@
 // The built `sessions-server` as a child process: real HTTP on an ephemeral port, real files in a
 // temp folder, the offline mode, restarts, auth, and a model reached through the environment.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RemoteSession } from '@sessions/remote-client';
 import { type FakeOpenAI, startFakeOpenAI, useTempDir } from '@sessions/testing';
