@@ -13,6 +13,7 @@ import type {
   StoredSession,
   StoredTail,
 } from './session-store.js';
+import { assertSessionState } from './state-json.js';
 
 interface Entry {
   state: SessionState | undefined;
@@ -111,14 +112,7 @@ export class MemorySessionStore implements SessionStore {
 
 /** A copy of a state to keep, refused as the persistent stores refuse it: not an object, another schemaVersion, not plain JSON. */
 function checkedCopy(state: SessionState): SessionState {
-  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
-    throw new InvalidInputError('saveState expects a SessionState object');
-  }
-  if (state.schemaVersion !== 1) {
-    throw new InvalidInputError(
-      `Unsupported state schemaVersion ${JSON.stringify(state.schemaVersion)}: this store keeps version 1`,
-    );
-  }
+  assertSessionState(state);
   try {
     return copyData(state);
   } catch (cause) {

@@ -7,6 +7,7 @@ import {
   type AppendOptions,
   type AppendResult,
   assertSessionId,
+  encodeSessionState,
   type HistoryCursor,
   InvalidInputError,
   isValidSessionId,
@@ -213,24 +214,9 @@ async function takeBack(handle: FileHandle, length: number, data: Buffer): Promi
   await handle.datasync();
 }
 
-/** Checks a state given to `saveState` (or returned by an `updateState` update) and returns its JSON. */
+/** Checks a state given to `saveState` (or returned by an `updateState` update) and returns its line. */
 function encodeState(state: unknown): string {
-  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
-    throw new InvalidInputError('saveState expects a SessionState object');
-  }
-  const version = (state as { schemaVersion?: unknown }).schemaVersion;
-  if (version !== 1) {
-    throw new InvalidInputError(
-      `Unsupported state schemaVersion ${JSON.stringify(version)}: this store writes version 1`,
-    );
-  }
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(state);
-  } catch (cause) {
-    throw new InvalidInputError('The state must be JSON-serialisable', { cause });
-  }
-  return `${json}\n`;
+  return `${encodeSessionState(state)}\n`;
 }
 
 function validateMessages(messages: unknown): asserts messages is Message[] {

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { InvalidInputError, type Message, SessionCorruptError, type SessionState } from '@sessions/core';
+import {
+  encodeSessionState,
+  InvalidInputError,
+  type Message,
+  SessionCorruptError,
+  type SessionState,
+} from '@sessions/core';
 
 const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
 
@@ -40,22 +46,7 @@ export function checkIdempotencyKey(key: unknown): asserts key is string | undef
 }
 
 /** Checks what `saveState` was given and returns it as JSON. */
-export function encodeState(state: unknown): string {
-  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
-    throw new InvalidInputError('saveState expects a SessionState object');
-  }
-  const version = (state as { schemaVersion?: unknown }).schemaVersion;
-  if (version !== 1) {
-    throw new InvalidInputError(
-      `Unsupported state schemaVersion ${JSON.stringify(version)}: this store writes version 1`,
-    );
-  }
-  try {
-    return JSON.stringify(state);
-  } catch (cause) {
-    throw new InvalidInputError('The state must be JSON-serialisable', { cause });
-  }
-}
+export const encodeState: (state: unknown) => string = encodeSessionState;
 
 /** A stored message read back: returned as it is, or `SessionCorruptError` naming its key. */
 export function storedMessage(value: unknown, key: string): Message {
