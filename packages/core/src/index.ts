@@ -24,6 +24,7 @@ export {
   TimeoutError,
 } from './errors.js';
 export { assertSessionId, isValidSessionId, newId } from './ids.js';
+export { isoTime } from './iso-time.js';
 export { KeyedMutex } from './keyed-mutex.js';
 export type {
   KnowledgeAddOptions,

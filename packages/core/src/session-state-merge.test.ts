@@ -94,6 +94,35 @@ describe.each(kinds)('state written by two Sessions on $name', ({ make }) => {
     expect((await storedState(memory))?.data).toEqual({ visits: 'many', other: 1 });
   });
 
+  it('writes nothing for an increment refused before it was written', async () => {
+    const { store } = make();
+    let writes = 0;
+    const counted: SessionStore = {
+      load: (id) => store.load(id),
+      append: (id, messages, opts) => store.append(id, messages, opts),
+      list: (filter) => store.list(filter),
+      delete: (id) => store.delete(id),
+      saveState: (id, state) => {
+        writes++;
+        return store.saveState(id, state);
+      },
+      ...(store.loadSince && { loadSince: store.loadSince.bind(store) }),
+    };
+    const session = new Session({
+      sessionId: 's',
+      store: counted,
+      model: new ScriptedModel().reply('ok', 'ok'),
+    });
+    const agent = session.Agent({ name: 'A' });
+    await session.setState('visits', 'many');
+    await agent.chat('hello');
+    const before = writes;
+    await expect(session.incrementState('visits')).rejects.toMatchObject({ code: 'invalid_input' });
+    await agent.chat('hello again');
+    // Nothing changed: neither the refused increment nor the turn after it writes the state.
+    expect(writes).toBe(before);
+  });
+
   it('keeps a change whose write failed for the next write', async () => {
     const { store, memory } = make();
     let fail = true;

@@ -278,9 +278,12 @@ export class Session {
   async incrementState(key: string, by = 1, defaultValue = 0): Promise<number> {
     await this.#ensureLoaded();
     const change: StateChange = { key, by, from: defaultValue };
+    const wasDirty = this.#stateDirty;
     this.#change(change);
     if (change.error) {
+      // Refused here: nothing changed, so nothing more to write than before.
       this.#changes.pop();
+      this.#stateDirty = wasDirty;
       throw change.error;
     }
     await this.#persistState();

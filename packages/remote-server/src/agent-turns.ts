@@ -4,6 +4,7 @@ import {
   type AgentOptions,
   type ChatOptions,
   InvalidInputError,
+  isoTime,
   type Message,
   type Middleware,
   newId,
@@ -66,19 +67,6 @@ export const captureTurnResult: Middleware = function captureTurnResult(turn, ne
     return result;
   });
 };
-
-let lastTime = Number.NaN;
-let lastIso = '';
-
-/** `date.toISOString()`, remembered for the last millisecond asked (several answers share one). */
-function isoTime(date: Date): string {
-  const time = date.getTime();
-  if (time !== lastTime) {
-    lastIso = date.toISOString();
-    lastTime = time;
-  }
-  return lastIso;
-}
 
 /** The largest delay `setTimeout` honours. */
 const MAX_DELAY = 2 ** 31 - 1;

@@ -288,12 +288,6 @@ export class FsSessionStore implements SessionStore {
     });
   }
 
-  /** Warns of a torn tail `loadSince` skipped, when it is still there once appends in flight are done. */
-  async #confirmTorn(sessionId: string, dir: string): Promise<void> {
-    const history = await this.#locked(dir, false, async () => this.#readHistory(sessionId, dir));
-    if (history && history.scan.tornBytes > 0) this.#warnTorn(history.file, history.scan.tornBytes);
-  }
-
   /**
    * The state and the messages after `cursor` (see `SessionStore.loadSince`). When this store
    * wrote or read the history up to the cursor (the usual case: the `Session` asking is the one
@@ -303,12 +297,17 @@ export class FsSessionStore implements SessionStore {
   async loadSince(sessionId: string, cursor?: HistoryCursor): Promise<StoredTail | undefined> {
     const dir = this.#dir(sessionId);
     const after = validCursor(cursor) ? { seq: cursor.seq, epoch: cursor.epoch } : undefined;
-    const [state, history] = await Promise.all([
+    const [state, first] = await Promise.all([
       this.#readStateSince(sessionId, dir),
       this.#readSince(sessionId, dir, after),
     ]);
+    let history = first;
+    if (history?.torn) {
+      // Maybe an append of another process is half written: read again once it is done.
+      history = await this.#locked(dir, false, () => this.#readSince(sessionId, dir, after));
+      if (history?.torn) this.#warnTorn(join(dir, MESSAGES_FILE), history.torn);
+    }
     if (state === undefined && history === undefined) return undefined;
-    if (history?.torn) await this.#confirmTorn(sessionId, dir);
     const tail = history
       ? { messages: history.messages, from: history.from, seq: history.seq, epoch: history.epoch }
       : undefined;
@@ -715,7 +714,7 @@ export class FsSessionStore implements SessionStore {
     sessionId: string,
     dir: string,
     cursor: HistoryCursor | undefined,
-  ): Promise<(Omit<StoredTail, 'state'> & { torn?: boolean }) | undefined> {
+  ): Promise<(Omit<StoredTail, 'state'> & { torn?: number }) | undefined> {
     const file = join(dir, MESSAGES_FILE);
     if (cursor !== undefined) {
       // The usual case, nothing appended since: one `stat`, no open.
@@ -747,7 +746,7 @@ export class FsSessionStore implements SessionStore {
       const { messages, scan } = await this.#readWhole(sessionId, dir, file, handle, stats);
       const from =
         cursor !== undefined && cursor.epoch === epoch && cursor.seq <= scan.count ? cursor.seq : 0;
-      const torn = scan.tornBytes > 0;
+      const torn = scan.tornBytes;
       return { messages: from === 0 ? messages : messages.slice(from), from, seq: scan.count, epoch, torn };
     } finally {
       // Read-only: nothing to wait for, so the caller does not wait on another round trip.
@@ -772,12 +771,12 @@ export class FsSessionStore implements SessionStore {
     handle: FileHandle,
     { dev, ino, size, birthtimeMs }: Stats,
     cursor: HistoryCursor,
-  ): Promise<(Pick<StoredTail, 'messages' | 'from' | 'seq'> & { torn: boolean }) | undefined> {
+  ): Promise<(Pick<StoredTail, 'messages' | 'from' | 'seq'> & { torn: number }) | undefined> {
     const cache = this.#history.get(sessionId);
     if (!cache || cache.dev !== dev || cache.ino !== ino || cache.birth !== birthtimeMs) return undefined;
     const mark = cache.marks.get(cursor.seq);
     if (mark === undefined || size < mark.bytes) return undefined;
-    if (size === mark.bytes) return { messages: [], from: cursor.seq, seq: cursor.seq, torn: false };
+    if (size === mark.bytes) return { messages: [], from: cursor.seq, seq: cursor.seq, torn: 0 };
     const framed = await readRange(handle, mark.bytes, size - mark.bytes, 1);
     let scan: ScanResult;
     try {
@@ -794,7 +793,7 @@ export class FsSessionStore implements SessionStore {
     }
     const seq = cursor.seq + scan.count;
     addMark(cache, seq, { bytes: mark.bytes + scan.validBytes, lines: mark.lines + scan.lines });
-    return { messages: scan.messages, from: cursor.seq, seq, torn: scan.tornBytes > 0 };
+    return { messages: scan.messages, from: cursor.seq, seq, torn: scan.tornBytes };
   }
 
   /**
