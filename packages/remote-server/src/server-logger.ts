@@ -1,5 +1,7 @@
 import { pino } from 'pino';
-import { logDestination } from './log-destination.js';
+import { type LogDestination, logDestination } from './log-destination.js';
+
+let stdout: LogDestination | undefined;
 
 /**
  * Where the server logs: the shape of a pino logger (`(fields, message)`), which bunyan-style
@@ -25,7 +27,11 @@ const silent: ServerLogger = { info() {}, warn() {}, error() {} };
  */
 export function serverLogger(logger: ServerLogger | false | undefined): ServerLogger {
   if (logger === false) return silent;
-  return logger ?? pino({ name: 'sessions-remote-server' }, logDestination());
+  if (logger) return logger;
+  // One stdout destination for every server of the process: each one made per server would be
+  // held (for the write-out at exit) as long as the process lives.
+  stdout ??= logDestination();
+  return pino({ name: 'sessions-remote-server' }, stdout);
 }
 
 /** How long a server's `close()` waits for its logger's `flush()` at most. */
