@@ -23,6 +23,7 @@ export {
   SessionsError,
   TimeoutError,
 } from './errors.js';
+export { isHttpUrl } from './http-url.js';
 export { assertSessionId, isValidSessionId, newId } from './ids.js';
 export { isoTime } from './iso-time.js';
 export { KeyedMutex } from './keyed-mutex.js';

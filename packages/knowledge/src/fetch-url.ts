@@ -23,16 +23,8 @@ export interface FetchedUrl {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/** Whether `text` is an absolute http(s) URL. */
-export function isHttpUrl(text: string): boolean {
-  if (!/^https?:\/\//i.test(text.trim())) return false;
-  try {
-    const url = new URL(text.trim());
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
-}
+/** Whether `text` is an absolute http(s) URL (core's rule, shared with `@sessions/knowledge`). */
+export { isHttpUrl } from '@sessions/core';
 
 /**
  * Fetches `url` with a size and time limit. Unless `allowPrivateNetwork`, every host on the way

@@ -1,4 +1,4 @@
-import { InvalidInputError, NotFoundError } from '@sessions/core';
+import { InvalidInputError, isHttpUrl, NotFoundError } from '@sessions/core';
 
 /**
  * What `addKnowledge` sends. A string is, as with a local `Knowledge`: the path of an existing
@@ -76,16 +76,8 @@ export async function fileToUpload(source: RemoteKnowledgeSource): Promise<Knowl
   return undefined;
 }
 
-/** Whether `text` is an http(s) URL, by the rule `@sessions/knowledge` uses. */
-export function isHttpUrl(text: string): boolean {
-  if (!/^https?:\/\//i.test(text.trim())) return false;
-  try {
-    const url = new URL(text.trim());
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
-}
+/** Whether `text` is an absolute http(s) URL (core's rule, shared with `@sessions/knowledge`). */
+export { isHttpUrl };
 
 /**
  * Whether `text` is a lone file name of a supported type (`report.pdf`, `./notes.md`): one word

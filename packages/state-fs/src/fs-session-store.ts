@@ -154,6 +154,22 @@ function codeOf(error: unknown): unknown {
   return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
 }
 
+/** Whether a file-system error says the file (or a folder on its path) is not there. */
+function isMissing(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** The file opened for reading, or `undefined` when it is not there. */
+async function openIfExists(file: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(file, 'r');
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
 function defaultWarning(warning: FsSessionStoreWarning): void {
   console.warn(`[@sessions/state-fs] ${warning.message}`);
 }
@@ -722,20 +738,15 @@ export class FsSessionStore implements SessionStore {
       try {
         seen = await stat(file);
       } catch (error) {
-        if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return undefined;
+        if (isMissing(error)) return undefined;
         throw error;
       }
       if (cursor.epoch === epochOf(seen) && this.#markAt(sessionId, seen, cursor.seq) === seen.size) {
         return { messages: [], from: cursor.seq, seq: cursor.seq, epoch: cursor.epoch };
       }
     }
-    let handle: FileHandle;
-    try {
-      handle = await open(file, 'r');
-    } catch (error) {
-      if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return undefined;
-      throw error;
-    }
+    const handle = await openIfExists(file);
+    if (handle === undefined) return undefined;
     try {
       const stats = await handle.stat();
       const epoch = epochOf(stats);
@@ -808,7 +819,7 @@ export class FsSessionStore implements SessionStore {
     try {
       stats = await stat(file, { bigint: true });
     } catch (error) {
-      if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return undefined;
+      if (isMissing(error)) return undefined;
       throw error;
     }
     const fine = stats.birthtimeNs > 0n && stats.mtimeNs % 1_000_000n !== 0n;
@@ -828,13 +839,8 @@ export class FsSessionStore implements SessionStore {
   }
 
   async #readStateText(file: string): Promise<string | undefined> {
-    let handle: FileHandle;
-    try {
-      handle = await open(file, 'r');
-    } catch (error) {
-      if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return undefined;
-      throw error;
-    }
+    const handle = await openIfExists(file);
+    if (handle === undefined) return undefined;
     try {
       return (await readToEnd(handle)).toString('utf8');
     } finally {
@@ -879,7 +885,7 @@ export class FsSessionStore implements SessionStore {
       await stat(file);
       return true;
     } catch (error) {
-      if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return false;
+      if (isMissing(error)) return false;
       throw error;
     }
   }
