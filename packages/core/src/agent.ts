@@ -3,6 +3,7 @@ import type { ChatModel, ChatRequest, ChatResponse } from './chat-model.js';
 import { InvalidInputError, NotConfiguredError } from './errors.js';
 import { newId } from './ids.js';
 import { isoTime } from './iso-time.js';
+import { LazySignalRequest, LazySignalTurn, type SignalSource, signalOf } from './lazy-signal.js';
 import type { Message, ToolCall, Usage } from './message.js';
 import { compose, type TurnContext, type TurnResult } from './middleware.js';
 import { Session } from './session.js';
@@ -46,7 +47,14 @@ export interface AgentOptions {
 }
 
 export interface ChatOptions {
-  signal?: AbortSignal;
+  /**
+   * Cancels the turn: the model call, tools and middleware see it as `turn.signal`. Or a function
+   * that makes the signal when something first reads `turn.signal`: a host that must be able to
+   * cancel every turn (a server whose client may go away) while its model seldom looks saves
+   * making an `AbortSignal` per turn (about 4 µs in Node 20). A turn whose signal nothing made is
+   * stored once its model answered, as it was not cancelled.
+   */
+  signal?: SignalSource;
   /**
    * Names this turn (the store's idempotency key) so a retry of it is stored once. Without it the
    * turn is appended without a key: nothing could retry it under a name it never had.
@@ -157,7 +165,7 @@ export class Agent {
   stream(message: string, options: ChatOptions = {}): AsyncIterable<StreamChunk> {
     const channel = new Channel<StreamChunk>();
     const controller = new AbortController();
-    const outer = options.signal;
+    const outer = signalOf(options.signal);
     const onAbort = (): void => controller.abort(outer?.reason);
     if (outer?.aborted) onAbort();
     else outer?.addEventListener('abort', onAbort, { once: true });
@@ -208,7 +216,7 @@ export class Agent {
     }
     const session = this.session;
     if (session.loadedHistory() === undefined) await session.history();
-    const turn: TurnContext = {
+    const fields: TurnContext = {
       sessionId: session.sessionId,
       userId: session.userId,
       agentName: this.name,
@@ -216,7 +224,10 @@ export class Agent {
       streaming: onDelta !== undefined,
       metadata: options.metadata ?? {},
     };
-    if (options.signal !== undefined) turn.signal = options.signal;
+    const signal = options.signal;
+    let turn: TurnContext = fields;
+    if (typeof signal === 'function') turn = new LazySignalTurn(fields, signal);
+    else if (signal !== undefined) turn.signal = signal;
     let produced: Message[] = [];
     let sent = message;
     // The user message's id, the same in the model's request and in the history.
@@ -232,7 +243,7 @@ export class Agent {
     if (typeof result?.content !== 'string') {
       throw new InvalidInputError('A middleware returned a turn result without string content');
     }
-    turn.signal?.throwIfAborted();
+    (turn instanceof LazySignalTurn ? turn.signalIfMade() : turn.signal)?.throwIfAborted();
     const at = isoTime(session.now());
     const user: Message = { id: userMessageId, role: 'user', content: sent, createdAt: at };
     const reply: Message = {
@@ -254,7 +265,7 @@ export class Agent {
       const keptUsage = kept.metadata?.usage as Usage | undefined;
       return { turn, produced, result: { content: kept.content, ...(keptUsage && { usage: keptUsage }) } };
     }
-    if (this.#options.remember) await this.#remember(sent, result.content, options.signal);
+    if (this.#options.remember) await this.#remember(sent, result.content, signalOf(options.signal));
     return { turn, produced, result };
   }
 
@@ -288,7 +299,14 @@ export class Agent {
     let rounds = 0;
     while (true) {
       const offerTools = this.tools.length > 0 && rounds < maxRounds;
-      const request: ChatRequest = { messages: produced.length === 0 ? prompt : [...prompt, ...produced] };
+      const messages = produced.length === 0 ? prompt : [...prompt, ...produced];
+      let request: ChatRequest;
+      if (turn instanceof LazySignalTurn) {
+        request = new LazySignalRequest(messages, turn);
+      } else {
+        request = { messages };
+        if (turn.signal !== undefined) request.signal = turn.signal;
+      }
       if (offerTools) {
         request.tools = this.tools.map(({ name, description, parameters }) => ({
           name,
@@ -296,7 +314,6 @@ export class Agent {
           parameters,
         }));
       }
-      if (turn.signal !== undefined) request.signal = turn.signal;
       if (this.#options.temperature !== undefined) request.temperature = this.#options.temperature;
       if (this.#options.maxTokens !== undefined) request.maxTokens = this.#options.maxTokens;
       const response = onDelta ? await streamed(model, request, onDelta) : await model.generate(request);

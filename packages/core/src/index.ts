@@ -35,6 +35,7 @@ export type {
   KnowledgeSearchOptions,
   KnowledgeSource,
 } from './knowledge-base.js';
+export type { SignalSource } from './lazy-signal.js';
 export { MemorySessionStore } from './memory-session-store.js';
 export type {
   MemoryHit,

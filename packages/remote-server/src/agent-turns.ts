@@ -144,7 +144,7 @@ export class AgentTurns {
     const metadata: Record<string | symbol, unknown> = {};
     // A retry whose turn another server (or this one before a restart) stored: answer what it stored.
     let replayed: Message | undefined;
-    const chat: ChatOptions = { signal: turn.signal, metadata, turnId };
+    const chat: ChatOptions = { signal: () => turn.signal, metadata, turnId };
     if (turnId !== undefined) chat.onReplay = (reply) => (replayed = reply);
     try {
       if (onDelta) {

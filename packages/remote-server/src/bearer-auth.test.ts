@@ -22,9 +22,24 @@ describe('bearerAuthenticator', () => {
       'Bearer alice',
       'Bearer alice-secretX',
       'Bearer alice-secret extra',
+      'Bearer bob-secre',
+      'Bearer bob-secretXY',
+      `Bearer ${'x'.repeat(5000)}`,
     ]) {
       expect(authenticate(header), String(header)).toBeUndefined();
     }
+  });
+
+  it('tells apart tokens of different lengths, one the start of another', () => {
+    const check = bearerAuthenticator({
+      tokens: { t: 'short', 'token-long-1': 'long', 'token-long-12': 'longer' },
+    });
+    expect(check('Bearer t')).toBe('short');
+    expect(check('Bearer token-long-1')).toBe('long');
+    expect(check('Bearer token-long-12')).toBe('longer');
+    expect(check('Bearer token-long-')).toBeUndefined();
+    expect(check('Bearer tt')).toBeUndefined();
+    expect(check('Bearer token-long-123')).toBeUndefined();
   });
 
   it('refuses an empty token table and bad entries', () => {
