@@ -288,11 +288,10 @@ export class Agent {
     const user: Message = { id: userMessageId, role: 'user', content: turn.message, createdAt: '' };
     // The system prompt, the newest history within its budget, the user's message: one array.
     const start = this.session.windowStart(this.#options.historyTokens ?? 8_000);
-    const head = system ? 1 : 0;
-    const prompt = new Array<Message>(head + history.length - start + 1);
-    if (system) prompt[0] = systemMessage(system);
-    for (let i = start; i < history.length; i++) prompt[head + i - start] = history[i]!;
-    prompt[prompt.length - 1] = user;
+    // One native copy of the window (`concat` copies an array's elements in bulk, several times
+    // faster than a loop for the hundreds of short messages a long chat sends).
+    const window = start === 0 ? history : history.slice(start);
+    const prompt: Message[] = system ? [systemMessage(system)].concat(window, [user]) : window.concat([user]);
     const produced: Message[] = [];
     const maxRounds = this.#options.maxToolRounds ?? 8;
     let usage: Usage | undefined;

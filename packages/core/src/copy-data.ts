@@ -11,13 +11,26 @@ function copy(value: unknown, depth: number): unknown {
   if (depth > MAX_DEPTH) throw new TooDeep();
   if (Array.isArray(value)) {
     const out = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = copy(value[i], depth + 1);
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      // Strings, numbers, booleans and null are kept as they are, without a call each.
+      out[i] =
+        typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol'
+          ? copy(item, depth + 1)
+          : item;
+    }
     return out;
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return structuredClone(value);
   const out: Record<string, unknown> = {};
-  for (const key in value) out[key] = copy((value as Record<string, unknown>)[key], depth + 1);
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    out[key] =
+      typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol'
+        ? copy(item, depth + 1)
+        : item;
+  }
   return out;
 }
 

@@ -21,10 +21,13 @@ interface Entry {
   keys: Map<string, number>;
   /** Names this entry's history: a session deleted and made again gets another. */
   epoch: string;
+  /** Names the state: another one for each state written. */
+  stateVersion: string;
 }
 
-/** Epochs are unique in this process, across stores. */
+/** Epochs and state versions are unique in this process, across stores. */
 let epochs = 0;
+let stateVersions = 0;
 
 /** A `SessionStore` in this process's memory: for tests and ephemeral use. Nothing persists. */
 export class MemorySessionStore implements SessionStore {
@@ -52,7 +55,12 @@ export class MemorySessionStore implements SessionStore {
         ? cursor.seq
         : 0;
     const messages = from === seq ? [] : copyData(from === 0 ? entry.messages : entry.messages.slice(from));
-    return { state: copyData(entry.state), messages, from, seq, epoch: entry.epoch };
+    const { epoch, stateVersion, state } = entry;
+    if (state === undefined) return { state, messages, from, seq, epoch };
+    if (cursor?.stateVersion === stateVersion && cursor.epoch === epoch) {
+      return { state: undefined, stateUnchanged: true, messages, from, seq, epoch, stateVersion };
+    }
+    return { state: copyData(state), messages, from, seq, epoch, stateVersion };
   }
 
   async append(sessionId: string, messages: Message[], opts: AppendOptions = {}): Promise<AppendResult> {
@@ -73,7 +81,9 @@ export class MemorySessionStore implements SessionStore {
   async saveState(sessionId: string, state: SessionState): Promise<void> {
     assertSessionId(sessionId);
     const copy = checkedCopy(state);
-    this.#entry(sessionId).state = copy;
+    const entry = this.#entry(sessionId);
+    entry.state = copy;
+    entry.stateVersion = `v${++stateVersions}`;
   }
 
   /** Replaces the state with `update(current)` (see `SessionStore.updateState`): nothing runs in between. */
@@ -83,7 +93,9 @@ export class MemorySessionStore implements SessionStore {
   ): Promise<SessionState> {
     assertSessionId(sessionId);
     const next = checkedCopy(update(copyData(this.#sessions.get(sessionId)?.state)));
-    this.#entry(sessionId).state = next;
+    const entry = this.#entry(sessionId);
+    entry.state = next;
+    entry.stateVersion = `v${++stateVersions}`;
     return copyData(next);
   }
 
@@ -103,7 +115,7 @@ export class MemorySessionStore implements SessionStore {
     let entry = this.#sessions.get(sessionId);
     if (!entry) {
       epochs += 1;
-      entry = { state: undefined, messages: [], keys: new Map(), epoch: `m${epochs}` };
+      entry = { state: undefined, messages: [], keys: new Map(), epoch: `m${epochs}`, stateVersion: '' };
       this.#sessions.set(sessionId, entry);
     }
     return entry;

@@ -65,6 +65,26 @@ describe('Session.refresh', () => {
     expect(store.loads).toBe(0);
   });
 
+  it('is not sent the state again while it is unchanged, and takes in a changed one', async () => {
+    const store = new CountingStore();
+    const a = new Session({ sessionId: 's', store, model: new ScriptedModel() });
+    const b = new Session({ sessionId: 's', store, model: new ScriptedModel() });
+    await a.setState('topic', 'AI');
+    await a.refresh(); // its own write: the store's version is learnt
+    store.tails.length = 0;
+    await a.refresh();
+    expect(store.tails[0]?.cursor?.stateVersion).toEqual(expect.any(String));
+    expect(store.tails[0]?.tail).toMatchObject({ stateUnchanged: true, state: undefined });
+    expect(a.getState('topic')).toBe('AI');
+    expect(a.getContext().sessionId).toBe('s');
+
+    await b.setState('topic', 'ML');
+    store.tails.length = 0;
+    await a.refresh();
+    expect(store.tails[0]?.tail?.stateUnchanged).toBeUndefined();
+    expect(a.getState('topic')).toBe('ML');
+  });
+
   it('lets the model of the next turn see the other Session’s turn', async () => {
     const store = new MemorySessionStore();
     const model = new ScriptedModel();

@@ -54,6 +54,11 @@ export interface HistoryCursor {
   seq: number;
   /** The `epoch` of the history those messages came from. */
   epoch: string;
+  /**
+   * Optional: the `stateVersion` of the state the caller holds (from an earlier `loadSince`). A
+   * store that versions its states may then answer `stateUnchanged` instead of the same state again.
+   */
+  stateVersion?: string;
 }
 
 /** What `SessionStore.loadSince` returns: the state, and the history after a cursor. */
@@ -70,6 +75,13 @@ export interface StoredTail {
    * session is deleted and its id used again: a cursor of another epoch never holds.
    */
   epoch: string;
+  /** Optional: names the state answered (or kept), for the next cursor's `stateVersion`. */
+  stateVersion?: string;
+  /**
+   * Set when the cursor's `stateVersion` (of the same epoch) is still the stored state's: `state`
+   * is then left out (`undefined`), and the caller keeps the state it holds.
+   */
+  stateUnchanged?: boolean;
 }
 
 export interface ListFilter {

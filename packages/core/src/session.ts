@@ -166,6 +166,8 @@ export class Session {
   #cursor: HistoryCursor | undefined;
   /** The store holds turns this object has not loaded (an append landed after others' turns). */
   #behind = false;
+  /** The store's `stateVersion` of the state held here, when it gave one and nothing was written since. */
+  #stateVersion: string | undefined;
 
   constructor(options: SessionOptions = {}) {
     const sessionId = options.sessionId ?? newId('sess');
@@ -247,7 +249,9 @@ export class Session {
     this.#behind = false;
     let tail: Promise<StoredTail | undefined>;
     try {
-      tail = this.store.loadSince(this.sessionId, { seq: cursor.seq, epoch: cursor.epoch });
+      const since: HistoryCursor = { seq: cursor.seq, epoch: cursor.epoch };
+      if (this.#stateVersion !== undefined) since.stateVersion = this.#stateVersion;
+      tail = this.store.loadSince(this.sessionId, since);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -562,6 +566,7 @@ export class Session {
       this.#apply(undefined);
       return;
     }
+    this.#stateVersion = tail.stateVersion;
     const cursor = this.#cursor;
     const held = this.#messages.length;
     if (tail.from > 0 && cursor !== undefined && cursor.epoch === tail.epoch && tail.from <= held) {
@@ -576,10 +581,12 @@ export class Session {
       this.#cursor = { seq: this.#messages.length, epoch: tail.from === 0 ? tail.epoch : '' };
       if (tail.from !== 0) this.#behind = true;
     }
-    this.#applyState(tail.state);
+    // The store still holds the state held here (the cursor named its version): nothing to take in.
+    if (tail.stateUnchanged !== true) this.#applyState(tail.state);
   }
 
   #apply(stored: StoredSession | undefined): void {
+    this.#stateVersion = undefined;
     this.#messages = stored?.messages ?? [];
     this.#applyState(stored?.state);
   }
@@ -623,6 +630,8 @@ export class Session {
     this.#changes = [];
     this.#agentsChanged = new Set();
     this.#stateDirty = false;
+    // What is held will be what this writes, whose version the store does not tell.
+    this.#stateVersion = undefined;
     const merge = (stored: SessionState | undefined): SessionState =>
       this.#merged(stored, changes, agentNames);
     const store = this.store;

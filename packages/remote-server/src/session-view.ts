@@ -121,7 +121,9 @@ export class SessionView implements SessionStore {
     return first;
   }
 
-  #see(stored: StoredSession | undefined): void {
+  #see(stored: StoredSession | StoredTail | undefined): void {
+    // The state is the one seen last (the store answered by its version): the same owner.
+    if (stored !== undefined && 'stateUnchanged' in stored && stored.stateUnchanged === true) return;
     if (stored === undefined) {
       this.found = undefined;
       this.storedUserId = undefined;

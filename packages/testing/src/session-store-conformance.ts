@@ -328,7 +328,7 @@ export function sessionStoreConformance(
       await store.append('s1', [testMessage(4), testMessage(5)], { idempotencyKey: 'k' });
       await store.saveState('s1', testState('s1', { data: { step: 2 } }));
       const tail = await store.loadSince('s1', cursor);
-      expect(tail).toEqual({
+      expect(tail).toMatchObject({
         state: testState('s1', { data: { step: 2 } }),
         messages: [testMessage(3), testMessage(4), testMessage(5)],
         from: 2,
@@ -347,6 +347,38 @@ export function sessionStoreConformance(
         from: 5,
         seq: 5,
       });
+    });
+
+    it('loadSince with a stateVersion answers the state again only when it changed', async (context) => {
+      const store = await withLoadSince(context);
+      if (!store) return;
+      await store.saveState('s1', testState('s1', { data: { step: 1 } }));
+      await store.append('s1', [testMessage(1)]);
+      const first = (await store.loadSince('s1'))!;
+      expect(first.state).toEqual(testState('s1', { data: { step: 1 } }));
+      // Optional: a store without versions answers the state every time.
+      if (first.stateVersion === undefined) return;
+      const cursor = { seq: first.seq, epoch: first.epoch, stateVersion: first.stateVersion };
+      const again = (await store.loadSince('s1', cursor))!;
+      if (again.stateUnchanged) expect(again.state).toBeUndefined();
+      else expect(again.state).toEqual(first.state);
+      expect(again.stateVersion).toBe(first.stateVersion);
+      await store.append('s1', [testMessage(2)]);
+      expect((await store.loadSince('s1', cursor))?.messages).toEqual([testMessage(2)]);
+      await store.saveState('s1', testState('s1', { data: { step: 2 } }));
+      const changed = (await store.loadSince('s1', cursor))!;
+      expect(changed.stateUnchanged).not.toBe(true);
+      expect(changed.state).toEqual(testState('s1', { data: { step: 2 } }));
+      expect(changed.stateVersion).not.toBe(first.stateVersion);
+      if (typeof store.updateState === 'function') {
+        const next = { seq: changed.seq, epoch: changed.epoch, stateVersion: changed.stateVersion! };
+        await store.updateState('s1', (state) => ({ ...state!, data: { step: 3 } }));
+        expect((await store.loadSince('s1', next))?.state).toEqual(testState('s1', { data: { step: 3 } }));
+      }
+      // Deleted and made again: another epoch, the new state whatever version the cursor names.
+      await store.delete('s1');
+      await store.saveState('s1', testState('s1', { data: { step: 9 } }));
+      expect((await store.loadSince('s1', cursor))?.state).toEqual(testState('s1', { data: { step: 9 } }));
     });
 
     it('loadSince gives the whole history for a cursor that does not hold', async (context) => {
@@ -610,7 +642,7 @@ export function sessionStoreConformance(
       });
       if (before === undefined) return; // no loadSince
       const tail = await store.loadSince!('s1', { seq: before.seq, epoch: before.epoch });
-      expect(tail).toEqual({ state: written, messages: [], from: 2, seq: 2, epoch: before.epoch });
+      expect(tail).toMatchObject({ state: written, messages: [], from: 2, seq: 2, epoch: before.epoch });
       // A session with only a state made by updateState: loadSince sees it.
       const only = await store.updateState('s2', increment());
       expect(await store.loadSince!('s2')).toMatchObject({ state: only, messages: [], from: 0, seq: 0 });
