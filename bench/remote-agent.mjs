@@ -5,7 +5,7 @@
 // Then the same load on FsSessionStore (durable), 64 sessions and 1 session.
 //
 //   npx turbo run build --filter=@sessions/bench...     (builds the packages it imports)
-//   node bench/remote-agent.mjs [--duration 10] [--rounds 3] [--connections 64] [--only fs]
+//   node bench/remote-agent.mjs [--duration 10] [--rounds 3] [--connections 64] [--only fs|id,id...]
 //
 // Prints a table and writes bench/results/remote-agent.json.
 import { fork } from 'node:child_process';
@@ -77,6 +77,14 @@ const CONFIGS = [
     name: 'remote-server, MemorySessionStore, 64 sessions (history grows)',
     kind: 'full',
     sessions: 64,
+    group: 'memory',
+  },
+  {
+    id: 'full-short',
+    name: 'remote-server, MemorySessionStore, sessions of 10 turns (each connection starts another every 10 requests)',
+    kind: 'full',
+    sessions: 64,
+    turnsPerSession: 10,
     group: 'memory',
   },
   {
@@ -225,7 +233,7 @@ async function startServer(kind, root) {
 }
 
 /** One autocannon run against `url`, after a short warm-up. */
-async function load(url, { connections, duration, sessions, label }) {
+async function load(url, { connections, duration, sessions, turnsPerSession, label }) {
   const { default: autocannon } = await import('autocannon');
   let next = 0;
   const options = (seconds) => ({
@@ -236,6 +244,17 @@ async function load(url, { connections, duration, sessions, label }) {
     headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
     setupClient: (client) => {
       const id = next++;
+      if (turnsPerSession) {
+        // Short sessions: the connection moves on to a new session id every `turnsPerSession`
+        // requests (bodies made here, before the run: autocannon's per-request `setupRequest`
+        // changes how requests reach the server and costs it ~75 µs more each).
+        const bodies = Array.from({ length: 2_000 }, (_, i) => ({
+          method: 'POST',
+          body: `{"message":"Hello, what can you do?","session_id":"bench-${label}-${id}-${Math.floor(i / turnsPerSession)}"}`,
+        }));
+        client.setRequests(bodies);
+        return;
+      }
       const body = { message: 'Hello, what can you do?' };
       if (sessions > 0) body.session_id = `bench-${label}-${id % sessions}`;
       client.setBody(JSON.stringify(body));
@@ -265,6 +284,7 @@ async function runOnce(config, base, round) {
     const measure = await load(server.url, {
       ...base,
       sessions: config.sessions,
+      turnsPerSession: config.turnsPerSession,
       label: `${config.id}-${round}`,
     });
     run = await measure(server.start);
@@ -297,7 +317,11 @@ async function main() {
   const connections = Number(flag('connections', '64'));
   const only = flag('only', undefined);
   const base = { connections, duration };
-  const configs = CONFIGS.filter((c) => !only || c.group === only || c.id === 'bare');
+  // --only fs, or --only full-64,full-short: the rows of a group or of those ids (and the bare route).
+  const picked = only?.split(',');
+  const configs = CONFIGS.filter(
+    (c) => !picked || picked.includes(c.group) || picked.includes(c.id) || c.id === 'bare',
+  );
   const runs = new Map(configs.map((c) => [c.id, []]));
   const load0 = loadavg()[0];
   // Round by round, every configuration once: the ratios compare neighbouring minutes.

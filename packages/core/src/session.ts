@@ -205,7 +205,12 @@ export class Session {
 
   /** Makes an agent that works in this session (the reference docs' spelling). */
   Agent(options: Omit<AgentOptions, 'session'>): Agent {
-    return new Agent({ ...options, session: this });
+    // Copied key by key: an object spread here cost several µs a session in profiles of the server.
+    const own: AgentOptions = { name: options.name, session: this };
+    for (const key in options)
+      if (key !== 'session')
+        (own as unknown as Record<string, unknown>)[key] = (options as Record<string, unknown>)[key];
+    return new Agent(own);
   }
 
   /** Alias of `Agent`. */

@@ -343,7 +343,9 @@ export class SessionAccess {
       ...(!stored && { metadata: { owner: principal } }),
       ...(now !== undefined && { now }),
     });
-    this.#loadedState.set(session, await session.restoreState());
+    // Turns (live opens) never ask for the state as loaded: only load it.
+    if (options.live) await session.refresh();
+    else this.#loadedState.set(session, await session.restoreState());
     // A fresh id is kept from its second turn on: most sessions made without an id get no second
     // turn, and their first load costs nothing (two messages).
     if (options.live && !options.fresh && this.#live && userId === undefined) {
