@@ -40,10 +40,16 @@ export const rateLimit = ({
     }
   };
 
-  return async function rateLimit(turn, next) {
+  // Not `async`: a turn let through gets `next()`'s own promise, not one more around it.
+  return function rateLimit(turn, next) {
     const time = now();
-    if (time >= nextSweep) sweep(time);
-    const k = key(turn);
+    let k: string;
+    try {
+      if (time >= nextSweep) sweep(time);
+      k = key(turn);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     let times = log.get(k);
     if (times === undefined) {
       times = [];
@@ -52,9 +58,11 @@ export const rateLimit = ({
     while (times.length > 0 && times[0]! <= time - windowMs) times.shift();
     if (times.length >= limit) {
       const retryAfterMs = Math.max(1, times[0]! + windowMs - time);
-      throw new RateLimitError(
-        `Rate limit exceeded for "${k}": at most ${limit} turns per ${windowMs} ms; retry in ${retryAfterMs} ms`,
-        { retryAfterMs },
+      return Promise.reject(
+        new RateLimitError(
+          `Rate limit exceeded for "${k}": at most ${limit} turns per ${windowMs} ms; retry in ${retryAfterMs} ms`,
+          { retryAfterMs },
+        ),
       );
     }
     times.push(time);

@@ -306,7 +306,13 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     app,
     listen: (listenOptions) =>
       listen(
-        { fetch, tracker, authConfigured: authenticate !== undefined, flushLogs: () => flushLogger(log) },
+        // Node's adapter takes a Response or a promise of one: no extra promise per request.
+        {
+          fetch: app.fetch,
+          tracker,
+          authConfigured: authenticate !== undefined,
+          flushLogs: () => flushLogger(log),
+        },
         listenOptions,
       ),
   };

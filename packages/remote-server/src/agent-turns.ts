@@ -103,8 +103,13 @@ export class AgentTurns {
     this.#options = options;
     this.#deadlines = ms > 0 && Number.isFinite(ms) ? new Deadlines(ms) : undefined;
     const { memory = false, knowledge = false } = options.agent;
-    this.#fresh = { fresh: true, memory: memory === true, knowledge: knowledge === true, live: true };
-    this.#create = { create: true, memory: memory === true, knowledge: knowledge === true, live: true };
+    // The agent is made as the session is opened, so a new session's claim stores it too.
+    const prepare = (session: Session): void => {
+      if (!this.#agents.has(session)) this.#agents.set(session, session.Agent(options.agent));
+    };
+    const ports = { memory: memory === true, knowledge: knowledge === true, live: true, prepare };
+    this.#fresh = { fresh: true, ...ports };
+    this.#create = { create: true, ...ports };
   }
 
   get agentName(): string {

@@ -77,6 +77,11 @@ export interface OpenOptions {
    * request's own.
    */
   live?: boolean;
+  /**
+   * Called with each `Session` built for the request, once it is loaded and before a new one is
+   * claimed: turns make their agent here, so the claim stores the agent too (one state write).
+   */
+  prepare?: ((session: Session) => void) | undefined;
 }
 
 /** A session kept alive between turns, with the ports it was built with. */
@@ -346,6 +351,7 @@ export class SessionAccess {
     // Turns (live opens) never ask for the state as loaded: only load it.
     if (options.live) await session.refresh();
     else this.#loadedState.set(session, await session.restoreState());
+    options.prepare?.(session);
     // A fresh id is kept from its second turn on: most sessions made without an id get no second
     // turn, and their first load costs nothing (two messages).
     if (options.live && !options.fresh && this.#live && userId === undefined) {
