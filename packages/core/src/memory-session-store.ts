@@ -68,14 +68,15 @@ export class MemorySessionStore implements SessionStore {
     const { idempotencyKey } = opts;
     if (idempotencyKey !== undefined) {
       const seq = this.#sessions.get(sessionId)?.keys.get(idempotencyKey);
-      if (seq !== undefined) return { seq };
+      if (seq !== undefined) return { seq, replayed: true };
     }
     const copies = copyData(messages);
     const entry = this.#entry(sessionId);
     for (const message of copies) entry.messages.push(message);
     const seq = entry.messages.length;
-    if (idempotencyKey !== undefined) entry.keys.set(idempotencyKey, seq);
-    return { seq };
+    if (idempotencyKey === undefined) return { seq };
+    entry.keys.set(idempotencyKey, seq);
+    return { seq, replayed: false };
   }
 
   async saveState(sessionId: string, state: SessionState): Promise<void> {

@@ -85,6 +85,21 @@ describe('Session.refresh', () => {
     expect(a.getState('topic')).toBe('ML');
   });
 
+  it('does not read the history back after a keyed turn the store says it stored', async () => {
+    const store = new CountingStore();
+    const session = new Session({ sessionId: 's', store, model: new ScriptedModel() });
+    const agent = session.Agent({ name: 'A' });
+    await agent.chat('one', { turnId: 't1' });
+    store.tails.length = 0;
+    expect(await agent.chat('two', { turnId: 't2' })).toBe('echo: two');
+    expect(store.tails).toHaveLength(0);
+    expect(contents(await session.messages())).toEqual(['one', 'echo: one', 'two', 'echo: two']);
+    // A retry of t2 through another Session: the store kept t2, whose reply is the answer.
+    const other = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('another answer') });
+    expect(await other.Agent({ name: 'A' }).chat('two', { turnId: 't2' })).toBe('echo: two');
+    expect(contents(await other.messages())).toEqual(['one', 'echo: one', 'two', 'echo: two']);
+  });
+
   it('lets the model of the next turn see the other Session’s turn', async () => {
     const store = new MemorySessionStore();
     const model = new ScriptedModel();

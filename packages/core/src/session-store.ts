@@ -46,6 +46,12 @@ export interface AppendOptions {
 export interface AppendResult {
   /** How many messages the session holds after this append (its last message's 1-based position). */
   seq: number;
+  /**
+   * Optional, for appends with an `idempotencyKey`: `true` when the store already held the key and
+   * kept that earlier append instead of these messages, `false` when it stored these. A store that
+   * leaves it out makes the `Session` read the history back to tell (one more `loadSince`).
+   */
+  replayed?: boolean;
 }
 
 /** Where a caller's copy of a history ends: what `SessionStore.loadSince` continues from. */

@@ -494,11 +494,13 @@ export class Session {
       messages,
       idempotencyKey === undefined ? {} : { idempotencyKey },
     );
+    // Whether the store appended these very messages (with a key it may have kept an earlier
+    // append of it instead: unless the store says which, see below).
+    const stored = idempotencyKey === undefined || result.replayed === false;
     const cursor = this.#cursor;
     if (cursor === undefined || this.store.loadSince === undefined) {
-      // With a key, the store may have kept an earlier append instead: see below.
-      if (idempotencyKey === undefined) this.#messages.push(...messages);
-    } else if (idempotencyKey === undefined && result.seq - messages.length === this.#messages.length) {
+      if (stored) this.#messages.push(...messages);
+    } else if (stored && result.seq - messages.length === this.#messages.length) {
       // Right after what this object holds: the history is still a copy of the store's.
       for (const message of messages) this.#messages.push(message);
       cursor.seq = result.seq;
@@ -507,7 +509,7 @@ export class Session {
       this.#behind = true;
     }
     if (!this.#stateSaved || this.#stateDirty) await this.#persistState();
-    if (idempotencyKey === undefined) return result;
+    if (stored) return result;
     const earlier = await this.#earlierAppend(result.seq, messages.at(-1));
     return earlier === undefined ? result : { seq: result.seq, earlier };
   }

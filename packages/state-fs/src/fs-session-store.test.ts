@@ -65,11 +65,17 @@ describe('FsSessionStore', () => {
         state: testState('s1', { data: { a: 1 } }),
         messages: [testMessage(1)],
       });
-      expect(await reopened.append('s1', [testMessage(1)], { idempotencyKey: 'turn-1' })).toEqual({ seq: 1 });
+      expect(await reopened.append('s1', [testMessage(1)], { idempotencyKey: 'turn-1' })).toEqual({
+        seq: 1,
+        replayed: true,
+      });
       expect(await reopened.append('s1', [testMessage(2)])).toEqual({ seq: 2 });
       // The first store catches up with what the second appended.
       expect(await store.append('s1', [testMessage(3)])).toEqual({ seq: 3 });
-      expect(await store.append('s1', [testMessage(1)], { idempotencyKey: 'turn-1' })).toEqual({ seq: 1 });
+      expect(await store.append('s1', [testMessage(1)], { idempotencyKey: 'turn-1' })).toEqual({
+        seq: 1,
+        replayed: true,
+      });
       expect((await store.load('s1'))?.messages.map((m) => m.id)).toEqual(['msg_1', 'msg_2', 'msg_3']);
     });
 
@@ -78,7 +84,10 @@ describe('FsSessionStore', () => {
       await store.append('s1', [testMessage(1)], { idempotencyKey: 'k' });
       await other.delete('s1');
       await other.append('s1', [testMessage(2)]);
-      expect(await store.append('s1', [testMessage(3)], { idempotencyKey: 'k' })).toEqual({ seq: 2 });
+      expect(await store.append('s1', [testMessage(3)], { idempotencyKey: 'k' })).toEqual({
+        seq: 2,
+        replayed: false,
+      });
       expect((await store.load('s1'))?.messages.map((m) => m.id)).toEqual(['msg_2', 'msg_3']);
     });
 
@@ -214,6 +223,7 @@ describe('FsSessionStore', () => {
         // The keys are known to a new store.
         expect(await reopened.append('s1', [testMessage(9)], { idempotencyKey: 'turn-15' })).toEqual({
           seq: seqs[15],
+          replayed: true,
         });
         expect(warnings).toEqual([]);
       });
@@ -232,14 +242,14 @@ describe('FsSessionStore', () => {
           store.append('s1', [testMessage(222)], { idempotencyKey: 'k' }),
         ]);
         expect(results).toEqual([
-          { seq: 2 },
+          { seq: 2, replayed: false },
           { seq: 3 },
-          { seq: 2 },
-          { seq: 1 },
+          { seq: 2, replayed: true },
+          { seq: 1, replayed: true },
           { seq: 3 },
-          { seq: 5 },
-          { seq: 5 },
-          { seq: 2 },
+          { seq: 5, replayed: false },
+          { seq: 5, replayed: true },
+          { seq: 2, replayed: true },
         ]);
         const ids = ['msg_1', 'msg_2', 'msg_3', 'msg_4', 'msg_5'];
         expect((await new FsSessionStore({ root }).load('s1'))?.messages.map((m) => m.id)).toEqual(ids);
@@ -249,7 +259,10 @@ describe('FsSessionStore', () => {
             store.append('s1', [testMessage(9)], { idempotencyKey: 'k2' }),
             store.append('s1', [testMessage(9)], { idempotencyKey: 'k' }),
           ]),
-        ).toEqual([{ seq: 5 }, { seq: 2 }]);
+        ).toEqual([
+          { seq: 5, replayed: true },
+          { seq: 2, replayed: true },
+        ]);
         expect((await store.load('s1'))?.messages.map((m) => m.id)).toEqual(ids);
       });
 
@@ -274,7 +287,10 @@ describe('FsSessionStore', () => {
         expect(await readFile(file, 'utf8')).toBe(text.replace(line, `{${'x'.repeat(line.length - 2)}}`));
         // Repaired, the same store appends again: the failed group left nothing behind.
         await writeFile(file, text);
-        expect(await fresh.append('s1', [testMessage(3)], { idempotencyKey: 'k' })).toEqual({ seq: 3 });
+        expect(await fresh.append('s1', [testMessage(3)], { idempotencyKey: 'k' })).toEqual({
+          seq: 3,
+          replayed: false,
+        });
         expect((await new FsSessionStore({ root }).load('s1'))?.messages.map((m) => m.id)).toEqual([
           'msg_1',
           'msg_2',
@@ -386,6 +402,7 @@ describe('FsSessionStore', () => {
         }),
       ).toEqual({
         seq: 4,
+        replayed: false,
       });
       expect((await store.load('s1'))?.messages.map((m) => m.id)).toEqual([
         'msg_1',

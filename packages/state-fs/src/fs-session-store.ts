@@ -536,7 +536,7 @@ export class FsSessionStore implements SessionStore {
       const { key } = append;
       const stored = key === undefined ? undefined : cache.keys.get(key);
       if (stored !== undefined) {
-        append.resolve({ seq: stored });
+        append.resolve({ seq: stored, replayed: true });
         continue;
       }
       const earlier = key === undefined ? undefined : groupKeys.get(key);
@@ -586,8 +586,13 @@ export class FsSessionStore implements SessionStore {
     for (const [key, seq] of groupKeys) cache.keys.set(key, seq);
     cache.version = lease.version;
     for (const { seq, mark } of written) addMark(cache, seq, mark);
-    for (const { append, seq } of written) append.resolve({ seq });
-    for (const { append, seq } of waiting) append.resolve({ seq });
+    for (const { append, seq } of written) {
+      append.resolve(append.key === undefined ? { seq } : { seq, replayed: false });
+    }
+    // Appends of a key written earlier in this group kept that one (an empty append, nothing).
+    for (const { append, seq } of waiting) {
+      append.resolve(append.key === undefined ? { seq } : { seq, replayed: true });
+    }
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Message, SessionState, SessionStore, SessionSummary } from '@sessions/core';
+import type { AppendResult, Message, SessionState, SessionStore, SessionSummary } from '@sessions/core';
 import type { ExpectStatic } from 'vitest';
 import { rejectionOf } from './rejection-of.js';
 import { testMessage, testState } from './session-fixtures.js';
@@ -68,6 +68,12 @@ export function sessionStoreConformance(
   options: SessionStoreConformanceOptions = {},
 ): void {
   const { it, expect } = api;
+  /** An append with a key that stored its messages: `replayed` is false, or left out (it is optional). */
+  const fresh = (result: AppendResult): AppendResult => {
+    const { replayed, ...rest } = result;
+    expect(replayed === undefined || replayed === false).toBe(true);
+    return rest;
+  };
   let made: SessionStore[] = [];
   const makeStore = async (): Promise<SessionStore> => {
     const store = await make();
@@ -188,7 +194,7 @@ export function sessionStoreConformance(
       await store.delete('s1');
       await store.delete('never-existed');
       // A deleted session starts over, and forgets its idempotency keys.
-      expect(await store.append('s1', [testMessage(3)], { idempotencyKey: 'k1' })).toEqual({ seq: 1 });
+      expect(fresh(await store.append('s1', [testMessage(3)], { idempotencyKey: 'k1' }))).toEqual({ seq: 1 });
       expect((await store.load('s1'))?.messages).toEqual([testMessage(3)]);
       expect((await store.load('s2'))?.messages).toEqual([testMessage(2)]);
     });
@@ -197,16 +203,19 @@ export function sessionStoreConformance(
       const store = await makeStore();
       await store.append('s1', [testMessage(1)]);
       const first = await store.append('s1', [testMessage(2), testMessage(3)], { idempotencyKey: 'turn-1' });
-      expect(first).toEqual({ seq: 3 });
+      expect(fresh(first)).toEqual({ seq: 3 });
       expect(await store.append('s1', [testMessage(4)])).toEqual({ seq: 4 });
+      // `replayed` is optional; a store that gives it says true for the retry, false for the first.
       expect(
         await store.append('s1', [testMessage(2), testMessage(3)], { idempotencyKey: 'turn-1' }),
-      ).toEqual({
-        seq: 3,
+      ).toEqual(first.replayed === undefined ? { seq: 3 } : { seq: 3, replayed: true });
+      expect(fresh(await store.append('s1', [testMessage(5)], { idempotencyKey: 'turn-2' }))).toEqual({
+        seq: 5,
       });
-      expect(await store.append('s1', [testMessage(5)], { idempotencyKey: 'turn-2' })).toEqual({ seq: 5 });
       // Keys are per session.
-      expect(await store.append('s2', [testMessage(6)], { idempotencyKey: 'turn-1' })).toEqual({ seq: 1 });
+      expect(fresh(await store.append('s2', [testMessage(6)], { idempotencyKey: 'turn-1' }))).toEqual({
+        seq: 1,
+      });
       const ids = (await store.load('s1'))?.messages.map((m) => m.id);
       expect(ids).toEqual(['msg_1', 'msg_2', 'msg_3', 'msg_4', 'msg_5']);
     });
@@ -216,7 +225,12 @@ export function sessionStoreConformance(
       const results = await Promise.all(
         Array.from({ length: 10 }, () => store.append('s1', [testMessage(1)], { idempotencyKey: 'once' })),
       );
-      expect(results).toEqual(Array.from({ length: 10 }, () => ({ seq: 1 })));
+      expect(results.map((result) => result.seq)).toEqual(Array.from({ length: 10 }, () => 1));
+      // A store that tells: one stored them, every other one kept that append.
+      if (results.some((result) => result.replayed !== undefined)) {
+        expect(results.filter((result) => result.replayed === false)).toHaveLength(1);
+        expect(results.filter((result) => result.replayed === true)).toHaveLength(9);
+      }
       expect((await store.load('s1'))?.messages).toEqual([testMessage(1)]);
     });
 
@@ -637,9 +651,9 @@ export function sessionStoreConformance(
       expect(written.data).toEqual({ n: 1 });
       expect(await store.load('s1')).toEqual({ state: written, messages: [testMessage(1), testMessage(2)] });
       // The idempotency key still holds.
-      expect(await store.append('s1', [testMessage(1), testMessage(2)], { idempotencyKey: 'k' })).toEqual({
-        seq: 2,
-      });
+      const retried = await store.append('s1', [testMessage(1), testMessage(2)], { idempotencyKey: 'k' });
+      expect(retried.seq).toBe(2);
+      expect(retried.replayed).not.toBe(false);
       if (before === undefined) return; // no loadSince
       const tail = await store.loadSince!('s1', { seq: before.seq, epoch: before.epoch });
       expect(tail).toMatchObject({ state: written, messages: [], from: 2, seq: 2, epoch: before.epoch });
