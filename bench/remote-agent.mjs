@@ -88,6 +88,14 @@ const CONFIGS = [
     group: 'memory',
   },
   {
+    id: 'full-64-keyed',
+    name: 'remote-server, MemorySessionStore, 64 sessions, each request with its own Idempotency-Key (as RemoteSession sends)',
+    kind: 'full',
+    sessions: 64,
+    keyed: true,
+    group: 'memory',
+  },
+  {
     id: 'full-64-nolog',
     name: 'the same without the two log lines (auth, limits, rateLimit middleware, history)',
     kind: 'full-nolog',
@@ -233,7 +241,7 @@ async function startServer(kind, root) {
 }
 
 /** One autocannon run against `url`, after a short warm-up. */
-async function load(url, { connections, duration, sessions, turnsPerSession, label }) {
+async function load(url, { connections, duration, sessions, turnsPerSession, keyed, label }) {
   const { default: autocannon } = await import('autocannon');
   let next = 0;
   const options = (seconds) => ({
@@ -244,15 +252,25 @@ async function load(url, { connections, duration, sessions, turnsPerSession, lab
     headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
     setupClient: (client) => {
       const id = next++;
-      if (turnsPerSession) {
-        // Short sessions: the connection moves on to a new session id every `turnsPerSession`
-        // requests (bodies made here, before the run: autocannon's per-request `setupRequest`
-        // changes how requests reach the server and costs it ~75 µs more each).
-        const bodies = Array.from({ length: 2_000 }, (_, i) => ({
+      if (turnsPerSession || keyed) {
+        // Requests made here, before the run (autocannon's per-request `setupRequest` changes how
+        // requests reach the server and costs it ~75 µs more each): short sessions move on to a
+        // new session id every `turnsPerSession` requests; keyed ones send a new key each.
+        const session = turnsPerSession
+          ? (i) => `bench-${label}-${id}-${Math.floor(i / turnsPerSession)}`
+          : () => `bench-${label}-${id % sessions}`;
+        const requests = Array.from({ length: 3_000 }, (_, i) => ({
           method: 'POST',
-          body: `{"message":"Hello, what can you do?","session_id":"bench-${label}-${id}-${Math.floor(i / turnsPerSession)}"}`,
+          ...(keyed && {
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${TOKEN}`,
+              'idempotency-key': `${label}-${id}-${i}`,
+            },
+          }),
+          body: `{"message":"Hello, what can you do?","session_id":"${session(i)}"}`,
         }));
-        client.setRequests(bodies);
+        client.setRequests(requests);
         return;
       }
       const body = { message: 'Hello, what can you do?' };
@@ -285,6 +303,7 @@ async function runOnce(config, base, round) {
       ...base,
       sessions: config.sessions,
       turnsPerSession: config.turnsPerSession,
+      keyed: config.keyed,
       label: `${config.id}-${round}`,
     });
     run = await measure(server.start);

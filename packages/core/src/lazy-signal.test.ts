@@ -4,11 +4,15 @@ import type { Middleware } from './middleware.js';
 import { ScriptedModel } from './scripted-model.test-helper.js';
 import { Session } from './session.js';
 
-/** A signal source that counts how often its signal was made. */
-function lazySource(controller = new AbortController()): { source: () => AbortSignal; made: () => number } {
+/** A signal source that counts how often its signal was asked for (not counting `ifAborted` checks). */
+function lazySource(controller = new AbortController()): {
+  source: (ifAborted?: boolean) => AbortSignal | undefined;
+  made: () => number;
+} {
   let made = 0;
   return {
-    source: () => {
+    source: (ifAborted) => {
+      if (ifAborted) return controller.signal.aborted ? controller.signal : undefined;
       made += 1;
       return controller.signal;
     },
@@ -25,6 +29,38 @@ const blindModel: ChatModel = {
 };
 
 describe('a signal given as a function (ChatOptions.signal)', () => {
+  it('does not store a turn aborted before anything read the signal, even when the model answered', async () => {
+    const controller = new AbortController();
+    const asked: (boolean | undefined)[] = [];
+    const model: ChatModel = {
+      generate: async () => {
+        controller.abort(new Error('client gone'));
+        return { content: 'answered anyway' };
+      },
+      stream: blindModel.stream,
+    };
+    const session = new Session({ model });
+    const signal = (ifAborted?: boolean): AbortSignal | undefined => {
+      asked.push(ifAborted);
+      return ifAborted && !controller.signal.aborted ? undefined : controller.signal;
+    };
+    await expect(session.Agent({ name: 'A' }).chat('hi', { signal })).rejects.toThrow('client gone');
+    expect(asked).toEqual([true]);
+    expect(await session.messages()).toEqual([]);
+  });
+
+  it('is asked only whether it aborted when nothing reads it, and the turn is stored', async () => {
+    const asked: (boolean | undefined)[] = [];
+    const session = new Session({ model: blindModel });
+    const signal = (ifAborted?: boolean): AbortSignal | undefined => {
+      asked.push(ifAborted);
+      return ifAborted ? undefined : new AbortController().signal;
+    };
+    expect(await session.Agent({ name: 'A' }).chat('hi', { signal })).toBe('done');
+    expect(asked).toEqual([true]);
+    expect((await session.messages()).map((m) => m.content)).toEqual(['hi', 'done']);
+  });
+
   it('is not made when nothing reads it, and the turn is stored', async () => {
     const { source, made } = lazySource();
     const session = new Session({ model: blindModel });
@@ -82,6 +118,31 @@ describe('a signal given as a function (ChatOptions.signal)', () => {
     await session.Agent({ name: 'A' }).chat('hi', { signal: () => outer.signal });
     expect(seen).toEqual([outer.signal]);
     expect(model.requests[0]?.signal).toBe(inner.signal);
+  });
+
+  it('reaches a model behind a wrapper that spreads the request, or sets its own signal', async () => {
+    const controller = new AbortController();
+    const inner = new ScriptedModel().reply('one', 'two');
+    const spreading: ChatModel = {
+      generate: (request) => inner.generate({ ...request, messages: request.messages.slice(-1) }),
+      stream: (request) => inner.stream(request),
+    };
+    await new Session({ model: spreading })
+      .Agent({ name: 'A' })
+      .chat('hi', { signal: () => controller.signal });
+    expect(inner.requests[0]?.signal).toBe(controller.signal);
+    const mine = new AbortController();
+    const setting: ChatModel = {
+      generate: (request) => {
+        request.signal = mine.signal;
+        return inner.generate(request);
+      },
+      stream: (request) => inner.stream(request),
+    };
+    await new Session({ model: setting })
+      .Agent({ name: 'A' })
+      .chat('hi', { signal: () => controller.signal });
+    expect(inner.requests[1]?.signal).toBe(mine.signal);
   });
 
   it('is made for a stream', async () => {

@@ -1,9 +1,13 @@
-import type { ChatRequest, ToolSpec } from './chat-model.js';
+import type { ChatRequest } from './chat-model.js';
 import type { Message } from './message.js';
 import type { TurnContext } from './middleware.js';
 
-/** A turn's signal, or a function that makes it when something first asks (see `ChatOptions.signal`). */
-export type SignalSource = AbortSignal | (() => AbortSignal);
+/**
+ * A turn's signal, or a function that makes it when something first asks (see
+ * `ChatOptions.signal`). Called with `ifAborted: true` once the model has answered when nothing
+ * asked: it then returns the signal only if the turn was aborted meanwhile, else `undefined`.
+ */
+export type SignalSource = AbortSignal | ((ifAborted?: boolean) => AbortSignal | undefined);
 
 /**
  * A turn whose signal is made on first read of `turn.signal` (by a middleware, the model, a
@@ -17,10 +21,10 @@ export class LazySignalTurn implements TurnContext {
   message: string;
   streaming: boolean;
   metadata: Record<string, unknown>;
-  #make: (() => AbortSignal) | undefined;
+  #make: ((ifAborted?: boolean) => AbortSignal | undefined) | undefined;
   #signal: AbortSignal | undefined;
 
-  constructor(fields: Omit<TurnContext, 'signal'>, make: () => AbortSignal) {
+  constructor(fields: Omit<TurnContext, 'signal'>, make: (ifAborted?: boolean) => AbortSignal | undefined) {
     this.sessionId = fields.sessionId;
     this.userId = fields.userId;
     this.agentName = fields.agentName;
@@ -44,28 +48,44 @@ export class LazySignalTurn implements TurnContext {
     this.#signal = signal;
   }
 
-  /** The signal when something made or set it; `undefined` when nobody asked yet (nothing to check). */
-  signalIfMade(): AbortSignal | undefined {
-    return this.#make === undefined ? this.#signal : undefined;
+  /**
+   * The signal to check once the model answered: the one made or set, or, when nothing asked for
+   * it, the host's only if the turn was aborted meanwhile (no signal is made otherwise).
+   */
+  signalToCheck(): AbortSignal | undefined {
+    const make = this.#make;
+    return make === undefined ? this.#signal : make(true);
   }
 }
 
+const TURN = Symbol('sessions.turn');
+const OVERRIDE = Symbol('sessions.signal');
+
+type LazyRequest = ChatRequest & { [TURN]: TurnContext; [OVERRIDE]?: { signal: AbortSignal | undefined } };
+
+/**
+ * `signal` of a lazy request: an own, enumerable, writable-like property (a spread or
+ * `Object.assign` copies it, a wrapper may set it), read from the turn only when read. One shared
+ * getter and setter, so every request has the same shape.
+ */
+const lazySignal: PropertyDescriptor = {
+  get(this: LazyRequest): AbortSignal | undefined {
+    const own = this[OVERRIDE];
+    return own !== undefined ? own.signal : this[TURN].signal;
+  },
+  set(this: LazyRequest, signal: AbortSignal | undefined): void {
+    Object.defineProperty(this, OVERRIDE, { value: { signal }, configurable: true });
+  },
+  enumerable: true,
+  configurable: true,
+};
+
 /** A model request whose `signal` is its turn's, read (and so made) only when the model reads it. */
-export class LazySignalRequest implements ChatRequest {
-  messages: Message[];
-  declare tools?: ToolSpec[];
-  declare temperature?: number;
-  declare maxTokens?: number;
-  readonly #turn: TurnContext;
-
-  constructor(messages: Message[], turn: TurnContext) {
-    this.messages = messages;
-    this.#turn = turn;
-  }
-
-  get signal(): AbortSignal | undefined {
-    return this.#turn.signal;
-  }
+export function lazySignalRequest(messages: Message[], turn: TurnContext): ChatRequest {
+  const request = { messages } as LazyRequest;
+  Object.defineProperty(request, TURN, { value: turn });
+  Object.defineProperty(request, 'signal', lazySignal);
+  return request;
 }
 
 /** The signal of `source`, made now when it is a function. */

@@ -10,6 +10,13 @@ describe('Session', () => {
     expect(session.userId).toBe('default_user');
   });
 
+  it('refuses an agent without a name with a typed error', () => {
+    const session = new Session();
+    // @ts-expect-error: JavaScript callers may leave the options out
+    expect(() => session.Agent()).toThrow(expect.objectContaining({ code: 'invalid_input' }));
+    expect(() => session.Agent({ name: ' ' })).toThrow(expect.objectContaining({ code: 'invalid_input' }));
+  });
+
   it('refuses invalid session ids with a typed error', () => {
     for (const sessionId of ['../x', '', 'a/b', '.', '..', 'x'.repeat(129), 'a b']) {
       expect(() => new Session({ sessionId })).toThrow(expect.objectContaining({ code: 'invalid_input' }));

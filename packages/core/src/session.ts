@@ -206,7 +206,7 @@ export class Session {
   /** Makes an agent that works in this session (the reference docs' spelling). */
   Agent(options: Omit<AgentOptions, 'session'>): Agent {
     // Copied key by key: an object spread here cost several µs a session in profiles of the server.
-    const own: AgentOptions = { name: options.name, session: this };
+    const own: AgentOptions = { name: options?.name, session: this };
     for (const key in options)
       if (key !== 'session')
         (own as unknown as Record<string, unknown>)[key] = (options as Record<string, unknown>)[key];

@@ -42,9 +42,10 @@ export const rateLimit = ({
 
   // Not `async`: a turn let through gets `next()`'s own promise, not one more around it.
   return function rateLimit(turn, next) {
-    const time = now();
+    let time: number;
     let k: string;
     try {
+      time = now();
       if (time >= nextSweep) sweep(time);
       k = key(turn);
     } catch (error) {

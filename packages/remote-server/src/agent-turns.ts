@@ -149,7 +149,11 @@ export class AgentTurns {
     const metadata: Record<string | symbol, unknown> = {};
     // A retry whose turn another server (or this one before a restart) stored: answer what it stored.
     let replayed: Message | undefined;
-    const chat: ChatOptions = { signal: () => turn.signal, metadata, turnId };
+    // The signal is made only when the model (or a middleware, a tool) reads it; once the model
+    // answered, core asks again with `ifAborted`: only a turn aborted meanwhile makes one then.
+    const signal = (ifAborted?: boolean): AbortSignal | undefined =>
+      ifAborted === true && !gone && timedOut === undefined ? undefined : turn.signal;
+    const chat: ChatOptions = { signal, metadata, turnId };
     if (turnId !== undefined) chat.onReplay = (reply) => (replayed = reply);
     try {
       if (onDelta) {

@@ -527,7 +527,8 @@ export class FsSessionStore implements SessionStore {
     // The group's chunks (the header first for a new file), and where each append ends.
     const chunks: Buffer[] = [];
     const written: Array<{ append: PendingAppend; seq: number; mark: Mark }> = [];
-    const waiting: Array<{ append: PendingAppend; seq: number }> = [];
+    /** Appends that wait for the group's write: a key written earlier in it (kept), or empty ones. */
+    const waiting: Array<{ append: PendingAppend; seq: number; kept: boolean }> = [];
     const groupKeys = new Map<string, number>();
     let bytes = cache.bytes;
     let count = cache.count;
@@ -541,12 +542,13 @@ export class FsSessionStore implements SessionStore {
       }
       const earlier = key === undefined ? undefined : groupKeys.get(key);
       if (earlier !== undefined) {
-        waiting.push({ append, seq: earlier });
+        waiting.push({ append, seq: earlier, kept: true });
         continue;
       }
       if (append.count === 0) {
+        // Nothing to store: neither stored nor kept, so no `replayed`.
         if (written.length === 0) append.resolve({ seq: count });
-        else waiting.push({ append, seq: count });
+        else waiting.push({ append, seq: count, kept: false });
         continue;
       }
       if (bytes === 0) {
@@ -589,10 +591,8 @@ export class FsSessionStore implements SessionStore {
     for (const { append, seq } of written) {
       append.resolve(append.key === undefined ? { seq } : { seq, replayed: false });
     }
-    // Appends of a key written earlier in this group kept that one (an empty append, nothing).
-    for (const { append, seq } of waiting) {
-      append.resolve(append.key === undefined ? { seq } : { seq, replayed: true });
-    }
+    // Appends of a key written earlier in this group kept that one; empty ones stored nothing.
+    for (const { append, seq, kept } of waiting) append.resolve(kept ? { seq, replayed: true } : { seq });
   }
 
   /**

@@ -220,6 +220,19 @@ export function sessionStoreConformance(
       expect(ids).toEqual(['msg_1', 'msg_2', 'msg_3', 'msg_4', 'msg_5']);
     });
 
+    it('an empty append with a key it never saw is not said to be replayed', async () => {
+      const store = await makeStore();
+      const results = await Promise.all([
+        store.append('s1', [testMessage(1)]),
+        store.append('s1', [testMessage(2)]),
+        store.append('s1', [], { idempotencyKey: 'new' }),
+      ]);
+      expect(results[2]?.replayed).not.toBe(true);
+      // Concurrent appends land in some order, each whole.
+      const ids = (await store.load('s1'))?.messages.map((m) => m.id).sort();
+      expect(ids).toEqual(['msg_1', 'msg_2']);
+    });
+
     it('concurrent appends with the same idempotencyKey store the messages once', async () => {
       const store = await makeStore();
       const results = await Promise.all(
