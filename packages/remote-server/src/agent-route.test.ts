@@ -307,6 +307,21 @@ describe('POST /agent', () => {
     expect(stored?.messages).toEqual([]);
   });
 
+  it('answers 504 and stores nothing when a model that never looks at the signal answers too late', async () => {
+    harness = await startHarness({
+      modelTimeoutMs: 100,
+      wrapModel: (openai) => ({
+        // Never reads request.signal: the server's lazy signal is never made by it.
+        generate: () => new Promise((resolve) => setTimeout(() => resolve({ content: 'deaf' }), 400)),
+        stream: (request) => openai.stream(request),
+      }),
+    });
+    const { status, body } = await harness.agent({ message: 'Hurry', session_id: 'deaf-1' });
+    expect(status).toBe(504);
+    expect(body.error).toMatchObject({ code: 'timeout' });
+    expect((await harness.store.load('deaf-1'))?.messages).toEqual([]);
+  });
+
   it('answers 502 when the model fails, without the provider message or a stack', async () => {
     harness = await startHarness();
     harness.fake.reply({ error: { status: 400, message: 'Invalid API parameter at /home/ops/app.js:12' } });
