@@ -52,13 +52,29 @@ export class AdapterAccess {
     const store = this.#store;
     const out: unknown[] = [];
     for (const part of chunks(keys)) {
-      const raws =
-        typeof store.getMany === 'function' && !(store instanceof Map)
-          ? await store.getMany(part)
-          : await Promise.all(part.map((key) => store.get(key)));
+      const raws = await this.#getRaw(store, part);
       for (const [i, key] of part.entries()) out.push(await this.#codec.decode(raws[i], key));
     }
     return out;
+  }
+
+  /**
+   * The stored forms of a few `keys` (at most 500), in order, not yet decoded: `decode` each one
+   * needed, so a value not needed is not parsed.
+   */
+  async getManyRaw(keys: string[]): Promise<unknown[]> {
+    return this.#getRaw(this.#store, keys);
+  }
+
+  /** The value of a stored form `getManyRaw` read at `key` (`undefined` when absent). */
+  decode(raw: unknown, key: string): Promise<unknown> {
+    return this.#codec.decode(raw, key);
+  }
+
+  #getRaw(store: Adapter, keys: string[]): Promise<unknown[]> {
+    return typeof store.getMany === 'function' && !(store instanceof Map)
+      ? store.getMany(keys)
+      : Promise.all(keys.map((key) => store.get(key)));
   }
 
   async setMany(entries: Array<[key: string, value: unknown]>): Promise<void> {

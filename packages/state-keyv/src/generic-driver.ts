@@ -1,4 +1,5 @@
 import {
+  type AppendResult,
   type HistoryCursor,
   type Message,
   SessionCorruptError,
@@ -15,6 +16,7 @@ import {
   keyRoot,
   type NextState,
   newEpoch,
+  newStateVersion,
   type StoreDriver,
   summaryOf,
   unknownEpoch,
@@ -23,13 +25,16 @@ import { hashKey, seqPart, storedMessage, storedState } from './validate.js';
 import { WriterLease } from './writer-lease.js';
 
 /**
- * `{root}:{id}:head`: the session's committed message count and idempotency-key count, and its
- * epoch (absent in heads written by versions before `loadSince`, until the next write).
+ * `{root}:{id}:head`: the session's committed message count and idempotency-key count, its epoch
+ * (absent in heads written by versions before `loadSince`, until the next write), and the version
+ * of its state (written before the state by each state write; absent in heads of versions before
+ * state versions, until the next state write).
  */
 interface Head {
   count: number;
   keys: number;
   epoch?: string;
+  stateVersion?: string;
 }
 
 /** `{root}:{id}:idem:{hash}`: the seq an idempotency key got, and the id of that batch's last message. */
@@ -54,7 +59,8 @@ function isHead(value: unknown): value is Head {
     h !== null &&
     Number.isInteger(h.count) &&
     Number.isInteger(h.keys) &&
-    (h.epoch === undefined || typeof h.epoch === 'string')
+    (h.epoch === undefined || typeof h.epoch === 'string') &&
+    (h.stateVersion === undefined || typeof h.stateVersion === 'string')
   );
 }
 
@@ -68,7 +74,7 @@ function range(from: number, to: number): number[] {
  * database (see `WriterLease`). The head record is the commit point of an append: messages are
  * written first, then the head, so a crash leaves no half-visible append.
  *
- * Keys: `{root}:{id}:head` (`{ count, keys, epoch }`), `{root}:{id}:msg:{seq, 10 digits}`, `{root}:{id}:state`,
+ * Keys: `{root}:{id}:head` (`{ count, keys, epoch, stateVersion }`), `{root}:{id}:msg:{seq, 10 digits}`, `{root}:{id}:state`,
  * `{root}:{id}:idem:{sha256(key)}`, `{root}:{id}:key:{n}` (the idempotency keys, to delete them);
  * `{root}:~index` (`{ count }`) and `{root}:~index:{n}` (session ids, in order of creation).
  */
@@ -112,21 +118,41 @@ export class GenericDriver implements StoreDriver {
     });
   }
 
+  /**
+   * Under the session's lock: the head and the state read together, the state decoded only when
+   * the cursor does not name its version (under the same epoch), then the messages after `from`.
+   */
   async loadSince(sessionId: string, cursor: HistoryCursor | undefined): Promise<StoredTail | undefined> {
     const keys = this.#keys(sessionId);
     return this.#locked(keys.lock, async () => {
-      const [rawHead, rawState] = await this.#io.getMany([keys.head, keys.state]);
-      if (rawHead === undefined && rawState === undefined) return undefined;
-      const state = rawState === undefined ? undefined : storedState(rawState, keys.state);
+      const [storedHead, storedValue] = await this.#io.getManyRaw([keys.head, keys.state]);
+      const rawHead = await this.#io.decode(storedHead, keys.head);
+      const hasState = storedValue !== undefined && storedValue !== null;
+      if (rawHead === undefined && !hasState) return undefined;
       const head = this.#head(rawHead, keys.head);
       const held = cursor !== undefined && head.epoch !== undefined && cursor.epoch === head.epoch;
       const from = held && cursor.seq <= head.count ? cursor.seq : 0;
+      const version = hasState ? head.stateVersion : undefined;
+      const unchanged = held && version !== undefined && cursor.stateVersion === version;
+      const state =
+        !hasState || unchanged
+          ? undefined
+          : storedState(await this.#io.decode(storedValue, keys.state), keys.state);
       const messages = await this.#messages(keys, from, head.count);
-      return { state, messages, from, seq: head.count, epoch: head.epoch ?? unknownEpoch() };
+      const tail: StoredTail = {
+        state,
+        messages,
+        from,
+        seq: head.count,
+        epoch: head.epoch ?? unknownEpoch(),
+      };
+      if (version !== undefined) tail.stateVersion = version;
+      if (unchanged) tail.stateUnchanged = true;
+      return tail;
     });
   }
 
-  async append(sessionId: string, batch: Batch): Promise<number> {
+  async append(sessionId: string, batch: Batch): Promise<AppendResult> {
     const keys = this.#keys(sessionId);
     await this.#lease?.check();
     return this.#locked(keys.lock, async () => {
@@ -136,10 +162,10 @@ export class GenericDriver implements StoreDriver {
       const hash = idempotencyKey === undefined ? undefined : hashKey(idempotencyKey);
       if (hash !== undefined) {
         const seq = await this.#recorded(keys, hash, head);
-        if (seq !== undefined) return seq;
+        if (seq !== undefined) return { seq, replayed: true };
       }
       const n = batch.messages.length;
-      if (n === 0) return head.count;
+      if (n === 0) return hash === undefined ? { seq: head.count } : { seq: head.count, replayed: false };
       if (rawHead === undefined && rawState === undefined) await this.#addToIndex(sessionId);
       const seq = head.count + n;
       const entries: Array<[string, unknown]> = batch.messages.map((message: Message, i) => [
@@ -153,8 +179,9 @@ export class GenericDriver implements StoreDriver {
       await this.#io.setMany(entries);
       // The commit point: until the head says so, the messages above are invisible.
       const next: Head = { count: seq, keys: head.keys + (hash ? 1 : 0), epoch: head.epoch ?? newEpoch() };
+      if (head.stateVersion !== undefined) next.stateVersion = head.stateVersion;
       await this.#io.setMany([[keys.head, next]]);
-      return seq;
+      return hash === undefined ? { seq } : { seq, replayed: false };
     });
   }
 
@@ -178,7 +205,13 @@ export class GenericDriver implements StoreDriver {
     });
   }
 
-  /** Writes the state of a session (under its lock), given its head and state as read. */
+  /**
+   * Writes the state of a session (under its lock), given its head and state as read: first the
+   * head with a new state version (and an epoch, for a new session or one stored before epochs
+   * were kept), then the state. Cut short between the two, the head names a new version of the
+   * state still stored (answered with it from then on): a stored state is never under a version
+   * that was answered with another state.
+   */
   async #writeState(
     sessionId: string,
     keys: SessionKeys,
@@ -188,9 +221,14 @@ export class GenericDriver implements StoreDriver {
   ): Promise<void> {
     const head = this.#head(rawHead, keys.head);
     if (rawHead === undefined && old === undefined) await this.#addToIndex(sessionId);
+    const next: Head = {
+      count: head.count,
+      keys: head.keys,
+      epoch: head.epoch ?? newEpoch(),
+      stateVersion: newStateVersion(),
+    };
+    await this.#io.setMany([[keys.head, next]]);
     await this.#io.setMany([[keys.state, state]]);
-    // A new session (or one stored before epochs were kept) gets its epoch.
-    if (head.epoch === undefined) await this.#io.setMany([[keys.head, { ...head, epoch: newEpoch() }]]);
   }
 
   async *summaries(): AsyncIterable<SessionSummary> {

@@ -10,6 +10,7 @@ import {
   type ChatResponse,
   type HistoryCursor,
   Session,
+  type SessionState,
   SessionsError,
   type StoredTail,
 } from '@sessions/core';
@@ -51,6 +52,13 @@ interface Backend {
   corruptFirst(keyv: Keyv, sessionId: string): Promise<void>;
   /** Leaves the session as a version without `loadSince` would have: no epoch. */
   dropEpoch(keyv: Keyv, sessionId: string): Promise<void>;
+  /** Makes the stored state unreadable, behind the store's back (its version is left as it was). */
+  corruptState(keyv: Keyv, sessionId: string): Promise<void>;
+  /**
+   * Writes the state as the version of this package before state versions did (redis and sqlite:
+   * several versions may share their database during an upgrade).
+   */
+  olderSaveState?(keyv: Keyv, sessionId: string, state: SessionState): Promise<void>;
 }
 
 let namespaces = 0;
@@ -76,6 +84,9 @@ const backends: Record<KeyvSessionStoreDriver, Backend> = {
       const head = (await keyv.get(`sessions:${sessionId}:head`)) as { count: number; keys: number };
       await keyv.set(`sessions:${sessionId}:head`, { count: head.count, keys: head.keys });
     },
+    async corruptState(keyv, sessionId) {
+      await keyv.set(`sessions:${sessionId}:state`, { not: 'a state' });
+    },
   },
   sqlite: {
     driver: 'sqlite',
@@ -93,6 +104,15 @@ const backends: Record<KeyvSessionStoreDriver, Backend> = {
     },
     async dropEpoch(keyv, sessionId) {
       expect(await keyv.delete(`sessions:${sessionId}:epoch`)).toBe(true);
+    },
+    async corruptState(keyv, sessionId) {
+      await keyv.set(`sessions:${sessionId}:state`, { not: 'a state' });
+    },
+    async olderSaveState(keyv, sessionId, state) {
+      // The state row and its index entry without a version (the epoch row is kept).
+      await keyv.set(`sessions:${sessionId}:state`, state);
+      const { userId, createdAt, updatedAt } = state;
+      await keyv.set(`sessions:~sessions:${sessionId}`, { userId, createdAt, updatedAt });
     },
   },
   redis: {
@@ -114,8 +134,35 @@ const backends: Record<KeyvSessionStoreDriver, Backend> = {
       const ns = keyv.namespace;
       await redisCommand(keyv, ['HSET', `${ns}::${ns}:sessions:~sessions`, sessionId, '{"userId":"u1"}']);
     },
+    async corruptState(keyv, sessionId) {
+      const ns = keyv.namespace;
+      await redisCommand(keyv, ['SET', `${ns}::${ns}:sessions:${sessionId}:state`, 'not json']);
+    },
+    async olderSaveState(keyv, sessionId, state) {
+      // The state, and the index entry rewritten with its epoch kept and no version.
+      const ns = keyv.namespace;
+      const index = `${ns}::${ns}:sessions:~sessions`;
+      const { epoch } = JSON.parse((await redisCommand(keyv, ['HGET', index, sessionId])) as string);
+      const { userId, createdAt, updatedAt } = state;
+      await redisCommand(keyv, ['SET', `${ns}::${ns}:sessions:${sessionId}:state`, JSON.stringify(state)]);
+      await redisCommand(keyv, [
+        'HSET',
+        index,
+        sessionId,
+        JSON.stringify({ epoch, userId, createdAt, updatedAt }),
+      ]);
+    },
   },
 };
+
+/** The cursor a tail leaves: where it ends, and the version of its state. */
+function cursorOf(tail: StoredTail | undefined): HistoryCursor {
+  const cursor: HistoryCursor = { seq: tail!.seq, epoch: tail!.epoch };
+  if (tail!.stateVersion !== undefined) cursor.stateVersion = tail!.stateVersion;
+  return cursor;
+}
+
+const step = (n: number): SessionState => testState('s1', { data: { step: n } });
 
 /** A model that answers `echo: {last message}`. */
 class EchoModel implements ChatModel {
@@ -176,6 +223,7 @@ for (const backend of Object.values(backends)) {
         from: 2,
         seq: 3,
         epoch: first.epoch,
+        stateVersion: expect.stringMatching(/^[0-9a-f]{32}$/),
       });
     });
 
@@ -273,6 +321,172 @@ for (const backend of Object.values(backends)) {
       expect(mine.tails[1]).toMatchObject({ messages: [], from: 6, seq: 6 });
       expect(mine.loads).toBe(0);
     });
+
+    it("with the cursor's state version, the state is neither sent nor parsed", async () => {
+      const open = await backend.database();
+      const keyv = open();
+      const store = new KeyvSessionStore({ keyv });
+      await store.saveState('s1', step(1));
+      await store.append('s1', [testMessage(1), testMessage(2)]);
+      const first = (await store.loadSince('s1'))!;
+      expect(first.state).toEqual(step(1));
+      expect(first.stateVersion).toMatch(/^[0-9a-f]{32}$/);
+      const cursor = cursorOf(first);
+      // The stored state can no longer be read: a tail that kept its version must not read it.
+      await backend.corruptState(keyv, 's1');
+      expect(await store.loadSince('s1', cursor)).toEqual({
+        state: undefined,
+        stateUnchanged: true,
+        stateVersion: first.stateVersion,
+        messages: [],
+        from: 2,
+        seq: 2,
+        epoch: first.epoch,
+      });
+      // Without the version, with another one, or of another epoch: the state is read (and refused).
+      for (const other of [
+        { seq: 2, epoch: first.epoch },
+        { ...cursor, stateVersion: `${first.stateVersion}x` },
+        { ...cursor, epoch: `${first.epoch}x` },
+      ]) {
+        const error = await rejectionOf(store.loadSince('s1', other));
+        expect(SessionsError.is(error) && error.code, JSON.stringify(other)).toBe('session_corrupt');
+      }
+      // Another turn: the messages after the cursor, still not the state.
+      await store.append('s1', [testMessage(3)]);
+      expect(await store.loadSince('s1', cursor)).toMatchObject({
+        state: undefined,
+        stateUnchanged: true,
+        messages: [testMessage(3)],
+        from: 2,
+        seq: 3,
+      });
+      // A state written: answered again, under another version.
+      await store.saveState('s1', step(2));
+      const changed = (await store.loadSince('s1', cursor))!;
+      expect(changed).toMatchObject({ state: step(2), messages: [testMessage(3)], from: 2, seq: 3 });
+      expect(changed.stateUnchanged).toBeUndefined();
+      expect(changed.stateVersion).not.toBe(first.stateVersion);
+    });
+
+    it('a state version written through one store is seen as changed through another on the same database', async () => {
+      const open = await backend.database();
+      const a = new KeyvSessionStore({ keyv: open() });
+      const b = new KeyvSessionStore({ keyv: open() });
+      await a.saveState('s1', step(1));
+      const seen = (await a.loadSince('s1'))!;
+      // The version is the database's: another store (connection, process) keeps it.
+      expect(await b.loadSince('s1', cursorOf(seen))).toMatchObject({
+        state: undefined,
+        stateUnchanged: true,
+        stateVersion: seen.stateVersion,
+      });
+      const versions = new Set([seen.stateVersion]);
+      let cursor = cursorOf(seen);
+      /** A's next tail: the state `expected`, under a version never answered before. */
+      const changedTo = async (expected: SessionState): Promise<void> => {
+        const tail = (await a.loadSince('s1', cursor))!;
+        expect(tail.stateUnchanged).toBeUndefined();
+        expect(tail.state).toEqual(expected);
+        expect(versions.has(tail.stateVersion)).toBe(false);
+        versions.add(tail.stateVersion);
+        cursor = cursorOf(tail);
+        expect(await a.loadSince('s1', cursor)).toMatchObject({ state: undefined, stateUnchanged: true });
+      };
+      await b.saveState('s1', step(2));
+      await changedTo(step(2));
+      // Every write makes a version, even of the same state.
+      await b.saveState('s1', step(2));
+      await changedTo(step(2));
+      await b.updateState('s1', () => step(3));
+      await changedTo(step(3));
+      await b.updateState('s1', (current) => current!);
+      await changedTo(step(3));
+      // Both writing at once: each then reads the state last written, whoever wrote it.
+      let bCursor = cursorOf(await b.loadSince('s1'));
+      const bump = (state: SessionState | undefined): SessionState => step((state!.data.step as number) + 1);
+      await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).updateState('s1', bump)));
+      const stored = (await a.load('s1'))!.state;
+      expect(stored).toEqual(step(23));
+      await changedTo(step(23));
+      const bTail = (await b.loadSince('s1', bCursor))!;
+      expect(bTail).toMatchObject({ state: step(23), stateVersion: cursor.stateVersion });
+      bCursor = cursorOf(bTail);
+      // Deleted and made again through B with the very state A holds: another epoch, answered whole.
+      await b.delete('s1');
+      expect(await a.loadSince('s1', cursor)).toBeUndefined();
+      await b.saveState('s1', step(23));
+      const again = (await a.loadSince('s1', cursor))!;
+      expect(again).toMatchObject({ state: step(23), from: 0, seq: 0 });
+      expect(again.stateUnchanged).toBeUndefined();
+      expect(again.epoch).not.toBe(cursor.epoch);
+      expect(again.stateVersion).not.toBe(cursor.stateVersion);
+      expect((await b.loadSince('s1', bCursor))?.stateUnchanged).toBeUndefined();
+    });
+
+    it('no state, no version: a session with only messages, and one whose state was deleted', async () => {
+      const open = await backend.database();
+      const store = new KeyvSessionStore({ keyv: open() });
+      await store.append('s1', [testMessage(1)]);
+      const tail = (await store.loadSince('s1'))!;
+      expect(tail.stateVersion).toBeUndefined();
+      expect(tail.stateUnchanged).toBeUndefined();
+      // A made-up version holds nothing.
+      const made = await store.loadSince('s1', { ...cursorOf(tail), stateVersion: 'v1' });
+      expect(made).toEqual({ state: undefined, messages: [], from: 1, seq: 1, epoch: tail.epoch });
+    });
+
+    if (backend.olderSaveState !== undefined) {
+      const olderSaveState = backend.olderSaveState;
+      it('a state written by a version of this package without state versions is answered whole', async () => {
+        const open = await backend.database();
+        const keyv = open();
+        const store = new KeyvSessionStore({ keyv });
+        await store.saveState('s1', step(1));
+        await store.append('s1', [testMessage(1)]);
+        const first = (await store.loadSince('s1'))!;
+        expect(first.stateVersion).toBeDefined();
+        // An older process (during an upgrade) writes the state: the version it leaves is none.
+        await olderSaveState(keyv, 's1', step(2));
+        const tail = (await store.loadSince('s1', cursorOf(first)))!;
+        expect(tail).toMatchObject({ state: step(2), messages: [], from: 1, seq: 1, epoch: first.epoch });
+        expect(tail.stateUnchanged).toBeUndefined();
+        expect(tail.stateVersion).toBeUndefined();
+        // The next write of this version gives it one again.
+        await store.saveState('s1', step(3));
+        const next = (await store.loadSince('s1', cursorOf(tail)))!;
+        expect(next.state).toEqual(step(3));
+        expect(next.stateVersion).toBeDefined();
+        expect(next.stateVersion).not.toBe(first.stateVersion);
+        expect((await store.loadSince('s1', cursorOf(next)))?.stateUnchanged).toBe(true);
+      });
+    }
+
+    it('a Session keeps its state while the version stands, and takes in a state another store wrote', async () => {
+      const open = await backend.database();
+      const model = new EchoModel();
+      const mine = new RecordingStore({ keyv: open() });
+      const theirs = new KeyvSessionStore({ keyv: open() });
+      const a = new Session({ sessionId: 'chat', store: mine, model });
+      const b = new Session({ sessionId: 'chat', store: theirs, model });
+      await a.Agent({ name: 'A' }).chat('one');
+      await a.refresh();
+      await b.refresh();
+      await b.setState('topic', 'AI');
+      mine.tails.length = 0;
+      await a.refresh();
+      expect(mine.tails[0]?.stateUnchanged).toBeUndefined();
+      expect(a.getState('topic')).toBe('AI');
+      // Nothing written since: the state is not sent again, and the Session keeps what it holds.
+      await a.refresh();
+      expect(mine.tails[1]).toMatchObject({ state: undefined, stateUnchanged: true, messages: [] });
+      expect(a.getState('topic')).toBe('AI');
+      await b.setState('topic', 'ML');
+      await a.refresh();
+      expect(mine.tails[2]?.stateUnchanged).toBeUndefined();
+      expect(a.getState('topic')).toBe('ML');
+      expect(mine.loads).toBe(0);
+    });
   });
 }
 
@@ -303,13 +517,14 @@ describe('KeyvSessionStore.loadSince reads', () => {
     ]);
   });
 
-  it('sqlite driver: one statement, searched in the key index, never a scan of the table', async () => {
+  it('sqlite driver: one statement (two for a cursor that does not hold), searched in the key index, never a scan of the table', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'state-keyv-'));
     temps.push(dir);
     const adapter = new KeyvSqlite({ uri: `sqlite://${join(dir, 'sessions.sqlite')}` });
     const keyv = new Keyv({ store: adapter });
     opened.push(keyv);
     const store = new KeyvSessionStore({ keyv });
+    await store.saveState('s1', testState('s1'));
     await store.append('s1', [testMessage(1), testMessage(2)]);
     const statements: Array<{ sql: string; params: unknown }> = [];
     const query = adapter.query.bind(adapter);
@@ -317,9 +532,22 @@ describe('KeyvSessionStore.loadSince reads', () => {
       statements.push({ sql, params });
       return query(sql, params);
     }) as typeof adapter.query;
-    const { epoch } = (await store.loadSince('s1'))!;
+    const { epoch, stateVersion } = (await store.loadSince('s1'))!;
+    expect(statements).toHaveLength(1);
     await store.loadSince('s1', { seq: 2, epoch });
     expect(statements).toHaveLength(2);
+    expect(await store.loadSince('s1', { seq: 1, epoch, stateVersion })).toMatchObject({
+      stateUnchanged: true,
+      messages: [testMessage(2)],
+    });
+    expect(statements).toHaveLength(3);
+    // A cursor that does not hold: the whole session, read again.
+    expect(await store.loadSince('s1', { seq: 3, epoch, stateVersion })).toMatchObject({
+      state: testState('s1'),
+      from: 0,
+      seq: 2,
+    });
+    expect(statements).toHaveLength(5);
     for (const { sql, params } of statements) {
       const plan = (await query(`EXPLAIN QUERY PLAN ${sql}`, params)) as Array<{ detail: string }>;
       const details = plan.map((row) => row.detail);

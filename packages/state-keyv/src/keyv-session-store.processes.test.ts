@@ -5,8 +5,10 @@ import { once } from 'node:events';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import KeyvRedis from '@keyv/redis';
 import KeyvSqlite from '@keyv/sqlite';
+import type { HistoryCursor, SessionState } from '@sessions/core';
 import { type RedisServer, startRedisServer } from '@sessions/testing';
 import Keyv from 'keyv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +76,7 @@ interface AppendRecord {
   id: string;
   seq: number;
   key?: string;
+  replayed?: boolean;
 }
 
 interface Report {
@@ -164,19 +167,25 @@ function checkHistory(
   }
   const records = reports.flatMap((report) => report.result as AppendRecord[]);
   const sharedSeqs = new Map<string, Set<number>>();
-  for (const { id, seq, key } of records) {
+  const stored = new Map<string, number>();
+  for (const { id, seq, key, replayed } of records) {
     if (key === undefined) {
       // A plain append's seq is its message's position.
       expect(messages[seq - 1]?.id).toBe(id);
+      expect(replayed).toBeUndefined();
     } else {
       // A keyed batch: the same seq for every worker, and its two messages in order ending there.
       sharedSeqs.set(key, (sharedSeqs.get(key) ?? new Set()).add(seq));
       expect(messages[seq - 2]?.id).toBe(id);
       expect(messages[seq - 1]?.id).toBe(`${id}_b`);
+      expect(typeof replayed).toBe('boolean');
+      if (replayed === false) stored.set(key, (stored.get(key) ?? 0) + 1);
     }
   }
   expect(sharedSeqs.size).toBe(shared);
   for (const seqs of sharedSeqs.values()) expect(seqs.size).toBe(1);
+  // Each keyed batch was stored by one worker (`replayed: false`); every other one was told it was replayed.
+  expect([...stored.values()]).toEqual(Array.from({ length: shared }, () => 1));
   // Seqs of plain appends are unique.
   const plain = records.filter((r) => r.key === undefined).map((r) => r.seq);
   expect(new Set(plain).size).toBe(plain.length);
@@ -227,6 +236,45 @@ describe('two processes appending to one session', () => {
   );
 });
 
+/**
+ * Follows a session's state as a long-lived `Session` does, until `done` settles: `loadSince` with
+ * the cursor and state version of the last tail, taking in each state answered and keeping the
+ * one held when told `stateUnchanged`; then one last `loadSince`. Every state taken in counts at
+ * least as high as the one before (the writers only increment). Returns the state held at the end.
+ */
+async function followState(
+  store: KeyvSessionStore,
+  sessionId: string,
+  done: Promise<unknown>,
+): Promise<SessionState | undefined> {
+  let finished = false;
+  const settled = done.finally(() => {
+    finished = true;
+  });
+  let held: SessionState | undefined;
+  let cursor: HistoryCursor | undefined;
+  const follow = async (): Promise<void> => {
+    const tail = await store.loadSince(sessionId, cursor);
+    if (tail === undefined) return;
+    if (tail.stateUnchanged === true) {
+      expect(tail.state).toBeUndefined();
+      expect(tail.stateVersion).toBe(cursor?.stateVersion);
+    } else {
+      expect((tail.state?.data.n as number) ?? 0).toBeGreaterThanOrEqual((held?.data.n as number) ?? 0);
+      held = tail.state;
+    }
+    cursor = { seq: tail.seq, epoch: tail.epoch };
+    if (tail.stateVersion !== undefined) cursor.stateVersion = tail.stateVersion;
+  };
+  while (!finished) {
+    await follow();
+    await sleep(1);
+  }
+  await settled;
+  await follow();
+  return held;
+}
+
 describe('two processes incrementing one state with updateState', () => {
   const increments = { count: 100, concurrency: 8 };
   /** Every increment saw the one before it, whichever process wrote that: 1..200, each once. */
@@ -236,7 +284,7 @@ describe('two processes incrementing one state with updateState', () => {
     expect(state?.data).toEqual({ n: 2 * increments.count });
   }
 
-  it('on one Redis: no increment lost, the appends all there', async () => {
+  it('on one Redis: no increment lost, the appends all there, a reader following the state sees the last', async () => {
     const common = {
       backend: 'redis',
       target: redis.url,
@@ -244,34 +292,47 @@ describe('two processes incrementing one state with updateState', () => {
       task: 'increment-many',
       sessionId: 'counted',
     };
-    const reports = await runTogether([
+    const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace: 'mp-update' });
+    opened.push(keyv);
+    const store = new KeyvSessionStore({ keyv });
+    const running = runTogether([
       { ...common, worker: 'a', ...increments },
       { ...common, worker: 'b', ...increments },
     ] as ChildConfig[]);
-    const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace: 'mp-update' });
-    opened.push(keyv);
-    const loaded = await new KeyvSessionStore({ keyv }).load('counted');
+    // A reader that follows the state meanwhile ends up holding the last one written.
+    const held = await followState(store, 'counted', running);
+    const reports = await running;
+    const loaded = await store.load('counted');
     checkCounts(reports, loaded?.state);
+    expect(held).toEqual(loaded?.state);
     expect(new Set(loaded?.messages.map((m) => m.id)).size).toBe(2 * increments.count);
   });
 
   it.each([
     ['rollback journal', 'DELETE'],
     ['WAL', 'WAL'],
-  ])('on one SQLite file (%s): no increment lost, the appends all there', async (_name, mode) => {
-    const file = await tempFile();
-    const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${file}` }) });
-    opened.push(keyv);
-    await (keyv.store as KeyvSqlite).query(`PRAGMA journal_mode=${mode}`);
-    const common = { backend: 'sqlite', target: file, task: 'increment-many', sessionId: 'counted' };
-    const reports = await runTogether([
-      { ...common, worker: 'a', ...increments },
-      { ...common, worker: 'b', ...increments },
-    ] as ChildConfig[]);
-    const loaded = await new KeyvSessionStore({ keyv }).load('counted');
-    checkCounts(reports, loaded?.state);
-    expect(new Set(loaded?.messages.map((m) => m.id)).size).toBe(2 * increments.count);
-  });
+  ])(
+    'on one SQLite file (%s): no increment lost, the appends all there, a reader following the state sees the last',
+    async (_name, mode) => {
+      const file = await tempFile();
+      const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${file}` }) });
+      opened.push(keyv);
+      await (keyv.store as KeyvSqlite).query(`PRAGMA journal_mode=${mode}`);
+      const common = { backend: 'sqlite', target: file, task: 'increment-many', sessionId: 'counted' };
+      const store = new KeyvSessionStore({ keyv });
+      const running = runTogether([
+        { ...common, worker: 'a', ...increments },
+        { ...common, worker: 'b', ...increments },
+      ] as ChildConfig[]);
+      // A reader that follows the state meanwhile ends up holding the last one written.
+      const held = await followState(store, 'counted', running);
+      const reports = await running;
+      const loaded = await store.load('counted');
+      checkCounts(reports, loaded?.state);
+      expect(held).toEqual(loaded?.state);
+      expect(new Set(loaded?.messages.map((m) => m.id)).size).toBe(2 * increments.count);
+    },
+  );
 });
 
 describe('a generic adapter shared by two processes', () => {

@@ -46,9 +46,7 @@ describe('KeyvSessionStore on Redis', () => {
       messages: [testMessage(1), testMessage(2)],
     });
     expect(await second.append('s1', [testMessage(1), testMessage(2)], { idempotencyKey: 'turn-1' })).toEqual(
-      {
-        seq: 2,
-      },
+      { seq: 2, replayed: true },
     );
     expect(await second.append('s1', [testMessage(3)])).toEqual({ seq: 3 });
   });
@@ -66,15 +64,19 @@ describe('KeyvSessionStore on Redis', () => {
     expect(JSON.parse((await command(['GET', `${base}:s1:state`])) as string)).toEqual(
       testState('s1', { data: { topic: 'AI' } }),
     );
-    // The index entry also holds the session's epoch (what `loadSince` cursors name).
+    // The index entry also holds the session's epoch and its state's version (what `loadSince`
+    // cursors name).
     const entry = JSON.parse((await command(['HGET', `${base}:~sessions`, 's1'])) as string);
+    const tail = await store.loadSince('s1');
     expect(entry).toEqual({
-      epoch: (await store.loadSince('s1'))?.epoch,
+      epoch: tail?.epoch,
       userId: 'u1',
       createdAt: '2025-01-01T00:00:00.000Z',
       updatedAt: '2025-01-02T00:00:00.000Z',
+      stateVersion: tail?.stateVersion,
     });
     expect(entry.epoch).toMatch(/^[0-9a-f]{32}$/);
+    expect(entry.stateVersion).toMatch(/^[0-9a-f]{32}$/);
     await store.delete('s1');
     expect(await command(['KEYS', 'layout::*'])).toEqual([]);
   });

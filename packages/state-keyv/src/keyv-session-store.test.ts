@@ -145,7 +145,13 @@ describe.each([
     expect(await ids(store.list())).toEqual([]);
     await store.append('s1', [testMessage(1)], { idempotencyKey: 'k' });
     expect(await store.append('s1', [])).toEqual({ seq: 1 });
-    expect(await store.append('s1', [], { idempotencyKey: 'k' })).toEqual({ seq: 1 });
+    expect(await store.append('s1', [], { idempotencyKey: 'k' })).toEqual({ seq: 1, replayed: true });
+    // An empty keyed append with a new key stores nothing, and records nothing.
+    expect(await store.append('s1', [], { idempotencyKey: 'new' })).toEqual({ seq: 1, replayed: false });
+    expect(await store.append('s1', [testMessage(2)], { idempotencyKey: 'new' })).toEqual({
+      seq: 2,
+      replayed: false,
+    });
   });
 
   it('one append of 2 500 messages', async () => {
@@ -200,9 +206,18 @@ describe.each([
   it('a long, odd idempotency key works', async () => {
     const store = new KeyvSessionStore({ keyv: await makeKeyv() });
     const key = `${'é:/'.repeat(400)}\n\u0000`;
-    expect(await store.append('s1', [testMessage(1)], { idempotencyKey: key })).toEqual({ seq: 1 });
-    expect(await store.append('s1', [testMessage(1)], { idempotencyKey: key })).toEqual({ seq: 1 });
-    expect(await store.append('s1', [testMessage(2)], { idempotencyKey: `${key}x` })).toEqual({ seq: 2 });
+    expect(await store.append('s1', [testMessage(1)], { idempotencyKey: key })).toEqual({
+      seq: 1,
+      replayed: false,
+    });
+    expect(await store.append('s1', [testMessage(1)], { idempotencyKey: key })).toEqual({
+      seq: 1,
+      replayed: true,
+    });
+    expect(await store.append('s1', [testMessage(2)], { idempotencyKey: `${key}x` })).toEqual({
+      seq: 2,
+      replayed: false,
+    });
   });
 });
 
@@ -220,9 +235,7 @@ describe('KeyvSessionStore on SQLite', () => {
       messages: [testMessage(1), testMessage(2)],
     });
     expect(await second.append('s1', [testMessage(1), testMessage(2)], { idempotencyKey: 'turn-1' })).toEqual(
-      {
-        seq: 2,
-      },
+      { seq: 2, replayed: true },
     );
     expect(await second.append('s1', [testMessage(3)])).toEqual({ seq: 3 });
     expect(await ids(second.list({ userId: 'u1' }))).toEqual(['s1']);
@@ -319,8 +332,14 @@ describe('KeyvSessionStore on a generic adapter', () => {
     expect((await store.load('s1'))?.messages).toEqual([testMessage(1)]);
     // Another append takes seq 2; the retry of turn-2 is then stored, not mistaken for done.
     expect(await store.append('s1', [testMessage(3)])).toEqual({ seq: 2 });
-    expect(await store.append('s1', [testMessage(2)], { idempotencyKey: 'turn-2' })).toEqual({ seq: 3 });
-    expect(await store.append('s1', [testMessage(2)], { idempotencyKey: 'turn-2' })).toEqual({ seq: 3 });
+    expect(await store.append('s1', [testMessage(2)], { idempotencyKey: 'turn-2' })).toEqual({
+      seq: 3,
+      replayed: false,
+    });
+    expect(await store.append('s1', [testMessage(2)], { idempotencyKey: 'turn-2' })).toEqual({
+      seq: 3,
+      replayed: true,
+    });
     expect((await store.load('s1'))?.messages.map((m) => m.id)).toEqual(['msg_1', 'msg_3', 'msg_2']);
   });
 

@@ -137,29 +137,36 @@ export class KeyvSessionStore implements SessionStore {
   }
 
   /**
-   * The state and only the messages after `cursor` (see `SessionStore.loadSince`), as one
-   * consistent read: SQLite one statement, Redis one script, generic one lock. With nothing new it
-   * reads the state and the session's epoch and count, no message. A cursor that does not hold
-   * (another epoch, past the end, not a cursor) gets the whole history (`from: 0`).
+   * The state and only the messages after `cursor` (see `SessionStore.loadSince`), from one
+   * consistent read: SQLite one statement (a second one, reading the whole session, when the
+   * cursor does not hold), Redis one script, generic one lock. With nothing new it reads the
+   * session's epoch and count, no message. A cursor that does not hold (another epoch,
+   * past the end, not a cursor) gets the whole history (`from: 0`). A session with a state names
+   * its `stateVersion`; when the cursor's (same epoch) is still the stored one, the tail says
+   * `stateUnchanged: true` and leaves the state out, which is then neither sent nor parsed.
    */
   async loadSince(sessionId: string, cursor?: HistoryCursor): Promise<StoredTail | undefined> {
     assertSessionId(sessionId);
     return this.#driver.loadSince(sessionId, checkedCursor(cursor));
   }
 
+  /**
+   * Appends the messages (see `SessionStore.append`). With an `idempotencyKey`, the result says
+   * `replayed: true` when the session already held the key (nothing was written: `seq` is the one
+   * that append got), `false` when these messages were stored.
+   */
   async append(sessionId: string, messages: Message[], opts: AppendOptions = {}): Promise<AppendResult> {
     assertSessionId(sessionId);
     const json = encodeMessages(messages);
     const { idempotencyKey } = opts;
     checkIdempotencyKey(idempotencyKey);
-    const seq = await this.#driver.append(sessionId, {
+    return this.#driver.append(sessionId, {
       // Copies, as JSON would store them: the caller may change its objects while this runs.
       messages: json.map((text) => JSON.parse(text) as Message),
       json,
       lastId: messages[messages.length - 1]?.id ?? '',
       idempotencyKey,
     });
-    return { seq };
   }
 
   async saveState(sessionId: string, state: SessionState): Promise<void> {

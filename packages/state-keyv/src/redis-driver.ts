@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { HistoryCursor, SessionState, SessionSummary, StoredSession, StoredTail } from '@sessions/core';
+import type {
+  AppendResult,
+  HistoryCursor,
+  SessionState,
+  SessionSummary,
+  StoredSession,
+  StoredTail,
+} from '@sessions/core';
 import type { Keyv } from 'keyv';
 import { processMutex } from './keyed-mutex.js';
 import {
@@ -9,6 +16,7 @@ import {
   keyRoot,
   type NextState,
   newEpoch,
+  newStateVersion,
   type StoreDriver,
   summaryOf,
   unknownEpoch,
@@ -57,14 +65,23 @@ class Script {
  * Lua helpers of the scripts that keep the epoch: it is a field of the session's index entry
  * (`{"epoch":...,"userId":...}`), so that `delete` (this version's or an older one's, which
  * removes the entry) removes it too, and an older version's `saveState` (which rewrites the entry)
- * drops it rather than leaving one a new history would inherit.
+ * drops it rather than leaving one a new history would inherit. The state's version is a field of
+ * the entry too (`stateVersion`), written with the state, and dropped the same way by a version
+ * that knows none.
  */
 const EPOCH_LUA = `
-local function epoch_of(entry)
+local function decoded(entry)
   if not entry then return nil end
   local ok, t = pcall(cjson.decode, entry)
-  if ok and type(t) == 'table' and type(t.epoch) == 'string' then return t.epoch end
+  if ok and type(t) == 'table' then return t end
   return nil
+end
+local function text(t, name)
+  if t and type(t[name]) == 'string' then return t[name] end
+  return nil
+end
+local function epoch_of(entry)
+  return text(decoded(entry), 'epoch')
 end
 local function with_epoch(entry, epoch)
   local ok, t = pcall(cjson.decode, entry)
@@ -76,14 +93,15 @@ end
 `;
 
 // KEYS: messages, idem, index. ARGV: id, keyed ('1'|'0'), idempotency key, new epoch, messages...
+// Returns { seq, 1 } when the idempotency key was recorded before (nothing written), else { seq, 0 }.
 const APPEND = new Script(`${EPOCH_LUA}
 local keyed = ARGV[2] == '1'
 if keyed then
   local seq = redis.call('HGET', KEYS[2], ARGV[3])
-  if seq then return tonumber(seq) end
+  if seq then return { tonumber(seq), 1 } end
 end
 local n = redis.call('LLEN', KEYS[1])
-if #ARGV < 5 then return n end
+if #ARGV < 5 then return { n, 0 } end
 local i = 5
 while i <= #ARGV do
   local j = math.min(i + 999, #ARGV)
@@ -97,7 +115,7 @@ if not entry then
 elseif not epoch_of(entry) then
   redis.call('HSET', KEYS[3], ARGV[1], with_epoch(entry, ARGV[4]))
 end
-return n
+return { n, 0 }
 `);
 
 // KEYS: state, messages.
@@ -105,24 +123,36 @@ const LOAD = new Script(`
 return { redis.call('GET', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1) }
 `);
 
-// KEYS: state, messages, index. ARGV: id, cursor seq ('' for none), cursor epoch.
-// Returns nil for no session, else { state, epoch, count, from, messages after from }.
+// KEYS: state, messages, index. ARGV: id, cursor seq ('' for none), cursor epoch, cursor state
+// version ('' for none). Returns nil for no session, else { state, epoch, count, from, messages
+// after from, state version, 1 when the state is the cursor's version (then not sent) else 0 }.
 const LOAD_SINCE = new Script(`${EPOCH_LUA}
 local n = redis.call('LLEN', KEYS[2])
-local state = redis.call('GET', KEYS[1])
-if n == 0 and not state then return false end
-local epoch = epoch_of(redis.call('HGET', KEYS[3], ARGV[1]))
+local entry = decoded(redis.call('HGET', KEYS[3], ARGV[1]))
+local epoch = text(entry, 'epoch')
+local version = text(entry, 'stateVersion')
+local held = epoch ~= nil and ARGV[2] ~= '' and ARGV[3] == epoch
+local state = false
+local unchanged = 0
+if held and version and ARGV[4] ~= '' and ARGV[4] == version and redis.call('EXISTS', KEYS[1]) == 1 then
+  unchanged = 1
+else
+  state = redis.call('GET', KEYS[1])
+  if not state then version = nil end
+end
+if n == 0 and not state and unchanged == 0 then return false end
 local from = 0
-if epoch and ARGV[2] ~= '' and ARGV[3] == epoch then
+if held then
   local seq = tonumber(ARGV[2])
   if seq and seq <= n then from = seq end
 end
 local list = {}
 if from < n then list = redis.call('LRANGE', KEYS[2], from - n, -1) end
-return { state, epoch or false, n, from, list }
+return { state, epoch or false, n, from, list, version or false, unchanged }
 `);
 
-// KEYS: state, index. ARGV: id, state, index entry (without epoch), new epoch.
+// KEYS: state, index. ARGV: id, state, index entry (without epoch, with the new state version),
+// new epoch.
 const SAVE_STATE = new Script(`${EPOCH_LUA}
 redis.call('SET', KEYS[1], ARGV[2])
 local epoch = epoch_of(redis.call('HGET', KEYS[2], ARGV[1])) or ARGV[4]
@@ -130,7 +160,8 @@ redis.call('HSET', KEYS[2], ARGV[1], with_epoch(ARGV[3], epoch))
 return 1
 `);
 
-// KEYS: state, index. ARGV: id, state, index entry (without epoch), new epoch, '1' when a state
+// KEYS: state, index. ARGV: id, state, index entry (without epoch, with the new state version),
+// new epoch, '1' when a state
 // was read (else '0'), the state read. Writes as SAVE_STATE only while the state stored is the one
 // read: returns { 1 }, else { 0, the state stored now }.
 const UPDATE_STATE = new Script(`${EPOCH_LUA}
@@ -157,7 +188,8 @@ return 1
  *
  * - `{root}:{id}:messages` a list of messages (JSON), `RPUSH` gives the seq;
  *   `{root}:{id}:idem` a hash idempotency key → seq; `{root}:{id}:state` the state (JSON);
- *   `{root}:~sessions` a hash id → index entry (epoch, userId, createdAt, updatedAt as JSON).
+ *   `{root}:~sessions` a hash id → index entry (epoch, userId, createdAt, updatedAt and the
+ *   state's version, as JSON).
  * - Keys get the adapter's own namespace prefix too (`keyv::keyv:sessions:...` by default).
  */
 export class RedisDriver implements StoreDriver {
@@ -191,28 +223,42 @@ export class RedisDriver implements StoreDriver {
     const reply = (await this.#run(
       LOAD_SINCE,
       [keys.state, keys.messages, keys.index],
-      [sessionId, cursor === undefined ? '' : String(cursor.seq), cursor?.epoch ?? ''],
-    )) as [string | null, string | null, number, number, string[]] | null;
+      [
+        sessionId,
+        cursor === undefined ? '' : String(cursor.seq),
+        cursor?.epoch ?? '',
+        cursor?.stateVersion ?? '',
+      ],
+    )) as [string | null, string | null, number, number, string[], string | null, number] | null;
     if (reply === null) return undefined;
-    const [stateJson, epoch, seq, from, list] = reply;
+    const [stateJson, epoch, seq, from, list, version, unchanged] = reply;
     const state =
       stateJson === null ? undefined : storedState(parseStored(stateJson, keys.state), keys.state);
     const messages = list.map((json, i) => {
       const key = `${keys.messages}[${from + i}]`;
       return storedMessage(parseStored(json, key), key);
     });
-    return { state, messages, from: Number(from), seq: Number(seq), epoch: epoch ?? unknownEpoch() };
+    const tail: StoredTail = {
+      state,
+      messages,
+      from: Number(from),
+      seq: Number(seq),
+      epoch: epoch ?? unknownEpoch(),
+    };
+    if (version !== null) tail.stateVersion = version;
+    if (Number(unchanged) === 1) tail.stateUnchanged = true;
+    return tail;
   }
 
-  async append(sessionId: string, batch: Batch): Promise<number> {
+  async append(sessionId: string, batch: Batch): Promise<AppendResult> {
     const keys = this.#keys(sessionId);
     const keyed = batch.idempotencyKey !== undefined;
-    const seq = await this.#run(
+    const [seq, replayed] = (await this.#run(
       APPEND,
       [keys.messages, keys.idem, keys.index],
       [sessionId, keyed ? '1' : '0', batch.idempotencyKey ?? '', newEpoch(), ...batch.json],
-    );
-    return Number(seq);
+    )) as [number, number];
+    return keyed ? { seq: Number(seq), replayed: Number(replayed) === 1 } : { seq: Number(seq) };
   }
 
   async saveState(sessionId: string, state: SessionState, json: string): Promise<void> {
@@ -220,7 +266,7 @@ export class RedisDriver implements StoreDriver {
     await this.#run(
       SAVE_STATE,
       [keys.state, keys.index],
-      [sessionId, json, JSON.stringify(indexEntry(state)), newEpoch()],
+      [sessionId, json, JSON.stringify(indexEntry(state, newStateVersion())), newEpoch()],
     );
   }
 
@@ -245,7 +291,7 @@ export class RedisDriver implements StoreDriver {
             [
               sessionId,
               json,
-              JSON.stringify(indexEntry(state)),
+              JSON.stringify(indexEntry(state, newStateVersion())),
               newEpoch(),
               read === null ? '0' : '1',
               read ?? '',

@@ -1,4 +1,5 @@
 import {
+  type AppendResult,
   type HistoryCursor,
   type Message,
   type SessionState,
@@ -17,12 +18,13 @@ import {
   keyRoot,
   type NextState,
   newEpoch,
+  newStateVersion,
   type StoreDriver,
   summaryOf,
   unknownEpoch,
   untilWritten,
 } from './store-driver.js';
-import { hashKey, parseStored, storedMessage, storedState } from './validate.js';
+import { hashKey, parseStored, seqPart, storedMessage, storedState } from './validate.js';
 
 /** The part of `@keyv/sqlite`'s adapter this driver uses: its table and its query function. */
 interface SqliteAdapter {
@@ -49,6 +51,25 @@ export function isSqliteAdapter(store: unknown): store is SqliteAdapter {
 
 const PAGE = 500;
 
+/**
+ * Whether the index entry row at hand names the state version `$version` (false when `$version`
+ * is null, or the entry is not JSON: a Keyv that compresses or serializes otherwise).
+ */
+const SAME_VERSION = `json_valid(value) AND json_extract(value, '$.value.stateVersion') = $version`;
+
+/** The keys of one session (and its index entry). */
+interface SessionKeys {
+  /** Every key of the session is in (lo, hi): `;` follows `:`, and ids have no `:`. */
+  lo: string;
+  hi: string;
+  state: string;
+  epoch: string;
+  msgLo: string;
+  msgHi: string;
+  index: string;
+  idem(key: string): string;
+}
+
 function isBusy(error: unknown): boolean {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   return code === 'SQLITE_BUSY' || (error instanceof Error && error.message.includes('SQLITE_BUSY'));
@@ -61,12 +82,13 @@ function isBusy(error: unknown): boolean {
  * - `{root}:{id}:msg:{seq, 10 digits}` a message; `{root}:{id}:state` the state;
  *   `{root}:{id}:idem:{sha256(key)}` the seq an idempotency key got; `{root}:{id}:epoch` the
  *   session's epoch; `{root}:~sessions:{id}` the session's entry in the index (userId, createdAt,
- *   updatedAt).
+ *   updatedAt, and the version of the state, written with it by `saveState` and `updateState`).
  * - An append is one `INSERT ... SELECT` that reads the last seq and writes the messages, the
  *   idempotency record, the index entry and the epoch (if the session has none yet), unless the
  *   idempotency record exists.
- * - A tail is one `SELECT`: the state, the epoch, the last seq, and the messages after the cursor
- *   when the epoch is the cursor's (compared as stored) and the history that long, else all.
+ * - A tail is one `SELECT`: the messages after the cursor, the state (unless the index entry names
+ *   the cursor's version), the index entry, the last seq and whether the epoch is the cursor's
+ *   (compared as stored); when the cursor does not hold, a second `SELECT` of the whole session.
  */
 export class SqliteDriver implements StoreDriver {
   readonly #keyv: Keyv;
@@ -100,63 +122,124 @@ export class SqliteDriver implements StoreDriver {
     return { state, messages: await this.#messages(messageRows) };
   }
 
+  /**
+   * Each answer from one statement, so one snapshot. With a cursor, a statement that takes it to hold: the messages
+   * after it, the state unless the cursor names its version, the last seq and whether the epoch
+   * is the cursor's; when the cursor does not hold after all (another epoch, past the end), a
+   * second statement reads the whole session, as without a cursor. (Preparing each statement is
+   * most of its cost, so they are kept flat.)
+   */
   async loadSince(sessionId: string, cursor: HistoryCursor | undefined): Promise<StoredTail | undefined> {
     const keys = this.#keys(sessionId);
-    // One statement, so one snapshot: the epoch, the count and the messages agree.
+    if (cursor !== undefined) {
+      const tail = await this.#tailAfter(keys, cursor);
+      if (tail !== undefined) return tail;
+    }
+    return this.#wholeTail(keys);
+  }
+
+  /** The tail after `cursor`, or `undefined` when the cursor does not hold. */
+  async #tailAfter(keys: SessionKeys, cursor: HistoryCursor): Promise<StoredTail | undefined> {
+    // The state row is left out when the index entry (which every state write rewrites, with the
+    // state's version or, by an older version of this package, without) names the cursor's
+    // version; the index entry is then answered as '', else as it is.
     const rows = await this.#query(
-      `WITH last(n) AS MATERIALIZED (
-         SELECT coalesce((SELECT CAST(substr(key, -10) AS INTEGER) FROM ${this.#table}
-                          WHERE key > $mlo AND key < $mhi ORDER BY key DESC LIMIT 1), 0)
-       ),
-       start(n) AS MATERIALIZED (
-         SELECT CASE WHEN $seq IS NOT NULL AND $seq <= last.n
-                       AND EXISTS (SELECT 1 FROM ${this.#table} WHERE key = $epoch AND value = $held)
-                     THEN $seq ELSE 0 END FROM last
-       )
-       SELECT key, value FROM ${this.#table} WHERE key = $state
-       UNION ALL SELECT key, value FROM ${this.#table} WHERE key = $epoch
-       UNION ALL SELECT '', last.n || ':' || start.n FROM last, start
-       UNION ALL SELECT key, value FROM ${this.#table}, start
-         WHERE key > $mlo || printf('%010d', start.n) AND key < $mhi`,
+      `SELECT key, value FROM ${this.#table} WHERE key > $after AND key < $mhi
+       UNION ALL SELECT key, value FROM ${this.#table} WHERE key = $state AND NOT EXISTS (
+         SELECT 1 FROM ${this.#table} WHERE key = $index AND ${SAME_VERSION})
+       UNION ALL SELECT key, CASE WHEN ${SAME_VERSION} THEN '' ELSE value END FROM ${this.#table}
+         WHERE key = $index
+       UNION ALL SELECT '', ifnull((SELECT substr(key, -10) FROM ${this.#table}
+                                    WHERE key > $mlo AND key < $mhi ORDER BY key DESC LIMIT 1), '0')
+         || ':' || EXISTS (SELECT 1 FROM ${this.#table} WHERE key = $epoch AND value = $held)`,
       {
+        $after: keys.msgLo + seqPart(cursor.seq),
         $mlo: keys.msgLo,
         $mhi: keys.msgHi,
         $state: keys.state,
+        $index: keys.index,
+        $version: cursor.stateVersion ?? null,
         $epoch: keys.epoch,
-        $seq: cursor?.seq ?? null,
-        $held: cursor === undefined ? null : await this.#codec.encodeText(cursor.epoch),
+        $held: await this.#codec.encodeText(cursor.epoch),
       },
     );
-    let state: SessionState | undefined;
-    let epoch: string | undefined;
+    let stateRow: Row | undefined;
+    let indexRow: Row | undefined;
     let seq = 0;
-    let from = 0;
-    let exists = false;
+    let held = false;
     const messageRows: Row[] = [];
     for (const row of rows) {
       if (row.key === '') {
-        const [n, start] = row.value.split(':');
-        seq = Number(n);
-        from = Number(start);
-      } else if (row.key === keys.state) {
-        exists = true;
+        const colon = row.value.indexOf(':');
+        seq = Number(row.value.slice(0, colon));
+        held = row.value.slice(colon + 1) === '1';
+      } else if (row.key === keys.state) stateRow = row;
+      else if (row.key === keys.index) indexRow = row;
+      else messageRows.push(row);
+    }
+    if (!held || cursor.seq > seq) return undefined;
+    const messages = await this.#messages(messageRows);
+    const tail: StoredTail = { state: undefined, messages, from: cursor.seq, seq, epoch: cursor.epoch };
+    if (indexRow?.value === '' && cursor.stateVersion !== undefined) {
+      tail.stateVersion = cursor.stateVersion;
+      tail.stateUnchanged = true;
+    } else if (stateRow !== undefined) {
+      tail.state = storedState(await this.#codec.decode(stateRow.value, stateRow.key), stateRow.key);
+      const version = indexRow === undefined ? undefined : await this.#versionIn(indexRow);
+      if (version !== undefined) tail.stateVersion = version;
+    }
+    return tail;
+  }
+
+  /** The state and the whole history (`undefined` when the session has neither). */
+  async #wholeTail(keys: SessionKeys): Promise<StoredTail | undefined> {
+    const rows = await this.#query(
+      `SELECT key, value FROM ${this.#table} WHERE key > $mlo AND key < $mhi
+       UNION ALL SELECT key, value FROM ${this.#table} WHERE key IN ($state, $index, $epoch)`,
+      { $mlo: keys.msgLo, $mhi: keys.msgHi, $state: keys.state, $index: keys.index, $epoch: keys.epoch },
+    );
+    let state: SessionState | undefined;
+    let epoch: string | undefined;
+    let indexRow: Row | undefined;
+    const messageRows: Row[] = [];
+    for (const row of rows) {
+      if (row.key === keys.state) {
         state = storedState(await this.#codec.decode(row.value, row.key), row.key);
       } else if (row.key === keys.epoch) {
         const value = await this.#codec.decode(row.value, row.key);
         if (typeof value === 'string') epoch = value;
+      } else if (row.key === keys.index) {
+        indexRow = row;
       } else {
         messageRows.push(row);
       }
     }
-    if (!exists && seq === 0) return undefined;
-    return { state, messages: await this.#messages(messageRows), from, seq, epoch: epoch ?? unknownEpoch() };
+    const messages = await this.#messages(messageRows);
+    const last = messageRows[messageRows.length - 1];
+    const seq = last === undefined ? 0 : Number(last.key.slice(-10));
+    if (state === undefined && seq === 0) return undefined;
+    const tail: StoredTail = { state, messages, from: 0, seq, epoch: epoch ?? unknownEpoch() };
+    const version =
+      state === undefined || indexRow === undefined ? undefined : await this.#versionIn(indexRow);
+    if (version !== undefined) tail.stateVersion = version;
+    return tail;
   }
 
-  async append(sessionId: string, batch: Batch): Promise<number> {
+  /** The state version an index entry names, if any. */
+  async #versionIn(row: Row): Promise<string | undefined> {
+    const entry = (await this.#codec.decode(row.value, row.key)) as IndexEntry | undefined;
+    const version = typeof entry === 'object' && entry !== null ? entry.stateVersion : undefined;
+    return typeof version === 'string' && version !== '' ? version : undefined;
+  }
+
+  async append(sessionId: string, batch: Batch): Promise<AppendResult> {
     const keys = this.#keys(sessionId);
     const idem = batch.idempotencyKey === undefined ? null : keys.idem(batch.idempotencyKey);
     if (batch.messages.length === 0) {
-      return (idem !== null && (await this.#recorded(idem))) || this.#count(keys);
+      if (idem === null) return { seq: await this.#count(keys) };
+      const recorded = await this.#recorded(idem);
+      if (recorded !== undefined) return { seq: recorded, replayed: true };
+      return { seq: await this.#count(keys), replayed: false };
     }
     const values = await Promise.all(batch.messages.map((m) => this.#codec.encodeText(m)));
     const rows = await this.#query(
@@ -193,15 +276,16 @@ export class SqliteDriver implements StoreDriver {
       written++;
       seq = Math.max(seq, Number(key.slice(-10)));
     }
-    if (written === batch.messages.length) return seq;
+    if (written === batch.messages.length) return idem === null ? { seq } : { seq, replayed: false };
     // Nothing written: the idempotency key was recorded before (by any process).
     const recorded = idem === null ? undefined : await this.#recorded(idem);
-    if (written === 0 && recorded !== undefined) return recorded;
+    if (written === 0 && recorded !== undefined) return { seq: recorded, replayed: true };
     throw new Error(
       `SQLite append to session "${sessionId}" wrote ${written} of ${batch.messages.length} messages`,
     );
   }
 
+  /** Writes the state, its index entry (with a new state version) and the epoch (if none): one statement. */
   async saveState(sessionId: string, state: SessionState): Promise<void> {
     const keys = this.#keys(sessionId);
     await this.#query(
@@ -211,7 +295,7 @@ export class SqliteDriver implements StoreDriver {
         $state: keys.state,
         $value: await this.#codec.encodeText(state),
         $index: keys.index,
-        $entry: await this.#codec.encodeText(indexEntry(state)),
+        $entry: await this.#codec.encodeText(indexEntry(state, newStateVersion())),
         $epoch: keys.epoch,
         $newEpoch: await this.#codec.encodeText(newEpoch()),
       },
@@ -220,8 +304,9 @@ export class SqliteDriver implements StoreDriver {
 
   /**
    * Reads the state, then writes `next(current)` with one statement that writes only while the
-   * state stored is still the one read (compared as stored): the state, its index entry and the
-   * epoch (if none), as `saveState`. Lost to another write (any process), it reads again and
+   * state stored is still the one read (compared as stored, so a write by any version of this
+   * package counts): the state, its index entry (with a new state version) and the epoch (if
+   * none), as `saveState`. Lost to another write (any process), it reads again and
    * retries. Updates of one session in this process take turns, so they do not race each other.
    */
   async updateState(sessionId: string, next: NextState): Promise<string> {
@@ -247,7 +332,7 @@ export class SqliteDriver implements StoreDriver {
               $state: keys.state,
               $value: await this.#codec.encodeText(state),
               $index: keys.index,
-              $entry: await this.#codec.encodeText(indexEntry(state)),
+              $entry: await this.#codec.encodeText(indexEntry(state, newStateVersion())),
               $epoch: keys.epoch,
               $newEpoch: await this.#codec.encodeText(newEpoch()),
               $expected: row === undefined ? null : row.value,
@@ -294,11 +379,10 @@ export class SqliteDriver implements StoreDriver {
     return this.#store.opts.table;
   }
 
-  #keys(sessionId: string) {
+  #keys(sessionId: string): SessionKeys {
     const root = keyRoot(this.#keyv, this.#prefix);
     const session = `${root}:${sessionId}`;
     return {
-      /** Every key of the session is in (lo, hi): `;` follows `:`, and ids have no `:`. */
       lo: `${session}:`,
       hi: `${session};`,
       state: `${session}:state`,

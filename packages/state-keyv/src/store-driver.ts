@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type AppendResult,
   type HistoryCursor,
   type Message,
   newId,
@@ -27,6 +28,12 @@ export interface IndexEntry {
   userId?: string;
   createdAt?: string;
   updatedAt?: string;
+  /**
+   * The version of the state stored with this entry (redis and sqlite drivers). Every state write
+   * rewrites the entry, so a write by a version of this package that knows no state versions
+   * drops it: the state is then answered whole, never taken as unchanged.
+   */
+  stateVersion?: string;
 }
 
 /**
@@ -38,10 +45,19 @@ export type NextState = (current: SessionState | undefined) => { state: SessionS
 /** How one kind of backend stores sessions. Inputs are checked by the store before a driver sees them. */
 export interface StoreDriver {
   load(sessionId: string): Promise<StoredSession | undefined>;
-  /** `SessionStore.loadSince`, with a cursor already checked (`undefined` when there is none or it is not one). */
+  /**
+   * `SessionStore.loadSince`, with a cursor already checked (`undefined` when there is none or it
+   * is not one). A tail of a session with a state names its version (`stateVersion`) when the
+   * store knows one, and leaves the state out (`stateUnchanged: true`) when the cursor's epoch and
+   * `stateVersion` are still the session's.
+   */
   loadSince(sessionId: string, cursor: HistoryCursor | undefined): Promise<StoredTail | undefined>;
-  /** Resolves the session's message count after the append (or the one recorded for its idempotency key). */
-  append(sessionId: string, batch: Batch): Promise<number>;
+  /**
+   * Resolves the session's message count after the append (or the one recorded for its
+   * idempotency key), with `replayed` for a keyed batch: `true` when the key was recorded before
+   * and nothing was written.
+   */
+  append(sessionId: string, batch: Batch): Promise<AppendResult>;
   saveState(sessionId: string, state: SessionState, json: string): Promise<void>;
   /**
    * `SessionStore.updateState`: writes `next(current)` with no other write of the state in
@@ -63,6 +79,15 @@ export function newEpoch(): string {
 }
 
 /**
+ * A new state version: written with every state (`saveState`, `updateState`), in the same atomic
+ * write. Random (128 bits), so versions written by different processes never meet, and a version
+ * a caller holds names the one state it was answered with.
+ */
+export function newStateVersion(): string {
+  return newId();
+}
+
+/**
  * The epoch answered for a session stored before epochs were kept (or whose epoch an older version
  * of this package dropped): a new one at every read, so no cursor holds and every tail is the whole
  * history, until the next write gives the session an epoch.
@@ -76,11 +101,16 @@ export function checkedCursor(cursor: unknown): HistoryCursor | undefined {
   const c = cursor as Partial<HistoryCursor> | null | undefined;
   if (typeof c !== 'object' || c === null) return undefined;
   if (typeof c.epoch !== 'string' || !Number.isSafeInteger(c.seq) || (c.seq as number) < 0) return undefined;
-  return { seq: c.seq as number, epoch: c.epoch };
+  const checked: HistoryCursor = { seq: c.seq as number, epoch: c.epoch };
+  if (typeof c.stateVersion === 'string' && c.stateVersion !== '') checked.stateVersion = c.stateVersion;
+  return checked;
 }
 
-export function indexEntry(state: SessionState): IndexEntry {
-  return { userId: state.userId, createdAt: state.createdAt, updatedAt: state.updatedAt };
+/** The index entry of a state, with the version written with it (redis and sqlite drivers keep it there). */
+export function indexEntry(state: SessionState, stateVersion?: string): IndexEntry {
+  const entry: IndexEntry = { userId: state.userId, createdAt: state.createdAt, updatedAt: state.updatedAt };
+  if (stateVersion !== undefined) entry.stateVersion = stateVersion;
+  return entry;
 }
 
 export function summaryOf(sessionId: string, entry: IndexEntry | undefined): SessionSummary {
