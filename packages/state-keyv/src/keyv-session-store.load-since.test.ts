@@ -192,6 +192,18 @@ class RecordingStore extends KeyvSessionStore {
   }
 }
 
+/** Session `chat` opened twice on one database: `a` through a recording store, `b` through another store. */
+async function twoSessions(
+  backend: (typeof backends)[keyof typeof backends],
+): Promise<{ mine: RecordingStore; a: Session; b: Session }> {
+  const open = await backend.database();
+  const model = new EchoModel();
+  const mine = new RecordingStore({ keyv: open() });
+  const a = new Session({ sessionId: 'chat', store: mine, model });
+  const b = new Session({ sessionId: 'chat', store: new KeyvSessionStore({ keyv: open() }), model });
+  return { mine, a, b };
+}
+
 for (const backend of Object.values(backends)) {
   describe(`KeyvSessionStore.loadSince (${backend.driver} driver)`, () => {
     it('a tail reads only the messages after the cursor: none when nothing is new', async () => {
@@ -287,12 +299,7 @@ for (const backend of Object.values(backends)) {
     });
 
     it('a Session refreshes with only the turn another store wrote to the same database', async () => {
-      const open = await backend.database();
-      const model = new EchoModel();
-      const mine = new RecordingStore({ keyv: open() });
-      const theirs = new KeyvSessionStore({ keyv: open() });
-      const a = new Session({ sessionId: 'chat', store: mine, model });
-      const b = new Session({ sessionId: 'chat', store: theirs, model });
+      const { mine, a, b } = await twoSessions(backend);
       await a.Agent({ name: 'A' }).chat('one');
       await b.refresh();
       await b.Agent({ name: 'B' }).chat('two');
@@ -463,12 +470,7 @@ for (const backend of Object.values(backends)) {
     }
 
     it('a Session keeps its state while the version stands, and takes in a state another store wrote', async () => {
-      const open = await backend.database();
-      const model = new EchoModel();
-      const mine = new RecordingStore({ keyv: open() });
-      const theirs = new KeyvSessionStore({ keyv: open() });
-      const a = new Session({ sessionId: 'chat', store: mine, model });
-      const b = new Session({ sessionId: 'chat', store: theirs, model });
+      const { mine, a, b } = await twoSessions(backend);
       await a.Agent({ name: 'A' }).chat('one');
       await a.refresh();
       await b.refresh();

@@ -277,6 +277,23 @@ async function followState(
 
 describe('two processes incrementing one state with updateState', () => {
   const increments = { count: 100, concurrency: 8 };
+  /**
+   * Two workers increment (and append) on `common`'s session at once while a reader here follows
+   * its state: no increment lost, every append there, the reader holding the last state written.
+   */
+  async function incrementTogether(store: KeyvSessionStore, common: Record<string, unknown>): Promise<void> {
+    const running = runTogether([
+      { ...common, worker: 'a', ...increments },
+      { ...common, worker: 'b', ...increments },
+    ] as ChildConfig[]);
+    const held = await followState(store, 'counted', running);
+    const reports = await running;
+    const loaded = await store.load('counted');
+    checkCounts(reports, loaded?.state);
+    expect(held).toEqual(loaded?.state);
+    expect(new Set(loaded?.messages.map((m) => m.id)).size).toBe(2 * increments.count);
+  }
+
   /** Every increment saw the one before it, whichever process wrote that: 1..200, each once. */
   function checkCounts(reports: Report[], state: { data: Record<string, unknown> } | undefined): void {
     const written = reports.flatMap((report) => report.result as number[]).sort((x, y) => x - y);
@@ -295,17 +312,7 @@ describe('two processes incrementing one state with updateState', () => {
     const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace: 'mp-update' });
     opened.push(keyv);
     const store = new KeyvSessionStore({ keyv });
-    const running = runTogether([
-      { ...common, worker: 'a', ...increments },
-      { ...common, worker: 'b', ...increments },
-    ] as ChildConfig[]);
-    // A reader that follows the state meanwhile ends up holding the last one written.
-    const held = await followState(store, 'counted', running);
-    const reports = await running;
-    const loaded = await store.load('counted');
-    checkCounts(reports, loaded?.state);
-    expect(held).toEqual(loaded?.state);
-    expect(new Set(loaded?.messages.map((m) => m.id)).size).toBe(2 * increments.count);
+    await incrementTogether(store, common);
   });
 
   it.each([
@@ -320,17 +327,7 @@ describe('two processes incrementing one state with updateState', () => {
       await (keyv.store as KeyvSqlite).query(`PRAGMA journal_mode=${mode}`);
       const common = { backend: 'sqlite', target: file, task: 'increment-many', sessionId: 'counted' };
       const store = new KeyvSessionStore({ keyv });
-      const running = runTogether([
-        { ...common, worker: 'a', ...increments },
-        { ...common, worker: 'b', ...increments },
-      ] as ChildConfig[]);
-      // A reader that follows the state meanwhile ends up holding the last one written.
-      const held = await followState(store, 'counted', running);
-      const reports = await running;
-      const loaded = await store.load('counted');
-      checkCounts(reports, loaded?.state);
-      expect(held).toEqual(loaded?.state);
-      expect(new Set(loaded?.messages.map((m) => m.id)).size).toBe(2 * increments.count);
+      await incrementTogether(store, common);
     },
   );
 });
