@@ -81,10 +81,7 @@ export class MemorySessionStore implements SessionStore {
 
   async saveState(sessionId: string, state: SessionState): Promise<void> {
     assertSessionId(sessionId);
-    const copy = checkedCopy(state);
-    const entry = this.#entry(sessionId);
-    entry.state = copy;
-    entry.stateVersion = `v${++stateVersions}`;
+    this.#keep(sessionId, checkedCopy(state));
   }
 
   /** Replaces the state with `update(current)` (see `SessionStore.updateState`): nothing runs in between. */
@@ -94,9 +91,7 @@ export class MemorySessionStore implements SessionStore {
   ): Promise<SessionState> {
     assertSessionId(sessionId);
     const next = checkedCopy(update(copyData(this.#sessions.get(sessionId)?.state)));
-    const entry = this.#entry(sessionId);
-    entry.state = next;
-    entry.stateVersion = `v${++stateVersions}`;
+    this.#keep(sessionId, next);
     return copyData(next);
   }
 
@@ -110,6 +105,13 @@ export class MemorySessionStore implements SessionStore {
   async delete(sessionId: string): Promise<void> {
     assertSessionId(sessionId);
     this.#sessions.delete(sessionId);
+  }
+
+  /** Keeps `state` (a copy already) as the session's, under a new version. */
+  #keep(sessionId: string, state: SessionState): void {
+    const entry = this.#entry(sessionId);
+    entry.state = state;
+    entry.stateVersion = `v${++stateVersions}`;
   }
 
   #entry(sessionId: string): Entry {

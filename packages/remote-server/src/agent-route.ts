@@ -1,4 +1,3 @@
-import * as crypto from 'node:crypto';
 import { assertSessionId, InvalidInputError } from '@sessions/core';
 import type { Hono } from 'hono';
 import { type AgentAnswer, ClientGoneError } from './agent-turns.js';
@@ -13,6 +12,7 @@ import {
   type ServerEnv,
   watchClient,
 } from './server-env.js';
+import { sha256 } from './sha256.js';
 import { sseEvent, wantsEventStream } from './sse.js';
 import { type AgentRequest, parseAgentRequest } from './wire-schemas.js';
 
@@ -28,15 +28,9 @@ function idempotencyKeyOf(c: ServerContext): string | undefined {
   return key;
 }
 
-/** Node's one-shot `crypto.hash` (20.12+): no `Hash` object per call. */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string })
-  .hash;
-
 function fingerprint(request: AgentRequest): string {
   const asked = JSON.stringify([request.message, request.sessionId ?? null, request.userId ?? null]);
-  return oneShot
-    ? oneShot('sha256', asked, 'base64url')
-    : crypto.createHash('sha256').update(asked).digest('base64url');
+  return sha256(asked, 'base64url');
 }
 
 interface AnswerOptions {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   type Agent,
   type AgentOptions,
@@ -16,6 +15,7 @@ import {
 import { Deadlines } from './deadlines.js';
 import type { ClientWatch } from './server-env.js';
 import type { OpenOptions, SessionAccess } from './session-access.js';
+import { sha256 } from './sha256.js';
 
 /** The agent a server runs: an `Agent`'s options without its session and model. */
 export type AgentSpec = Omit<AgentOptions, 'session' | 'model'>;
@@ -73,7 +73,7 @@ const MAX_DELAY = 2 ** 31 - 1;
 
 /** The session id a keyed request without `session_id` gets: the same for every retry of it. */
 export function keyedSessionId(principal: string, key: string): string {
-  return `sess_${createHash('sha256').update(`${principal}\n${key}`).digest('hex').slice(0, 32)}`;
+  return `sess_${sha256(`${principal}\n${key}`, 'hex').slice(0, 32)}`;
 }
 
 export interface AgentTurnsOptions {
@@ -105,11 +105,21 @@ export class AgentTurns {
     const { memory = false, knowledge = false } = options.agent;
     // The agent is made as the session is opened, so a new session's claim stores it too.
     const prepare = (session: Session): void => {
-      if (!this.#agents.has(session)) this.#agents.set(session, session.Agent(options.agent));
+      this.#agentOf(session);
     };
     const ports = { memory: memory === true, knowledge: knowledge === true, live: true, prepare };
     this.#fresh = { fresh: true, ...ports };
     this.#create = { create: true, ...ports };
+  }
+
+  /** The agent of `session`, made on first use. */
+  #agentOf(session: Session): Agent {
+    let agent = this.#agents.get(session);
+    if (agent === undefined) {
+      agent = session.Agent(this.#options.agent);
+      this.#agents.set(session, agent);
+    }
+    return agent;
   }
 
   get agentName(): string {
@@ -117,7 +127,7 @@ export class AgentTurns {
   }
 
   async run(principal: string, input: TurnInput, options: TurnRunOptions): Promise<AgentAnswer> {
-    const { access, agent: spec, modelTimeoutMs, now } = this.#options;
+    const { access, modelTimeoutMs, now } = this.#options;
     const { watch, turnId, onDelta } = options;
     const sessionId =
       input.sessionId ?? (turnId !== undefined ? keyedSessionId(principal, turnId) : newId('sess'));
@@ -127,11 +137,7 @@ export class AgentTurns {
       sessionId,
       input.userId === undefined ? open : { ...open, userId: input.userId },
     );
-    let agent = this.#agents.get(session);
-    if (agent === undefined) {
-      agent = session.Agent(spec);
-      this.#agents.set(session, agent);
-    }
+    const agent = this.#agentOf(session);
     // One controller for the turn: the client going away or the deadline passing aborts it.
     const turn = new AbortController();
     let timedOut: TimeoutError | undefined;

@@ -291,15 +291,20 @@ export class SqliteDriver implements StoreDriver {
     await this.#query(
       `INSERT INTO ${this.#table} (key, value) VALUES ($state, $value), ($index, $entry), ($epoch, $newEpoch)
        ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE excluded.key <> $epoch`,
-      {
-        $state: keys.state,
-        $value: await this.#codec.encodeText(state),
-        $index: keys.index,
-        $entry: await this.#codec.encodeText(indexEntry(state, newStateVersion())),
-        $epoch: keys.epoch,
-        $newEpoch: await this.#codec.encodeText(newEpoch()),
-      },
+      await this.#stateWrite(keys, state),
     );
+  }
+
+  /** The parameters of a state write: the state, its index entry with a new version, an epoch. */
+  async #stateWrite(keys: SessionKeys, state: SessionState): Promise<Record<string, unknown>> {
+    return {
+      $state: keys.state,
+      $value: await this.#codec.encodeText(state),
+      $index: keys.index,
+      $entry: await this.#codec.encodeText(indexEntry(state, newStateVersion())),
+      $epoch: keys.epoch,
+      $newEpoch: await this.#codec.encodeText(newEpoch()),
+    };
   }
 
   /**
@@ -328,15 +333,7 @@ export class SqliteDriver implements StoreDriver {
              WHERE (SELECT value FROM ${this.#table} WHERE key = $state) IS $expected
              ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE excluded.key <> $epoch
              RETURNING key`,
-            {
-              $state: keys.state,
-              $value: await this.#codec.encodeText(state),
-              $index: keys.index,
-              $entry: await this.#codec.encodeText(indexEntry(state, newStateVersion())),
-              $epoch: keys.epoch,
-              $newEpoch: await this.#codec.encodeText(newEpoch()),
-              $expected: row === undefined ? null : row.value,
-            },
+            { ...(await this.#stateWrite(keys, state)), $expected: row === undefined ? null : row.value },
           );
           return rows.some((r) => r.key === keys.state) ? { written: true, value: json } : { written: false };
         },
