@@ -52,8 +52,11 @@ describe.each(stores)('a retried turn id on $name', ({ make }) => {
     const agent = first.Agent({ name: 'A' });
     await agent.chat('once', { turnId: 't1' });
     await agent.chat('later', { turnId: 't2' });
-    const second = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('answer #2') });
+    const secondModel = new ScriptedModel().reply('answer #2');
+    const second = new Session({ sessionId: 's', store, model: secondModel });
     expect(await second.Agent({ name: 'A' }).chat('once', { turnId: 't1' })).toBe('answer #1');
+    // The history it loaded holds the turn: the model is not asked again.
+    expect(secondModel.requests).toEqual([]);
     expect((await store.load('s'))!.messages.map((m) => m.content)).toEqual([
       'once',
       'answer #1',
@@ -66,7 +69,26 @@ describe.each(stores)('a retried turn id on $name', ({ make }) => {
     const store = make();
     const first = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('answer #1') });
     await first.Agent({ name: 'A' }).chat('once', { turnId: 't1' });
+    const secondModel = new ScriptedModel().reply('answer #2');
+    const second = new Session({ sessionId: 's', store, model: secondModel });
+    const replays: string[] = [];
+    const streamed = await collect(
+      second.Agent({ name: 'A' }).stream('once', { turnId: 't1', onReplay: (m) => replays.push(m.content) }),
+    );
+    // The stored reply, as one delta; the model is not asked again.
+    expect(streamed).toBe('answer #1');
+    expect(secondModel.requests).toEqual([]);
+    expect(replays).toEqual(['answer #1']);
+    expect((await second.messages()).map((m) => m.content)).toEqual(['once', 'answer #1']);
+  });
+
+  it('tells a stream of a reply stored while it ran, after its own deltas', async () => {
+    const store = make();
+    const first = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('answer #1') });
     const second = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('answer #2') });
+    // The second Session loaded the session before the first stored the turn (a concurrent retry).
+    await second.refresh();
+    await first.Agent({ name: 'A' }).chat('once', { turnId: 't1' });
     const replays: string[] = [];
     const streamed = await collect(
       second.Agent({ name: 'A' }).stream('once', { turnId: 't1', onReplay: (m) => replays.push(m.content) }),
@@ -75,6 +97,42 @@ describe.each(stores)('a retried turn id on $name', ({ make }) => {
     expect(streamed).toBe('answer #2');
     expect(replays).toEqual(['answer #1']);
     expect((await second.messages()).map((m) => m.content)).toEqual(['once', 'answer #1']);
+  });
+
+  it('stores the reply with its turn id, and answers a retry from the history without middleware or model', async () => {
+    const store = make();
+    const model = new ScriptedModel().reply({ content: 'answer #1', usage }).reply('answer #2');
+    const seen: string[] = [];
+    const session = new Session({
+      sessionId: 's',
+      store,
+      model,
+      middleware: [(turn, next) => (seen.push(turn.message), next())],
+    });
+    const agent = session.Agent({ name: 'A' });
+    expect(await agent.chat('once', { turnId: 't1' })).toBe('answer #1');
+    const stored = (await store.load('s'))!.messages;
+    expect(stored.map((m) => [m.role, m.metadata])).toEqual([
+      ['user', undefined],
+      ['assistant', { usage, turnId: 't1' }],
+    ]);
+
+    const replays: Message[] = [];
+    expect(await agent.chat('once', { turnId: 't1', onReplay: (m) => replays.push(m) })).toBe('answer #1');
+    // After a restart: a new Session on the same store.
+    const restarted = new Session({ sessionId: 's', store, model });
+    expect(await restarted.Agent({ name: 'A' }).chat('once', { turnId: 't1' })).toBe('answer #1');
+    expect(replays.map((m) => m.content)).toEqual(['answer #1']);
+    expect(seen).toEqual(['once']);
+    expect(model.requests).toHaveLength(1);
+    // Another turn id is a new turn.
+    expect(await agent.chat('twice', { turnId: 't2' })).toBe('answer #2');
+    expect((await store.load('s'))!.messages.map((m) => m.content)).toEqual([
+      'once',
+      'answer #1',
+      'twice',
+      'answer #2',
+    ]);
   });
 
   it('does not call onReplay for a turn it stored itself', async () => {

@@ -230,6 +230,13 @@ export class Agent {
     let turn: TurnContext = fields;
     if (typeof signal === 'function') turn = new LazySignalTurn(fields, signal);
     else if (signal !== undefined) turn.signal = signal;
+    const turnId = options.turnId;
+    if (turnId !== undefined) {
+      // A retry of a turn the history already holds (stored by another `Session`, another
+      // process, or before a restart): its stored reply is the answer; nothing runs again.
+      const kept = session.storedReply(turnId);
+      if (kept !== undefined) return this.#replayed(turn, kept, options, onDelta);
+    }
     let produced: Message[] = [];
     let sent = message;
     // The user message's id, the same in the model's request and in the history.
@@ -255,20 +262,37 @@ export class Agent {
       name: this.name,
       createdAt: at,
     };
-    if (result.usage) reply.metadata = { usage: result.usage };
+    // The reply names its turn, so a retry finds it in the history before it runs anything.
+    if (turnId !== undefined) reply.metadata = result.usage ? { usage: result.usage, turnId } : { turnId };
+    else if (result.usage) reply.metadata = { usage: result.usage };
     const appended = await session.appendTurn(
       produced.length === 0 ? [user, reply] : [user, ...produced, reply],
-      options.turnId,
+      turnId,
     );
     if (appended.earlier !== undefined) {
-      // The store kept an earlier run of this turn id: that run's reply is the answer.
-      const kept = appended.earlier;
-      options.onReplay?.(kept);
-      const keptUsage = kept.metadata?.usage as Usage | undefined;
-      return { turn, produced, result: { content: kept.content, ...(keptUsage && { usage: keptUsage }) } };
+      // The store kept an earlier run of this turn id (stored while this one ran): that run's reply
+      // is the answer.
+      return this.#replayed(turn, appended.earlier, options, undefined);
     }
     if (this.#options.remember) await this.#remember(sent, result.content, turn.signal);
     return { turn, produced, result };
+  }
+
+  /** The run of a turn answered by the reply stored for its turn id: `onReplay`, and one delta when streaming. */
+  #replayed(
+    turn: TurnContext,
+    kept: Message,
+    options: ChatOptions,
+    onDelta: ((delta: string) => void) | undefined,
+  ): TurnRun {
+    options.onReplay?.(kept);
+    if (onDelta && kept.content !== '') onDelta(kept.content);
+    const usage = kept.metadata?.usage as Usage | undefined;
+    return {
+      turn,
+      produced: [],
+      result: usage ? { content: kept.content, usage } : { content: kept.content },
+    };
   }
 
   async #answer(

@@ -148,6 +148,10 @@ export class Session {
   /** `#costs[i]`: the rough tokens of the first `i` messages of `#costsOf` (see `windowStart`). */
   #costs: number[] = [0];
   #costsOf: Message[] = this.#messages;
+  /** The replies of `#repliesOf` stored under a turn id (`metadata.turnId`), its first `#repliesSeen` messages read. */
+  #replies = new Map<string, Message>();
+  #repliesOf: Message[] = this.#messages;
+  #repliesSeen = 0;
   readonly #agents = new Map<string, AgentConfig>();
   #loading: Promise<void> | undefined;
   /** The last load started has finished: the history and state are in (no need to wait on `#loading`). */
@@ -476,6 +480,27 @@ export class Session {
     let start = low;
     while (start < messages.length && messages[start]!.role !== 'user') start += 1;
     return start;
+  }
+
+  /**
+   * @internal The reply of the turn stored under `turnId` (`ChatOptions.turnId`) when the loaded
+   * history holds it: the assistant message whose `metadata.turnId` it is. The history is read once
+   * per message, and only once some turn asks.
+   */
+  storedReply(turnId: string): Message | undefined {
+    const messages = this.#messages;
+    if (this.#repliesOf !== messages || this.#repliesSeen > messages.length) {
+      this.#replies = new Map();
+      this.#repliesOf = messages;
+      this.#repliesSeen = 0;
+    }
+    for (let i = this.#repliesSeen; i < messages.length; i++) {
+      const message = messages[i]!;
+      const id = message.metadata?.turnId;
+      if (typeof id === 'string' && message.role === 'assistant') this.#replies.set(id, message);
+    }
+    this.#repliesSeen = messages.length;
+    return this.#replies.get(turnId);
   }
 
   /**

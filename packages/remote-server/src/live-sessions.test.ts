@@ -169,10 +169,13 @@ describe.each(kinds)('live sessions on $name', ({ pair }) => {
     b.fake.reply({ content: 'answer #1', usage: { prompt_tokens: 7, completion_tokens: 3 } });
     const stored = await b.agent({ message: 'once', session_id: 'keyed' }, { headers });
     expect(stored.body.content).toBe('answer #1');
-    // A's own cache never saw the key; its model answers otherwise, but the store kept B's answer.
+    // A's own cache never saw the key (another process, or this one after a restart): the history
+    // it loads holds B's turn, so A answers that without asking its model.
     a.fake.reply('answer #2');
+    const asked = a.fake.chatRequests().length;
     const retried = await a.agent({ message: 'once', session_id: 'keyed' }, { headers });
     expect(retried.status).toBe(200);
+    expect(a.fake.chatRequests()).toHaveLength(asked);
     expect(retried.body).toMatchObject({ content: 'answer #1', response: 'answer #1', session_id: 'keyed' });
     expect(retried.body.metadata.usage).toEqual({ inputTokens: 7, outputTokens: 3, totalTokens: 10 });
     expect(await history(a, 'keyed')).toEqual(['first', 'echo: first', 'once', 'answer #1']);
@@ -187,7 +190,10 @@ describe.each(kinds)('live sessions on $name', ({ pair }) => {
     const events = await readEvents(
       await a.request('/agent', { json: { message: 'again', session_id: 'keyed' }, headers: streamHeaders }),
     );
+    expect(events.map((event) => event.event)).toEqual(['delta', 'done']);
+    expect(events[0]).toMatchObject({ data: { delta: 'streamed #1' } });
     expect(events.at(-1)).toMatchObject({ event: 'done', data: { content: 'streamed #1' } });
+    expect(a.fake.chatRequests()).toHaveLength(asked);
     expect(await history(b, 'keyed')).toEqual([
       'first',
       'echo: first',
