@@ -54,6 +54,24 @@ describe('Memory persistence', () => {
     await second.close();
   });
 
+  it('lists what a session sees from a new instance on the same path', async () => {
+    const path = await tempDir();
+    const first = new Memory({ path });
+    await first.add({ text: 'likes tea', createdAt: '2026-01-01T00:00:00.000Z' }, { userId: 'u' });
+    await first.add(
+      { text: 'asked about trains', createdAt: '2026-01-02T00:00:00.000Z' },
+      { userId: 'u', sessionId: 's' },
+    );
+    await first.add('another session', { userId: 'u', sessionId: 'other' });
+    await first.add('another user', { userId: 'v' });
+    await first.close();
+
+    const second = new Memory({ path });
+    const seen = await second.list({ userId: 'u', sessionId: 's' });
+    expect(seen.map((record) => record.text)).toEqual(['likes tea', 'asked about trains']);
+    await second.close();
+  });
+
   it('repairs a snapshot older than the records', async () => {
     const path = await tempDir();
     const first = new Memory({ path });

@@ -20,6 +20,7 @@ import {
   type SerializedSearchIndex,
 } from '@sessions/search';
 import Keyv from 'keyv';
+import { ScopeIndex } from './scope-index.js';
 import { decodeVector, encodeVector } from './vector-codec.js';
 
 export interface MemoryOptions {
@@ -86,6 +87,8 @@ export class Memory implements MemoryStore {
   readonly #options: MemoryOptions;
   readonly #now: () => Date;
   #records = new Map<string, MemoryRecord>();
+  /** The ids of `#records` by scope, for `list()` from a session. */
+  #scopes = new ScopeIndex();
   /** The text of the memory added last in each scope. */
   readonly #lastInScope = new Map<string, string>();
   #index: SearchIndex;
@@ -133,6 +136,7 @@ export class Memory implements MemoryStore {
     await this.#write(() => this.keyv.setMany(stored.map((value) => ({ key: RECORD + value.id, value }))));
     for (const [i, record] of fresh.entries()) {
       this.#records.set(record.id, record);
+      this.#scopes.add(record.id, record.scope);
       this.#index.add(searchDocument(record, vectors[i], contexts[i]));
     }
     if (fresh.length > 0) this.#changed();
@@ -164,7 +168,9 @@ export class Memory implements MemoryStore {
   async list(scope: Scope = {}): Promise<MemoryRecord[]> {
     await this.#ensureReady();
     const query = checkScope(scope);
-    return [...this.#records.values()]
+    const ids = this.#scopes.candidates(query);
+    const records = ids === undefined ? [...this.#records.values()] : ids.map((id) => this.#records.get(id)!);
+    return records
       .filter((record) => visible(record.scope, query))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
       .map(copy);
@@ -178,9 +184,11 @@ export class Memory implements MemoryStore {
 
   async delete(id: string): Promise<boolean> {
     await this.#ensureReady();
-    if (!this.#records.has(id)) return false;
+    const record = this.#records.get(id);
+    if (record === undefined) return false;
     await this.#write(() => this.keyv.delete(RECORD + id));
     this.#records.delete(id);
+    this.#scopes.remove(id, record.scope);
     this.#index.remove(id);
     this.#changed();
     return true;
@@ -190,15 +198,16 @@ export class Memory implements MemoryStore {
   async clear(scope: Scope = {}): Promise<number> {
     await this.#ensureReady();
     const query = checkScope(scope);
-    const ids = [...this.#records.values()].filter((record) => within(record.scope, query)).map((r) => r.id);
-    if (ids.length === 0) return 0;
-    await this.#write(() => this.keyv.deleteMany(ids.map((id) => RECORD + id)));
-    for (const id of ids) {
-      this.#records.delete(id);
-      this.#index.remove(id);
+    const gone = [...this.#records.values()].filter((record) => within(record.scope, query));
+    if (gone.length === 0) return 0;
+    await this.#write(() => this.keyv.deleteMany(gone.map((record) => RECORD + record.id)));
+    for (const record of gone) {
+      this.#records.delete(record.id);
+      this.#scopes.remove(record.id, record.scope);
+      this.#index.remove(record.id);
     }
     this.#changed();
-    return ids.length;
+    return gone.length;
   }
 
   /** Saves the search index snapshot now (it is otherwise saved shortly after changes). */
@@ -290,6 +299,8 @@ export class Memory implements MemoryStore {
       if (context !== undefined) contexts.set(record.id, context);
     }
     this.#records = records;
+    this.#scopes = new ScopeIndex();
+    for (const record of records.values()) this.#scopes.add(record.id, record.scope);
     this.#index = this.#restoreIndex(snapshot, records) ?? this.#newIndex();
     let patched = false;
     for (const id of this.#index.ids()) {

@@ -121,6 +121,33 @@ export function memoryStoreConformance(
     expect(bob.map((hit) => hit.text)).toEqual(['Bob is allergic to shellfish']);
   });
 
+  it('lists what a session sees, oldest first: its own, its user’s and shared memories, after deletes and clears', async () => {
+    const store = await fresh();
+    const at = (minute: number): string => `2026-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`;
+    await store.add({ text: 'shared rule', createdAt: at(5) });
+    await store.add({ text: 'alice in s1', createdAt: at(3) }, { userId: 'alice', sessionId: 's1' });
+    await store.add({ text: 'alice overall', createdAt: at(1) }, { userId: 'alice' });
+    await store.add({ text: 'alice in s2', createdAt: at(2) }, { userId: 'alice', sessionId: 's2' });
+    await store.add({ text: 'bob overall', createdAt: at(4) }, { userId: 'bob' });
+    await store.add({ text: 'bob in s1', createdAt: at(6) }, { userId: 'bob', sessionId: 's1' });
+    const doomed = await store.add({ text: 'alice in s1, later', createdAt: at(7) }, alice);
+    const texts = async (scope: { userId?: string; sessionId?: string }): Promise<string[]> =>
+      (await store.list(scope)).map((record) => record.text);
+    expect(await texts(alice)).toEqual(['alice overall', 'alice in s1', 'shared rule', 'alice in s1, later']);
+    expect(await texts({ userId: 'bob', sessionId: 's9' })).toEqual(['bob overall', 'shared rule']);
+    expect(await texts({ userId: 'alice' })).toEqual([
+      'alice overall',
+      'alice in s2',
+      'alice in s1',
+      'shared rule',
+      'alice in s1, later',
+    ]);
+    await store.delete(doomed.id);
+    await store.clear({ userId: 'alice', sessionId: 's2' });
+    expect(await texts(alice)).toEqual(['alice overall', 'alice in s1', 'shared rule']);
+    expect(await texts({ userId: 'alice', sessionId: 's2' })).toEqual(['alice overall', 'shared rule']);
+  });
+
   it('scopes memories to an agent', async () => {
     const store = await fresh();
     await store.add('Writer style: short sentences', { userId: 'alice', agentName: 'Writer' });
