@@ -36,6 +36,7 @@ function fingerprint(request: AgentRequest): string {
 interface AnswerOptions {
   watch: ClientWatch;
   onDelta?: (delta: string) => void;
+  onReplay?: () => void;
 }
 
 /** Runs the turn, once per principal and `Idempotency-Key` while its answer is kept. */
@@ -48,7 +49,12 @@ function answerOnce(
 ): Promise<IdempotentResult<AgentAnswer>> {
   // Built field by field: a spread of `options` made an object slow to read (seen in profiles).
   const run = (): Promise<AgentAnswer> =>
-    deps.turns.run(principal, request, { watch: options.watch, onDelta: options.onDelta, turnId: key });
+    deps.turns.run(principal, request, {
+      watch: options.watch,
+      onDelta: options.onDelta,
+      onReplay: options.onReplay,
+      turnId: key,
+    });
   if (key === undefined) return run().then((value) => ({ value, replayed: false }));
   return deps.idempotency.run(`${principal}\n${key}`, fingerprint(request), run);
 }
@@ -64,8 +70,15 @@ export function agentRoute(app: Hono<ServerEnv>, deps: RouteDeps): void {
     if (key === undefined) {
       return answerJson(c, await deps.turns.run(principal, request, { watch: watchClient(c) }));
     }
-    const { value, replayed } = await answerOnce(deps, principal, request, key, { watch: watchClient(c) });
-    return answerJson(c, value, 200, replayed ? { 'idempotent-replayed': 'true' } : undefined);
+    // Replayed from this server's cache, or from the reply the store holds for the key.
+    let stored = false;
+    const { value, replayed } = await answerOnce(deps, principal, request, key, {
+      watch: watchClient(c),
+      onReplay: () => {
+        stored = true;
+      },
+    });
+    return answerJson(c, value, 200, replayed || stored ? { 'idempotent-replayed': 'true' } : undefined);
   });
 }
 
@@ -123,12 +136,17 @@ async function streamAnswer(
     }
   };
   let started = false;
+  // The answer is the reply the store holds for the key (known before its one delta).
+  let stored = false;
   let markStarted!: () => void;
   const firstDelta = new Promise<void>((resolve) => {
     markStarted = resolve;
   });
   const outcome = answerOnce(deps, principal, request, key, {
     watch,
+    onReplay: () => {
+      stored = true;
+    },
     onDelta: (delta) => {
       started = true;
       send('delta', { delta });
@@ -160,8 +178,9 @@ async function streamAnswer(
   await Promise.race([firstDelta, outcome.then(ignore, ignore)]);
   if (!started) {
     const { replayed } = await outcome;
-    if (replayed) c.header('idempotent-replayed', 'true');
+    if (replayed) stored = true;
   }
+  if (stored) c.header('idempotent-replayed', 'true');
   return c.body(body, 200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',

@@ -42,6 +42,11 @@ export interface TurnRunOptions {
   turnId?: string | undefined;
   /** Streams: called with each text delta as the model writes it. */
   onDelta?: ((delta: string) => void) | undefined;
+  /**
+   * Called when the answer is the reply the store holds for `turnId` (the turn was stored by
+   * another server process, or by this one before a restart), before its delta when streaming.
+   */
+  onReplay?: (() => void) | undefined;
 }
 
 /** The client went away before its turn was answered: the turn was cancelled and nothing was stored. */
@@ -160,7 +165,12 @@ export class AgentTurns {
     const signal = (ifAborted?: boolean): AbortSignal | undefined =>
       ifAborted === true && !gone && timedOut === undefined ? undefined : turn.signal;
     const chat: ChatOptions = { signal, metadata, turnId };
-    if (turnId !== undefined) chat.onReplay = (reply) => (replayed = reply);
+    if (turnId !== undefined) {
+      chat.onReplay = (reply) => {
+        replayed = reply;
+        options.onReplay?.();
+      };
+    }
     try {
       if (onDelta) {
         for await (const chunk of agent.stream(input.message, chat)) onDelta(chunk.delta);

@@ -175,6 +175,7 @@ describe.each(kinds)('live sessions on $name', ({ pair }) => {
     const asked = a.fake.chatRequests().length;
     const retried = await a.agent({ message: 'once', session_id: 'keyed' }, { headers });
     expect(retried.status).toBe(200);
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
     expect(a.fake.chatRequests()).toHaveLength(asked);
     expect(retried.body).toMatchObject({ content: 'answer #1', response: 'answer #1', session_id: 'keyed' });
     expect(retried.body.metadata.usage).toEqual({ inputTokens: 7, outputTokens: 3, totalTokens: 10 });
@@ -187,9 +188,12 @@ describe.each(kinds)('live sessions on $name', ({ pair }) => {
       await b.request('/agent', { json: { message: 'again', session_id: 'keyed' }, headers: streamHeaders }),
     );
     a.fake.reply('streamed #2');
-    const events = await readEvents(
-      await a.request('/agent', { json: { message: 'again', session_id: 'keyed' }, headers: streamHeaders }),
-    );
+    const response = await a.request('/agent', {
+      json: { message: 'again', session_id: 'keyed' },
+      headers: streamHeaders,
+    });
+    expect(response.headers.get('idempotent-replayed')).toBe('true');
+    const events = await readEvents(response);
     expect(events.map((event) => event.event)).toEqual(['delta', 'done']);
     expect(events[0]).toMatchObject({ data: { delta: 'streamed #1' } });
     expect(events.at(-1)).toMatchObject({ event: 'done', data: { content: 'streamed #1' } });
