@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatOptions, StreamChunk } from './agent.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import type { Message } from './message.js';
+import type { Middleware } from './middleware.js';
 import { ScriptedModel } from './scripted-model.test-helper.js';
 import { Session } from './session.js';
 import type { SessionStore } from './session-store.js';
@@ -133,6 +134,42 @@ describe.each(stores)('a retried turn id on $name', ({ make }) => {
       'twice',
       'answer #2',
     ]);
+  });
+
+  it('refuses a turn id reused for another message (ConflictError), found in the history or by the store', async () => {
+    const store = make();
+    const first = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('answer #1') });
+    const late = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('answer #2') });
+    await late.refresh(); // loaded before the turn was stored: only the store can tell
+    await first.Agent({ name: 'A' }).chat('What is 2+2?', { turnId: 't1' });
+
+    const model = new ScriptedModel().reply('answer #3');
+    const restarted = new Session({ sessionId: 's', store, model });
+    const fromHistory = restarted.Agent({ name: 'A' }).chat('Delete my account', { turnId: 't1' });
+    await expect(fromHistory).rejects.toMatchObject({ code: 'conflict', name: 'ConflictError' });
+    expect(model.requests).toEqual([]);
+    const fromStore = late.Agent({ name: 'A' }).chat('Delete my account', { turnId: 't1' });
+    await expect(fromStore).rejects.toMatchObject({ code: 'conflict' });
+    expect((await store.load('s'))!.messages.map((m) => m.content)).toEqual(['What is 2+2?', 'answer #1']);
+  });
+
+  it('answers a retry of a turn whose message middleware changed (it cannot be compared)', async () => {
+    const store = make();
+    const redact: Middleware = (turn, next) => {
+      turn.message = turn.message.replace(/\d{4}/g, '[pin]');
+      return next();
+    };
+    const model = new ScriptedModel().reply('noted');
+    const session = new Session({ sessionId: 's', store, model, middleware: [redact] });
+    expect(await session.Agent({ name: 'A' }).chat('my pin is 1234', { turnId: 't1' })).toBe('noted');
+    const stored = (await store.load('s'))!.messages;
+    expect(stored.map((m) => [m.content, m.metadata?.turnRewritten])).toEqual([
+      ['my pin is [pin]', undefined],
+      ['noted', true],
+    ]);
+    const restarted = new Session({ sessionId: 's', store, model, middleware: [redact] });
+    expect(await restarted.Agent({ name: 'A' }).chat('my pin is 1234', { turnId: 't1' })).toBe('noted');
+    expect(model.requests).toHaveLength(1);
   });
 
   it('does not call onReplay for a turn it stored itself', async () => {

@@ -1,6 +1,6 @@
 import { Channel } from './channel.js';
 import type { ChatModel, ChatRequest, ChatResponse } from './chat-model.js';
-import { InvalidInputError, NotConfiguredError } from './errors.js';
+import { ConflictError, InvalidInputError, NotConfiguredError } from './errors.js';
 import { newId } from './ids.js';
 import { isoTime } from './iso-time.js';
 import { LazySignalTurn, lazySignalRequest, type SignalSource, signalOf } from './lazy-signal.js';
@@ -234,8 +234,12 @@ export class Agent {
     if (turnId !== undefined) {
       // A retry of a turn the history already holds (stored by another `Session`, another
       // process, or before a restart): its stored reply is the answer; nothing runs again.
-      const kept = session.storedReply(turnId);
-      if (kept !== undefined) return this.#replayed(turn, kept, options, onDelta);
+      const kept = session.storedTurn(turnId);
+      // Unless middleware changed what it stored, the stored message is this one (else the id was reused).
+      if (kept !== undefined) {
+        const compare = kept.reply.metadata?.turnRewritten === true ? undefined : message;
+        return this.#replayed(turn, turnId, kept, compare, options, onDelta);
+      }
     }
     let produced: Message[] = [];
     let sent = message;
@@ -262,29 +266,50 @@ export class Agent {
       name: this.name,
       createdAt: at,
     };
-    // The reply names its turn, so a retry finds it in the history before it runs anything.
-    if (turnId !== undefined) reply.metadata = result.usage ? { usage: result.usage, turnId } : { turnId };
-    else if (result.usage) reply.metadata = { usage: result.usage };
+    // The reply names its turn, so a retry finds it in the history before it runs anything (and
+    // says when middleware changed the message: a retry's message can then not be compared).
+    if (turnId !== undefined) {
+      const metadata: Record<string, unknown> = result.usage ? { usage: result.usage, turnId } : { turnId };
+      if (sent !== message) metadata.turnRewritten = true;
+      reply.metadata = metadata;
+    } else if (result.usage) {
+      reply.metadata = { usage: result.usage };
+    }
     const appended = await session.appendTurn(
       produced.length === 0 ? [user, reply] : [user, ...produced, reply],
       turnId,
     );
-    if (appended.earlier !== undefined) {
+    if (appended.earlier !== undefined && turnId !== undefined) {
       // The store kept an earlier run of this turn id (stored while this one ran): that run's reply
       // is the answer.
-      return this.#replayed(turn, appended.earlier, options, undefined);
+      const kept = session.storedTurn(turnId) ?? { reply: appended.earlier, message: undefined };
+      // Both runs went through the same middleware: what they stored compares as it is.
+      return this.#replayed(turn, turnId, kept, sent, options, undefined);
     }
     if (this.#options.remember) await this.#remember(sent, result.content, turn.signal);
     return { turn, produced, result };
   }
 
-  /** The run of a turn answered by the reply stored for its turn id: `onReplay`, and one delta when streaming. */
+  /**
+   * The run of a turn answered by the turn stored under its turn id: `onReplay`, and one delta when
+   * streaming. `ConflictError` when the stored turn's user message is not `sent` (the turn id was
+   * reused for another message); `sent` undefined: not compared.
+   */
   #replayed(
     turn: TurnContext,
-    kept: Message,
+    turnId: string,
+    stored: { reply: Message; message: Message | undefined },
+    sent: string | undefined,
     options: ChatOptions,
     onDelta: ((delta: string) => void) | undefined,
   ): TurnRun {
+    const kept = stored.reply;
+    const asked = stored.message?.content;
+    if (sent !== undefined && asked !== undefined && asked !== sent) {
+      throw new ConflictError(
+        `Turn id ${JSON.stringify(turnId)} was used for another message: a new turn needs a new turn id (Idempotency-Key)`,
+      );
+    }
     options.onReplay?.(kept);
     if (onDelta && kept.content !== '') onDelta(kept.content);
     const usage = kept.metadata?.usage as Usage | undefined;

@@ -148,8 +148,8 @@ export class Session {
   /** `#costs[i]`: the rough tokens of the first `i` messages of `#costsOf` (see `windowStart`). */
   #costs: number[] = [0];
   #costsOf: Message[] = this.#messages;
-  /** The replies of `#repliesOf` stored under a turn id (`metadata.turnId`), its first `#repliesSeen` messages read. */
-  #replies = new Map<string, Message>();
+  /** Where in `#repliesOf` the reply of each turn id is (`metadata.turnId`), its first `#repliesSeen` messages read. */
+  #replies = new Map<string, number>();
   #repliesOf: Message[] = this.#messages;
   #repliesSeen = 0;
   readonly #agents = new Map<string, AgentConfig>();
@@ -483,11 +483,11 @@ export class Session {
   }
 
   /**
-   * @internal The reply of the turn stored under `turnId` (`ChatOptions.turnId`) when the loaded
-   * history holds it: the assistant message whose `metadata.turnId` it is. The history is read once
-   * per message, and only once some turn asks.
+   * @internal The turn stored under `turnId` (`ChatOptions.turnId`) when the loaded history holds
+   * it: its reply (the assistant message whose `metadata.turnId` it is) and the user message it
+   * answered. The history is read once per message, and only once some turn asks.
    */
-  storedReply(turnId: string): Message | undefined {
+  storedTurn(turnId: string): { reply: Message; message: Message | undefined } | undefined {
     const messages = this.#messages;
     if (this.#repliesOf !== messages || this.#repliesSeen > messages.length) {
       this.#replies = new Map();
@@ -497,10 +497,14 @@ export class Session {
     for (let i = this.#repliesSeen; i < messages.length; i++) {
       const message = messages[i]!;
       const id = message.metadata?.turnId;
-      if (typeof id === 'string' && message.role === 'assistant') this.#replies.set(id, message);
+      if (typeof id === 'string' && message.role === 'assistant') this.#replies.set(id, i);
     }
     this.#repliesSeen = messages.length;
-    return this.#replies.get(turnId);
+    const at = this.#replies.get(turnId);
+    if (at === undefined) return undefined;
+    let asked = at - 1;
+    while (asked >= 0 && messages[asked]!.role !== 'user') asked -= 1;
+    return { reply: messages[at]!, message: messages[asked] };
   }
 
   /**

@@ -160,6 +160,21 @@ describe.each(kinds)('live sessions on $name', ({ pair }) => {
     ]);
   });
 
+  it('a reused Idempotency-Key with another message is 409 on the other server too, and nothing is lost', async () => {
+    const [storeA, storeB] = pair();
+    const a = await start({ store: storeA });
+    const b = await start({ store: storeB });
+    const headers = { 'idempotency-key': 'reuse-1' };
+    expect((await a.agent({ message: 'What is 2+2?', session_id: 'reused' }, { headers })).status).toBe(200);
+    // B's cache never saw the key (another process, or A after a restart): the history tells.
+    const asked = b.fake.chatRequests().length;
+    const other = await b.agent({ message: 'Delete my account', session_id: 'reused' }, { headers });
+    expect(other.status).toBe(409);
+    expect(other.body.error.code).toBe('conflict');
+    expect(b.fake.chatRequests()).toHaveLength(asked);
+    expect(await history(b, 'reused')).toEqual(['What is 2+2?', 'echo: What is 2+2?']);
+  });
+
   it('a retried Idempotency-Key answers what the other server stored, not a second model answer', async () => {
     const [storeA, storeB] = pair();
     const a = await start({ store: storeA });
