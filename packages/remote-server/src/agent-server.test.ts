@@ -100,6 +100,17 @@ describe('createAgentServer', () => {
     expect(error?.fields).toMatchObject({ code: 'model_error', err: expect.any(Error) });
   });
 
+  it('logs a refused request with what the client was told, without an error or stack', async () => {
+    const { logger, lines } = captureLogger();
+    harness = await startHarness({ logger, auth: { tokens: { 'token-a': 'alice' } } });
+    const refused = await harness.request('/sessions/s1', { headers: { 'x-request-id': 'req-401' } });
+    expect(refused.status).toBe(401);
+    const line = lines.find((l) => l.message === 'request refused' && l.fields.reqId === 'req-401');
+    expect(line).toMatchObject({ level: 'info', fields: { code: 'unauthorized', status: 401 } });
+    expect(line?.fields.reason).toEqual(expect.any(String));
+    expect(line?.fields).not.toHaveProperty('err');
+  });
+
   it('takes a pino logger', async () => {
     const chunks: string[] = [];
     const logger = pino({ level: 'info' }, { write: (chunk: string) => void chunks.push(chunk) });

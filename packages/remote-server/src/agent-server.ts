@@ -294,9 +294,13 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       return c.body(null, 499 as 400);
     }
     const answer = errorAnswer(error, c.get('requestId'));
-    const fields = { reqId: c.get('requestId'), code: answer.body.error.code, err: error };
-    if (answer.serverFault) log.error(fields, 'request failed');
-    else log.info(fields, 'request refused');
+    const reqId = c.get('requestId');
+    const code = answer.body.error.code;
+    // A server fault with its error and stack; a refusal (401, 404, 429...) with what the client
+    // was told, no stack: anyone can send those, and each would otherwise log kilobytes.
+    if (answer.serverFault) log.error({ reqId, code, err: error }, 'request failed');
+    else
+      log.info({ reqId, code, status: answer.status, reason: answer.body.error.message }, 'request refused');
     return c.json(answer.body, answer.status as 400, answer.headers);
   });
 
