@@ -18,6 +18,7 @@ import {
   captureTurnResult,
 } from './agent-turns.js';
 import { ANONYMOUS, type AuthOptions, bearerAuthenticator } from './bearer-auth.js';
+import { crossSiteGuard } from './cross-site-guard.js';
 import { errorAnswer, HttpError } from './error-response.js';
 import { IdempotencyCache, type IdempotencyOptions } from './idempotency-cache.js';
 import { InflightTracker } from './inflight-tracker.js';
@@ -218,6 +219,9 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       }),
     );
   }
+  // Without tokens, what a browser sends on behalf of another site's page is refused (with them,
+  // a browser never sends the token on its own).
+  if (!options.auth) app.use(crossSiteGuard(options.cors));
   app.get('/health', (c) => c.json({ status: 'ok' }));
   const maxBody = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const streamedBodyLimit = bodyLimit({

@@ -49,6 +49,42 @@ function refuseOpenBinding(host: string): never {
   );
 }
 
+/** The name of a `Host` header without its port (`[::1]:80` → `[::1]`). */
+function hostName(host: string): string {
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.indexOf(':');
+  return colon < 0 ? host : host.slice(0, colon);
+}
+
+/**
+ * Whether a request's `Host` is a loopback name: a server without tokens answers only those, so a
+ * web page cannot reach it through a name of its own that it made resolve to 127.0.0.1 (DNS
+ * rebinding). The last header seen is remembered: a client sends the same one every time.
+ */
+function loopbackHostCheck(): (host: string | undefined) => boolean {
+  let lastHost: string | undefined;
+  let lastAnswer = false;
+  return (host) => {
+    if (host === undefined) return false;
+    if (host !== lastHost) {
+      lastAnswer = isLoopbackHost(hostName(host));
+      lastHost = host;
+    }
+    return lastAnswer;
+  };
+}
+
+function foreignHostAnswer(host: string | undefined): Response {
+  const answer = errorAnswer(
+    new HttpError(
+      'forbidden',
+      `Refusing a request for host ${JSON.stringify(host ?? '')}: this server has no auth, so it answers only ` +
+        'requests made to a loopback name (localhost, 127.0.0.1, [::1]). Give it auth tokens to serve other names.',
+    ),
+  );
+  return Response.json(answer.body, { status: answer.status });
+}
+
 /** Serves `fetch` on Node's HTTP server, with the loopback rule and graceful shutdown. */
 export async function listen(deps: ListenDeps, options: ListenOptions = {}): Promise<ListeningServer> {
   const { port = 8000, host = '127.0.0.1', shutdownTimeoutMs = 30_000 } = options;
@@ -57,8 +93,13 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   }
   if (!deps.authConfigured && !isLoopbackHost(host)) refuseOpenBinding(host);
   let closing = false;
+  const isLoopbackName = deps.authConfigured ? undefined : loopbackHostCheck();
   const server = createAdaptorServer({
     fetch: (request: Request, env: unknown) => {
+      if (isLoopbackName !== undefined) {
+        const host = (env as { incoming?: IncomingMessage } | undefined)?.incoming?.headers.host;
+        if (!isLoopbackName(host)) return foreignHostAnswer(host);
+      }
       if (!closing) return deps.fetch(request, env);
       const answer = errorAnswer(
         new HttpError('unavailable', 'The server is shutting down: try again shortly'),
