@@ -8,6 +8,7 @@ export type {
   RemoteAddMemoryOptions,
   RemoteCallOptions,
   RemoteChatOptions,
+  RemoteListMemoriesOptions,
   RemoteSearchKnowledgeOptions,
   RemoteSearchMemoryOptions,
   RemoteSessionOptions,

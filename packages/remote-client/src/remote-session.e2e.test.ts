@@ -322,8 +322,16 @@ describe('RemoteSession against @sessions/remote-server: state, memory, knowledg
     const hits = await remote.searchMemory('technical explanations preferences');
     expect(hits[0]?.text).toBe('User prefers technical explanations');
     expect(await remote.searchMemory('meeting friday', { type: 'long' })).toEqual([]);
+    expect((await remote.listMemories()).map((m) => m.text)).toEqual([
+      'User prefers technical explanations',
+      'Meeting moved to Friday',
+    ]);
+    expect((await remote.listMemories({ type: 'short' })).map((m) => m.text)).toEqual([
+      'Meeting moved to Friday',
+    ]);
     expect(await remote.clearMemory('short')).toBe(1);
     expect(await remote.clearMemory()).toBe(1);
+    expect(await remote.listMemories()).toEqual([]);
   });
 
   it('addKnowledge of text, of a local file (uploaded, never its path), searchKnowledge', async () => {
@@ -345,6 +353,13 @@ describe('RemoteSession against @sessions/remote-server: state, memory, knowledg
     }
     const results = await remote.searchKnowledge('efficiency improvements', { limit: 5 });
     expect(results.map((hit) => hit.source).sort()).toEqual(['research_paper.md', 'text']);
+
+    const documents = await remote.listKnowledge();
+    expect(documents.map((doc) => doc.source).sort()).toEqual(['research_paper.md', 'text']);
+    await remote.removeKnowledge('paper');
+    expect((await remote.listKnowledge()).map((doc) => doc.id)).not.toContain('paper');
+    expect((await caught(remote.removeKnowledge('paper'))).name).toBe('NotFoundError');
+    expect((await caught(remote.removeKnowledge(''))).code).toBe('invalid_input');
   });
 
   it('delete() removes the session', async () => {

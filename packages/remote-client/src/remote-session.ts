@@ -68,6 +68,11 @@ export interface RemoteSearchMemoryOptions extends RemoteCallOptions {
   type?: MemoryType;
 }
 
+export interface RemoteListMemoriesOptions extends RemoteCallOptions {
+  /** Only memories of this type. */
+  type?: MemoryType;
+}
+
 export interface RemoteSearchKnowledgeOptions extends RemoteCallOptions {
   /** Default 5 (decided by the server). */
   limit?: number;
@@ -318,6 +323,18 @@ export class RemoteSession {
     return readResults<MemoryHit>(response, url);
   }
 
+  /** The memories this session sees (its own, its user's, shared ones), oldest first. */
+  async listMemories(options: RemoteListMemoriesOptions = {}): Promise<MemoryRecord[]> {
+    const url = this.#sessionRoute('listMemories', 'memory');
+    const { type, signal } = options;
+    const response = await this.#send('GET', url, {
+      ...(type !== undefined && { searchParams: { type } }),
+      retry: 'idempotent',
+      signal,
+    });
+    return readList<MemoryRecord>(response, url, 'memories');
+  }
+
   /** Removes this session's memories (only those of `type` when given); returns how many. */
   async clearMemory(type?: MemoryType, options: RemoteCallOptions = {}): Promise<number> {
     const url = this.#sessionRoute('clearMemory', 'memory');
@@ -381,6 +398,22 @@ export class RemoteSession {
       signal: options.signal,
     });
     return readResults<KnowledgeHit>(response, url);
+  }
+
+  /** The documents of the session's knowledge. */
+  async listKnowledge(options: RemoteCallOptions = {}): Promise<KnowledgeDocument[]> {
+    const url = this.#sessionRoute('listKnowledge', 'knowledge');
+    const response = await this.#send('GET', url, { retry: 'idempotent', signal: options.signal });
+    return readList<KnowledgeDocument>(response, url, 'documents');
+  }
+
+  /** Removes a document from the session's knowledge; `NotFoundError` when it is not there. */
+  async removeKnowledge(documentId: string, options: RemoteCallOptions = {}): Promise<void> {
+    if (typeof documentId !== 'string' || documentId === '') {
+      throw new InvalidInputError('removeKnowledge(documentId) takes a document id');
+    }
+    const url = this.#sessionRoute('removeKnowledge', 'knowledge', documentId);
+    await this.#send('DELETE', url, { retry: 'idempotent', signal: options.signal });
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -692,6 +725,14 @@ function parseData(data: string, url: string): unknown {
 }
 
 /** A search answer: `{ results: [...] }` or a bare array. */
+/** The list under `key` of a JSON answer (`{ memories: [...] }`). */
+async function readList<T>(response: Response, url: string, key: string): Promise<T[]> {
+  const body = await readJson<Record<string, unknown> | null>(response, url);
+  const list = body?.[key];
+  if (!Array.isArray(list)) throw protocolError(url, `an answer without a "${key}" list`);
+  return list as T[];
+}
+
 async function readResults<T>(response: Response, url: string): Promise<T[]> {
   const body = await readJson<unknown>(response, url);
   const results = Array.isArray(body) ? body : (body as { results?: unknown } | null)?.results;
