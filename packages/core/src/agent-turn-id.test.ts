@@ -172,6 +172,31 @@ describe.each(stores)('a retried turn id on $name', ({ make }) => {
     expect(model.requests).toHaveLength(1);
   });
 
+  it('answers a concurrent retry through middleware that changes the message differently each run', async () => {
+    const store = make();
+    let runs = 0;
+    const numbered: Middleware = (turn, next) => {
+      turn.message = `[${++runs}] ${turn.message}`;
+      return next();
+    };
+    const first = new Session({
+      sessionId: 's',
+      store,
+      model: new ScriptedModel().reply('answer #1'),
+      middleware: [numbered],
+    });
+    const second = new Session({
+      sessionId: 's',
+      store,
+      model: new ScriptedModel().reply('answer #2'),
+      middleware: [numbered],
+    });
+    await second.refresh(); // loaded before the first stored the turn
+    await first.Agent({ name: 'A' }).chat('hello', { turnId: 't1' });
+    expect(await second.Agent({ name: 'A' }).chat('hello', { turnId: 't1' })).toBe('answer #1');
+    expect((await store.load('s'))!.messages.map((m) => m.content)).toEqual(['[1] hello', 'answer #1']);
+  });
+
   it('does not call onReplay for a turn it stored itself', async () => {
     const store = make();
     const session = new Session({ sessionId: 's', store, model: new ScriptedModel().reply('fresh') });

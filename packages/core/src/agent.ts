@@ -283,8 +283,9 @@ export class Agent {
       // The store kept an earlier run of this turn id (stored while this one ran): that run's reply
       // is the answer.
       const kept = session.storedTurn(turnId) ?? { reply: appended.earlier, message: undefined };
-      // Both runs went through the same middleware: what they stored compares as it is.
-      return this.#replayed(turn, turnId, kept, sent, options, undefined);
+      // Compared only when neither run's middleware changed the message (it need not do the same twice).
+      const compare = kept.reply.metadata?.turnRewritten === true || sent !== message ? undefined : message;
+      return this.#replayed(turn, turnId, kept, compare, options, undefined);
     }
     if (this.#options.remember) await this.#remember(sent, result.content, turn.signal);
     return { turn, produced, result };

@@ -76,6 +76,8 @@ describe('a signal given as a function (ChatOptions.signal)', () => {
     await new Session({ model }).Agent({ name: 'A' }).chat('hi', { signal: source });
     expect(model.requests[0]?.signal).toBe(controller.signal);
     expect(made()).toBe(1);
+    // To a test or a log the request looks like any other: its messages and its signal, nothing of the turn.
+    expect(model.requests[0]).toEqual({ messages: model.requests[0]!.messages, signal: controller.signal });
   });
 
   it('cancels the turn when aborted before the model reads it: nothing is stored', async () => {
