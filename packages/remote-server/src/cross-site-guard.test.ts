@@ -1,5 +1,7 @@
 import { request as httpRequest } from 'node:http';
+import { MemorySessionStore } from '@sessions/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createAgentServer } from './agent-server.js';
 import { type Harness, jsonOf, startHarness } from './server-harness.test-helper.js';
 
 let harness: Harness | undefined;
@@ -61,12 +63,56 @@ describe('a server without auth, against web pages of other sites', () => {
     expect(own.status).toBe(200);
   });
 
-  it('lets the origins of its cors option write', async () => {
+  it('lets the origins of its cors option write: a list, or what a function echoes back', async () => {
     harness = await startHarness({ cors: { origin: ['http://app.example'] } });
     const allowed = await harness.agent({ message: 'Hi' }, { headers: { origin: 'http://app.example' } });
     expect(allowed.status).toBe(200);
     const other = await harness.agent({ message: 'Hi' }, { headers: { origin: 'http://other.example' } });
     expect(other.status).toBe(403);
+    await harness.close();
+    // hono's documented pattern: a fallback origin for the others, which does not let them in.
+    harness = await startHarness({
+      cors: { origin: (origin) => (origin.endsWith('.app.example') ? origin : 'https://app.example') },
+    });
+    const sub = await harness.agent({ message: 'Hi' }, { headers: { origin: 'https://eu.app.example' } });
+    expect(sub.status).toBe(200);
+    const forged = await harness.request('/agent', {
+      method: 'POST',
+      headers: { origin: 'http://attacker.example', 'content-type': 'text/plain' },
+      body: planted,
+    });
+    expect(forged.status).toBe(403);
+  });
+
+  it('served by another host (fetch): an Origin matching a name that is not loopback is not its own', async () => {
+    const model = {
+      generate: async () => ({ content: 'ok' }),
+      async *stream() {
+        yield { type: 'done' as const, response: { content: 'ok' } };
+      },
+    };
+    const server = createAgentServer({
+      agent: { name: 'A' },
+      model,
+      store: new MemorySessionStore(),
+      logger: false,
+    });
+    const rebound = await server.fetch(
+      new Request('http://attacker.example:8000/agent', {
+        method: 'POST',
+        headers: { origin: 'http://attacker.example:8000', 'content-type': 'text/plain' },
+        body: planted,
+      }),
+    );
+    expect(rebound.status).toBe(403);
+    const local = await server.fetch(
+      new Request('http://localhost:8000/agent', {
+        method: 'POST',
+        headers: { origin: 'http://localhost:8000', 'content-type': 'application/json' },
+        body: planted,
+      }),
+    );
+    expect(local.status).toBe(200);
   });
 
   it('answers only requests made to a loopback name, so DNS rebinding cannot reach it', async () => {

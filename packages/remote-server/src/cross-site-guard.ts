@@ -1,17 +1,31 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { CorsOptions } from './agent-server.js';
 import { HttpError } from './error-response.js';
+import { isLoopbackHost } from './loopback.js';
 import type { ServerEnv } from './server-env.js';
 
 const SAFE_METHOD = /^(?:GET|HEAD|OPTIONS)$/;
 
-/** Whether the server's CORS options let a page of `origin` call it. */
+/**
+ * Whether the server's CORS options let a page of `origin` call it. A function allows what it
+ * echoes back (hono's `cors()` answers with what it returns, often a fallback origin for the rest).
+ */
 async function corsAllows(options: CorsOptions | undefined, origin: string, c: Context): Promise<boolean> {
   const allowed = options?.origin;
   if (allowed === undefined) return false;
   if (typeof allowed === 'string') return allowed === '*' || allowed === origin;
   if (Array.isArray(allowed)) return allowed.includes(origin);
-  return Boolean(await allowed(origin, c));
+  const echoed = await allowed(origin, c);
+  return echoed === origin || echoed === '*';
+}
+
+/**
+ * Whether `origin` is the server's own: the request's origin, and only when that names a loopback
+ * host (a page that made its own name resolve to 127.0.0.1, DNS rebinding, would be "its own" too).
+ */
+function isOwnOrigin(origin: string, c: Context): boolean {
+  const url = new URL(c.req.url);
+  return origin === url.origin && isLoopbackHost(url.hostname);
 }
 
 /**
@@ -26,7 +40,7 @@ export function crossSiteGuard(options: CorsOptions | undefined): MiddlewareHand
     if (SAFE_METHOD.test(c.req.method)) return next();
     const origin = c.req.header('origin');
     if (origin !== undefined) {
-      if (origin !== new URL(c.req.url).origin && !(await corsAllows(options, origin, c))) {
+      if (!isOwnOrigin(origin, c) && !(await corsAllows(options, origin, c))) {
         throw new HttpError(
           'forbidden',
           `Refusing a request a web page of ${origin} made: this server has no auth, so only its own ` +
