@@ -54,6 +54,18 @@ describe('Memory persistence', () => {
     await second.close();
   });
 
+  it('lists memories of one time in the order they were added, from any scope', async () => {
+    const memory = new Memory();
+    const at = '2026-01-01T00:00:00.000Z';
+    await memory.add({ text: 'user fact first', createdAt: at }, { userId: 'u' });
+    await memory.add({ text: 'shared second', createdAt: at });
+    await memory.add({ text: 'session third', createdAt: at }, { userId: 'u', sessionId: 's' });
+    const order = ['user fact first', 'shared second', 'session third'];
+    expect((await memory.list({ userId: 'u', sessionId: 's' })).map((m) => m.text)).toEqual(order);
+    expect((await memory.list({ userId: 'u' })).map((m) => m.text)).toEqual(order);
+    await memory.close();
+  });
+
   it('lists what a session sees from a new instance on the same path', async () => {
     const path = await tempDir();
     const first = new Memory({ path });

@@ -13,8 +13,12 @@ function bucketOf(scope: Scope): string {
  */
 export class ScopeIndex {
   readonly #buckets = new Map<string, Set<string>>();
+  /** The order memories were added in, so candidates come out as a scan of every memory would. */
+  readonly #order = new Map<string, number>();
+  #added = 0;
 
   add(id: string, scope: Scope): void {
+    if (!this.#order.has(id)) this.#order.set(id, this.#added++);
     const key = bucketOf(scope);
     let ids = this.#buckets.get(key);
     if (ids === undefined) {
@@ -25,6 +29,7 @@ export class ScopeIndex {
   }
 
   remove(id: string, scope: Scope): void {
+    this.#order.delete(id);
     const key = bucketOf(scope);
     const ids = this.#buckets.get(key);
     if (ids === undefined) return;
@@ -33,8 +38,9 @@ export class ScopeIndex {
   }
 
   /**
-   * The ids that may be visible from `query` (a superset: check each), or `undefined` when any
-   * memory may be (a query without both a session and a user sees across sessions or users).
+   * The ids that may be visible from `query` (a superset: check each), in the order they were
+   * added; `undefined` when any memory may be (a query without both a session and a user sees
+   * across sessions or users).
    */
   candidates(query: Scope): string[] | undefined {
     if (query.sessionId === undefined || query.userId === undefined) return undefined;
@@ -43,6 +49,7 @@ export class ScopeIndex {
       const bucket = this.#buckets.get(key);
       if (bucket !== undefined) for (const id of bucket) ids.push(id);
     }
-    return ids;
+    const order = this.#order;
+    return ids.sort((a, b) => order.get(a)! - order.get(b)!);
   }
 }
