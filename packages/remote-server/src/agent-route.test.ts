@@ -269,6 +269,19 @@ describe('POST /agent', () => {
     expect(harness.fake.chatRequests()).toHaveLength(1);
   });
 
+  it('tells a retry from another request under one key for long messages too (kept as a hash)', async () => {
+    harness = await startHarness();
+    const headers = { 'idempotency-key': 'long-one' };
+    const long = 'a long question '.repeat(60);
+    const first = await harness.agent({ message: long, session_id: 'lq' }, { headers });
+    const again = await harness.agent({ message: long, session_id: 'lq' }, { headers });
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const other = await harness.agent({ message: `${long}!`, session_id: 'lq' }, { headers });
+    expect(other.status).toBe(409);
+    expect(harness.fake.chatRequests()).toHaveLength(1);
+  });
+
   it('replays a kept answer to a streaming retry as one delta and done', async () => {
     harness = await startHarness();
     harness.fake.reply('Kept answer');

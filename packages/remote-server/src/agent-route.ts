@@ -28,9 +28,15 @@ function idempotencyKeyOf(c: ServerContext): string | undefined {
   return key;
 }
 
+/** Longest request kept as it is for the idempotency check; a longer one is kept as its SHA-256. */
+const PLAIN_FINGERPRINT = 512;
+
+/** What a keyed request asked, to tell a retry from another request under the same key. */
 function fingerprint(request: AgentRequest): string {
   const asked = JSON.stringify([request.message, request.sessionId ?? null, request.userId ?? null]);
-  return sha256(asked, 'base64url');
+  // Most messages are short: compared as they are (a hash per request cost more than the turn's
+  // store append); long ones are hashed, so the cache holds at most ~0.5 KB per key.
+  return asked.length <= PLAIN_FINGERPRINT ? `=${asked}` : `#${sha256(asked, 'base64url')}`;
 }
 
 interface AnswerOptions {
