@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SessionsError } from '@sessions/core';
+import { SUPPORTED_EXTENSIONS } from '@sessions/knowledge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileToUpload, isHttpUrl, looksLikeFileName } from './knowledge-upload.js';
 
@@ -79,5 +80,13 @@ describe('fileToUpload', () => {
     expect(await codeOf(fileToUpload({ url: 'https://example.com/' } as unknown as { path: string }))).toBe(
       'invalid_input',
     );
+  });
+});
+
+describe('the file types a client uploads', () => {
+  it('are the ones @sessions/knowledge reads (its list is copied, not imported, to keep its parsers out)', () => {
+    for (const extension of SUPPORTED_EXTENSIONS)
+      expect(looksLikeFileName(`report${extension}`), extension).toBe(true);
+    expect(looksLikeFileName('report.exe')).toBe(false);
   });
 });

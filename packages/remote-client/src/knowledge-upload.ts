@@ -20,7 +20,7 @@ export interface KnowledgeUpload {
 
 /**
  * The extensions `@sessions/knowledge` reads (its `SUPPORTED_EXTENSIONS`); a copy, because that
- * package brings PDF and Word parsers a client should not install.
+ * package brings PDF and Word parsers a client should not install (a test keeps the two the same).
  */
 const FILE_EXTENSIONS: ReadonlySet<string> = new Set([
   '.txt',
