@@ -5,8 +5,7 @@ import { MemorySessionStore } from '@sessions/core';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAgentServer } from './agent-server.js';
-import { type Harness, jsonOf, startHarness } from './server-harness.test-helper.js';
-import type { ServerLogger } from './server-logger.js';
+import { captureLogger, type Harness, jsonOf, startHarness } from './server-harness.test-helper.js';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -21,21 +20,6 @@ const instantModel = {
     yield { type: 'done' as const, response: { content: 'instant' } };
   },
 };
-
-interface Line {
-  level: string;
-  fields: Record<string, unknown>;
-  message: string;
-}
-
-function captureLogger(): { logger: ServerLogger; lines: Line[] } {
-  const lines: Line[] = [];
-  const at =
-    (level: string) =>
-    (fields: Record<string, unknown>, message: string): void =>
-      void lines.push({ level, fields, message });
-  return { logger: { info: at('info'), warn: at('warn'), error: at('error') }, lines };
-}
 
 describe('createAgentServer', () => {
   it('serves through fetch alone, for hosts other than Node', async () => {

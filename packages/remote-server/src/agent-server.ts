@@ -26,6 +26,7 @@ import { knowledgeRoutes } from './knowledge-routes.js';
 import { type ListeningServer, type ListenOptions, listen } from './listen.js';
 import { memoryRoutes } from './memory-routes.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limiter.js';
+import { requestIdOf } from './request-id.js';
 import { hasRequestId, type RouteDeps, type ServerEnv } from './server-env.js';
 import { flushLogger, type ServerLogger, serverLogger } from './server-logger.js';
 import { type KnowledgeFactory, type MemoryFactory, SessionAccess } from './session-access.js';
@@ -88,13 +89,6 @@ export interface AgentServer {
   app: Hono<ServerEnv>;
   /** Listens on Node's HTTP server. Default `127.0.0.1:8000`. */
   listen(options?: ListenOptions): Promise<ListeningServer>;
-}
-
-const REQUEST_ID = /^[\w\-=]{1,255}$/;
-
-/** The client's `X-Request-Id` when usable (1-255 of `[A-Za-z0-9_=-]`), else a new UUID. */
-function requestIdOf(given: string | undefined): string {
-  return given !== undefined && REQUEST_ID.test(given) ? given : crypto.randomUUID();
 }
 
 /** 10 MiB. */
@@ -320,6 +314,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
           tracker,
           authConfigured: authenticate !== undefined,
           flushLogs: () => flushLogger(log),
+          onForeignHost: (fields) => log.info(fields, 'request refused'),
         },
         listenOptions,
       ),

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { MemorySessionStore } from '@sessions/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAgentServer } from './agent-server.js';
-import { type Harness, jsonOf, startHarness } from './server-harness.test-helper.js';
+import { captureLogger, type Harness, jsonOf, startHarness } from './server-harness.test-helper.js';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -116,7 +116,8 @@ describe('a server without auth, against web pages of other sites', () => {
   });
 
   it('answers only requests made to a loopback name, so DNS rebinding cannot reach it', async () => {
-    harness = await startHarness();
+    const { logger, lines } = captureLogger();
+    harness = await startHarness({ logger });
     const port = new URL(harness.url).port;
     const rebound = await rawPost(
       harness.url,
@@ -129,7 +130,13 @@ describe('a server without auth, against web pages of other sites', () => {
       planted,
     );
     expect(rebound.status).toBe(403);
-    expect(JSON.parse(rebound.body).error.message).toContain('loopback name');
+    const refusal = JSON.parse(rebound.body).error;
+    expect(refusal.message).toContain('loopback name');
+    // Logged like every refusal, under the request id the answer carries.
+    expect(lines.find((line) => line.fields.reqId === refusal.request_id)).toMatchObject({
+      message: 'request refused',
+      fields: { code: 'forbidden', status: 403, host: `attacker.example:${port}`, path: '/agent' },
+    });
     expect((await harness.call('/sessions/victim')).status).toBe(404);
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, 'LOCALHOST']) {
       const answer = await rawPost(

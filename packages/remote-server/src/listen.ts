@@ -5,6 +5,7 @@ import { InvalidInputError } from '@sessions/core';
 import { errorAnswer, HttpError } from './error-response.js';
 import type { InflightTracker } from './inflight-tracker.js';
 import { isLoopbackHost } from './loopback.js';
+import { requestIdOf } from './request-id.js';
 
 export interface ListenOptions {
   /** Default 8000; 0 picks a free port (read it from `url`). */
@@ -38,6 +39,8 @@ export interface ListenDeps {
   authConfigured: boolean;
   /** Writes out buffered log lines; called last when the server closes. */
   flushLogs?: () => Promise<void>;
+  /** Logs a request refused for its `Host` (a server without tokens answers loopback names only). */
+  onForeignHost?: (fields: Record<string, unknown>) => void;
 }
 
 function refuseOpenBinding(host: string): never {
@@ -74,15 +77,25 @@ function loopbackHostCheck(): (host: string | undefined) => boolean {
   };
 }
 
-function foreignHostAnswer(host: string | undefined): Response {
+function foreignHostAnswer(incoming: IncomingMessage | undefined, deps: ListenDeps): Response {
+  const host = incoming?.headers.host;
+  const requestId = requestIdOf(incoming?.headers['x-request-id'] as string | undefined);
   const answer = errorAnswer(
     new HttpError(
       'forbidden',
       `Refusing a request for host ${JSON.stringify(host ?? '')}: this server has no auth, so it answers only ` +
         'requests made to a loopback name (localhost, 127.0.0.1, [::1]). Give it auth tokens to serve other names.',
     ),
+    requestId,
   );
-  return Response.json(answer.body, { status: answer.status });
+  deps.onForeignHost?.({
+    reqId: requestId,
+    code: answer.body.error.code,
+    status: answer.status,
+    host,
+    path: incoming?.url,
+  });
+  return Response.json(answer.body, { status: answer.status, headers: { 'x-request-id': requestId } });
 }
 
 /** Serves `fetch` on Node's HTTP server, with the loopback rule and graceful shutdown. */
@@ -97,8 +110,8 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   const server = createAdaptorServer({
     fetch: (request: Request, env: unknown) => {
       if (isLoopbackName !== undefined) {
-        const host = (env as { incoming?: IncomingMessage } | undefined)?.incoming?.headers.host;
-        if (!isLoopbackName(host)) return foreignHostAnswer(host);
+        const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
+        if (!isLoopbackName(incoming?.headers.host)) return foreignHostAnswer(incoming, deps);
       }
       if (!closing) return deps.fetch(request, env);
       const answer = errorAnswer(

@@ -3,6 +3,7 @@ import { OpenAIChatModel } from '@sessions/openai';
 import { type FakeOpenAI, startFakeOpenAI } from '@sessions/testing';
 import { type AgentServer, type AgentServerOptions, createAgentServer } from './agent-server.js';
 import type { ListeningServer } from './listen.js';
+import type { ServerLogger } from './server-logger.js';
 
 /** A real server on an ephemeral 127.0.0.1 port, with the fake OpenAI server behind it. */
 export interface Harness {
@@ -126,4 +127,20 @@ export function parseEvents(text: string): SseEvent[] {
       }
       return { event, data: JSON.parse(data.join('\n')) };
     });
+}
+
+export interface LogLine {
+  level: string;
+  fields: Record<string, unknown>;
+  message: string;
+}
+
+/** A logger that keeps every line it is given. */
+export function captureLogger(): { logger: ServerLogger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at =
+    (level: string) =>
+    (fields: Record<string, unknown>, message: string): void =>
+      void lines.push({ level, fields, message });
+  return { logger: { info: at('info'), warn: at('warn'), error: at('error') }, lines };
 }
