@@ -235,11 +235,7 @@ export class Agent {
       // A retry of a turn the history already holds (stored by another `Session`, another
       // process, or before a restart): its stored reply is the answer; nothing runs again.
       const kept = session.storedTurn(turnId);
-      // Unless middleware changed what it stored, the stored message is this one (else the id was reused).
-      if (kept !== undefined) {
-        const compare = kept.reply.metadata?.turnRewritten === true ? undefined : message;
-        return this.#replayed(turn, turnId, kept, compare, options, onDelta);
-      }
+      if (kept !== undefined) return this.#replayed(turn, turnId, kept, message, false, options, onDelta);
     }
     let produced: Message[] = [];
     let sent = message;
@@ -283,9 +279,7 @@ export class Agent {
       // The store kept an earlier run of this turn id (stored while this one ran): that run's reply
       // is the answer.
       const kept = session.storedTurn(turnId) ?? { reply: appended.earlier, message: undefined };
-      // Compared only when neither run's middleware changed the message (it need not do the same twice).
-      const compare = kept.reply.metadata?.turnRewritten === true || sent !== message ? undefined : message;
-      return this.#replayed(turn, turnId, kept, compare, options, undefined);
+      return this.#replayed(turn, turnId, kept, message, sent !== message, options, undefined);
     }
     if (this.#options.remember) await this.#remember(sent, result.content, turn.signal);
     return { turn, produced, result };
@@ -293,20 +287,23 @@ export class Agent {
 
   /**
    * The run of a turn answered by the turn stored under its turn id: `onReplay`, and one delta when
-   * streaming. `ConflictError` when the stored turn's user message is not `sent` (the turn id was
-   * reused for another message); `sent` undefined: not compared.
+   * streaming. `ConflictError` when the stored turn asked another `message` (the turn id was reused
+   * for another message); not compared when middleware changed the message, in the stored run or in
+   * this one (`rewritten`), as it need not do the same twice.
    */
   #replayed(
     turn: TurnContext,
     turnId: string,
     stored: { reply: Message; message: Message | undefined },
-    sent: string | undefined,
+    message: string,
+    rewritten: boolean,
     options: ChatOptions,
     onDelta: ((delta: string) => void) | undefined,
   ): TurnRun {
     const kept = stored.reply;
     const asked = stored.message?.content;
-    if (sent !== undefined && asked !== undefined && asked !== sent) {
+    const comparable = !rewritten && kept.metadata?.turnRewritten !== true && asked !== undefined;
+    if (comparable && asked !== message) {
       throw new ConflictError(
         `Turn id ${JSON.stringify(turnId)} was used for another message: a new turn needs a new turn id (Idempotency-Key)`,
       );
