@@ -320,7 +320,7 @@ export class RemoteSession {
     if (limit !== undefined) searchParams.limit = String(limit);
     if (type !== undefined) searchParams.type = type;
     const response = await this.#send('GET', url, { searchParams, retry: 'idempotent', signal });
-    return readResults<MemoryHit>(response, url);
+    return readList<MemoryHit>(response, url, 'results');
   }
 
   /** The memories this session sees (its own, its user's, shared ones), oldest first. */
@@ -397,7 +397,7 @@ export class RemoteSession {
       retry: 'idempotent',
       signal: options.signal,
     });
-    return readResults<KnowledgeHit>(response, url);
+    return readList<KnowledgeHit>(response, url, 'results');
   }
 
   /** The documents of the session's knowledge. */
@@ -725,19 +725,12 @@ function parseData(data: string, url: string): unknown {
 }
 
 /** A search answer: `{ results: [...] }` or a bare array. */
-/** The list under `key` of a JSON answer (`{ memories: [...] }`). */
+/** The list under `key` of a JSON answer (`{ results: [...] }`), or the answer itself when it is a list. */
 async function readList<T>(response: Response, url: string, key: string): Promise<T[]> {
-  const body = await readJson<Record<string, unknown> | null>(response, url);
-  const list = body?.[key];
+  const body = await readJson<unknown>(response, url);
+  const list = Array.isArray(body) ? body : (body as Record<string, unknown> | null)?.[key];
   if (!Array.isArray(list)) throw protocolError(url, `an answer without a "${key}" list`);
   return list as T[];
-}
-
-async function readResults<T>(response: Response, url: string): Promise<T[]> {
-  const body = await readJson<unknown>(response, url);
-  const results = Array.isArray(body) ? body : (body as { results?: unknown } | null)?.results;
-  if (!Array.isArray(results)) throw protocolError(url, 'search results that are not a list');
-  return results as T[];
 }
 
 /** `GET /sessions/{id}` in either spelling (`sessionId` or the reference docs' `session_id`). */
