@@ -74,6 +74,18 @@ function appendChild(config: AppendChildConfig): Child {
   return run('append-child.mjs', [JSON.stringify(config)]);
 }
 
+/**
+ * Starts two children (configs `a` and `b`), lets both go at once when both are ready, and waits
+ * for both to exit with 0: the two processes then ran side by side.
+ */
+async function runPair<C>(start: (config: C) => Child, a: C, b: C): Promise<[Child, Child]> {
+  const pair: [Child, Child] = [start(a), start(b)];
+  await Promise.all(pair.map((child) => child.waitFor((l) => l.includes('ready'))));
+  for (const child of pair) child.process.stdin!.write('go\n');
+  for (const child of pair) expect(await child.exited).toBe(0);
+  return pair;
+}
+
 /** Runs a fixture script; with `fileSizeKiB`, under that file-size limit (`ulimit -f`: writes past it fail with EFBIG). */
 function run(script: string, args: string[], fileSizeKiB?: number): Child {
   const command = [process.execPath, join(fixtures, script), ...args];
@@ -283,13 +295,7 @@ describe('FsSessionStore across processes', () => {
           wave,
           store: { lockHoldMs },
         };
-        const a = appendChild({ ...common, prefix: 'a' });
-        const b = appendChild({ ...common, prefix: 'b' });
-        await Promise.all([a.waitFor((l) => l.includes('ready')), b.waitFor((l) => l.includes('ready'))]);
-        a.process.stdin!.write('go\n');
-        b.process.stdin!.write('go\n');
-        expect(await a.exited).toBe(0);
-        expect(await b.exited).toBe(0);
+        const [a, b] = await runPair(appendChild, { ...common, prefix: 'a' }, { ...common, prefix: 'b' });
 
         const ackA = acks(a.lines);
         const ackB = acks(b.lines);
@@ -368,13 +374,7 @@ describe('FsSessionStore across processes', () => {
       keyed: true,
       store: { lockHoldMs: 0 },
     };
-    const a = appendChild({ ...common, prefix: 'a' });
-    const b = appendChild({ ...common, prefix: 'b' });
-    await Promise.all([a.waitFor((l) => l.includes('ready')), b.waitFor((l) => l.includes('ready'))]);
-    a.process.stdin!.write('go\n');
-    b.process.stdin!.write('go\n');
-    expect(await a.exited).toBe(0);
-    expect(await b.exited).toBe(0);
+    const [a, b] = await runPair(appendChild, { ...common, prefix: 'a' }, { ...common, prefix: 'b' });
 
     const ids = (await new FsSessionStore({ root }).load('keyed'))!.messages.map((m) => m.id);
     expect(ids).toHaveLength(100);
@@ -396,13 +396,11 @@ describe('FsSessionStore across processes', () => {
     async ({ lockHoldMs, wave }) => {
       const root = await tempRoot();
       const common = { root, sessionId: 'counted', count: 100, wave, appendEvery: 5, store: { lockHoldMs } };
-      const a = run('update-state-child.mjs', [JSON.stringify({ ...common, prefix: 'a' })]);
-      const b = run('update-state-child.mjs', [JSON.stringify({ ...common, prefix: 'b' })]);
-      await Promise.all([a.waitFor((l) => l.includes('ready')), b.waitFor((l) => l.includes('ready'))]);
-      a.process.stdin!.write('go\n');
-      b.process.stdin!.write('go\n');
-      expect(await a.exited).toBe(0);
-      expect(await b.exited).toBe(0);
+      const [a, b] = await runPair(
+        (config: object) => run('update-state-child.mjs', [JSON.stringify(config)]),
+        { ...common, prefix: 'a' },
+        { ...common, prefix: 'b' },
+      );
       const written = (lines: string[]): number[] => lines.filter((line) => /^\d+$/.test(line)).map(Number);
       // Every increment saw the one before it, whichever process wrote that: 1..200, each once.
       const all = [...written(a.lines), ...written(b.lines)].sort((x, y) => x - y);
