@@ -16,6 +16,11 @@ const stores: Array<{ name: string; make: () => SessionStore }> = [
 
 const usage = { inputTokens: 7, outputTokens: 3, totalTokens: 10 };
 
+/** What the store holds for session `s`, message by message. */
+async function storedContents(store: SessionStore): Promise<string[]> {
+  return (await store.load('s'))!.messages.map((m) => m.content);
+}
+
 async function collect(stream: AsyncIterable<StreamChunk>): Promise<string> {
   let text = '';
   for await (const chunk of stream) text += chunk.delta;
@@ -58,12 +63,7 @@ describe.each(stores)('a retried turn id on $name', ({ make }) => {
     expect(await second.Agent({ name: 'A' }).chat('once', { turnId: 't1' })).toBe('answer #1');
     // The history it loaded holds the turn: the model is not asked again.
     expect(secondModel.requests).toEqual([]);
-    expect((await store.load('s'))!.messages.map((m) => m.content)).toEqual([
-      'once',
-      'answer #1',
-      'later',
-      'echo: later',
-    ]);
+    expect(await storedContents(store)).toEqual(['once', 'answer #1', 'later', 'echo: later']);
   });
 
   it('tells a stream of the stored reply when it ends', async () => {
@@ -128,12 +128,7 @@ describe.each(stores)('a retried turn id on $name', ({ make }) => {
     expect(model.requests).toHaveLength(1);
     // Another turn id is a new turn.
     expect(await agent.chat('twice', { turnId: 't2' })).toBe('answer #2');
-    expect((await store.load('s'))!.messages.map((m) => m.content)).toEqual([
-      'once',
-      'answer #1',
-      'twice',
-      'answer #2',
-    ]);
+    expect(await storedContents(store)).toEqual(['once', 'answer #1', 'twice', 'answer #2']);
   });
 
   it('refuses a turn id reused for another message (ConflictError), found in the history or by the store', async () => {
@@ -150,7 +145,7 @@ describe.each(stores)('a retried turn id on $name', ({ make }) => {
     expect(model.requests).toEqual([]);
     const fromStore = late.Agent({ name: 'A' }).chat('Delete my account', { turnId: 't1' });
     await expect(fromStore).rejects.toMatchObject({ code: 'conflict' });
-    expect((await store.load('s'))!.messages.map((m) => m.content)).toEqual(['What is 2+2?', 'answer #1']);
+    expect(await storedContents(store)).toEqual(['What is 2+2?', 'answer #1']);
   });
 
   it('answers a retry of a turn whose message middleware changed (it cannot be compared)', async () => {
@@ -194,7 +189,7 @@ describe.each(stores)('a retried turn id on $name', ({ make }) => {
     await second.refresh(); // loaded before the first stored the turn
     await first.Agent({ name: 'A' }).chat('hello', { turnId: 't1' });
     expect(await second.Agent({ name: 'A' }).chat('hello', { turnId: 't1' })).toBe('answer #1');
-    expect((await store.load('s'))!.messages.map((m) => m.content)).toEqual(['[1] hello', 'answer #1']);
+    expect(await storedContents(store)).toEqual(['[1] hello', 'answer #1']);
   });
 
   it('does not call onReplay for a turn it stored itself', async () => {
