@@ -367,5 +367,30 @@ describe('RemoteSession against @sessions/remote-server: state, memory, knowledg
     await remote.chat('hi');
     await remote.delete();
     expect((await caught(remote.getContext())).name).toBe('NotFoundError');
+    expect((await caught(remote.delete())).name).toBe('NotFoundError');
+  });
+
+  it('delete() and removeKnowledge() whose answer was lost resolve when the retry finds it gone', async () => {
+    const remote = alice({ sessionId: 'lost_1' });
+    await remote.chat('hi');
+    await remote.addKnowledge('A note to remove', { id: 'note' });
+    const proxy = await startCuttingProxy({ host: '127.0.0.1', port: Number(new URL(url).port) });
+    try {
+      const cut = alice({ sessionId: 'lost_1', agentUrl: `${proxy.url}/agent` });
+      proxy.plan({ cut: 'on-answer' });
+      await cut.removeKnowledge('note');
+      proxy.plan({ cut: 'on-answer' });
+      await cut.delete();
+      const deletes = proxy.heads.filter((head) => head.startsWith('DELETE '));
+      expect(deletes.map((head) => head.slice(0, head.indexOf(' HTTP/')))).toEqual([
+        'DELETE /sessions/lost_1/knowledge/note',
+        'DELETE /sessions/lost_1/knowledge/note',
+        'DELETE /sessions/lost_1',
+        'DELETE /sessions/lost_1',
+      ]);
+    } finally {
+      await proxy.close();
+    }
+    expect((await caught(remote.getContext())).name).toBe('NotFoundError');
   });
 });

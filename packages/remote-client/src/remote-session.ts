@@ -91,7 +91,12 @@ interface AgentAnswer {
   session_id?: unknown;
 }
 
-type RetryKind = 'idempotent' | 'once';
+/**
+ * `idempotent`: retried on every retryable failure. `once`: after a network error only when the
+ * connection was refused (the server cannot have acted). `delete`: as `idempotent`, and a 404 after
+ * a retry that followed a network error means done (the lost attempt may have deleted it).
+ */
+type RetryKind = 'idempotent' | 'once' | 'delete';
 
 const DEFAULT_TIMEOUT = 30_000;
 const MESSAGES_PAGE = 200;
@@ -223,7 +228,7 @@ export class RemoteSession {
   /** Deletes the session, its history and state on the server (`DELETE /sessions/{id}`). */
   async delete(options: RemoteCallOptions = {}): Promise<void> {
     const url = this.#sessionRoute('delete');
-    await this.#send('DELETE', url, { retry: 'idempotent', signal: options.signal });
+    await this.#send('DELETE', url, { retry: 'delete', signal: options.signal });
   }
 
   // ---- state -------------------------------------------------------------------------------
@@ -413,7 +418,7 @@ export class RemoteSession {
       throw new InvalidInputError('removeKnowledge(documentId) takes a document id');
     }
     const url = this.#sessionRoute('removeKnowledge', 'knowledge', documentId);
-    await this.#send('DELETE', url, { retry: 'idempotent', signal: options.signal });
+    await this.#send('DELETE', url, { retry: 'delete', signal: options.signal });
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -593,9 +598,25 @@ export class RemoteSession {
       retry: this.#retryOptions(retry),
       signal: options.signal,
     };
+    // A delete retried after a network error may find its work done by the attempt whose answer
+    // was lost: its 404 is then the answer to the call, not an error.
+    let mayHaveActed = false;
+    if (retry === 'delete') {
+      kyOptions.hooks = {
+        beforeRetry: [
+          ({ error }) => {
+            if (!isHTTPError(error)) mayHaveActed = true;
+          },
+        ],
+      };
+    }
     try {
       return await this.#ky(url, kyOptions);
     } catch (error) {
+      if (mayHaveActed && isHTTPError(error) && error.response.status === 404) {
+        await error.response.body?.cancel();
+        return error.response;
+      }
       throw await this.#failure(error, method, url, options.signal);
     }
   }
