@@ -3,7 +3,6 @@ import {
   InvalidInputError,
   type Middleware,
   NotConfiguredError,
-  RateLimitError,
   type SessionStore,
 } from '@sessions/core';
 import { Hono } from 'hono';
@@ -25,9 +24,9 @@ import { InflightTracker } from './inflight-tracker.js';
 import { knowledgeRoutes } from './knowledge-routes.js';
 import { type ListeningServer, type ListenOptions, listen } from './listen.js';
 import { memoryRoutes } from './memory-routes.js';
-import { RateLimiter, type RateLimitOptions } from './rate-limiter.js';
+import { RateLimiter, type RateLimitOptions, takeOrRefuse } from './rate-limiter.js';
 import { requestIdOf } from './request-id.js';
-import { hasRequestId, type RouteDeps, type ServerEnv } from './server-env.js';
+import { clientAddress, hasRequestId, type RouteDeps, type ServerEnv } from './server-env.js';
 import { flushLogger, type ServerLogger, serverLogger } from './server-logger.js';
 import { type KnowledgeFactory, type MemoryFactory, SessionAccess } from './session-access.js';
 import { sessionRoutes } from './session-routes.js';
@@ -151,6 +150,8 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const logs = options.logger !== false;
   const authenticate = options.auth ? bearerAuthenticator(options.auth) : undefined;
   const limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
+  // Requests without a valid token, counted per client address (guessed tokens, floods of 401s).
+  const refusals = limiter && authenticate ? new RateLimiter(options.rateLimit!) : undefined;
   const access = new SessionAccess({
     store: options.store,
     model: options.model,
@@ -232,6 +233,16 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     if (authenticate) {
       const principal = authenticate(c.req.header('authorization'));
       if (principal === undefined) {
+        // Requests without a valid token count per client address: guessing tokens or flooding
+        // the log with refusals is rate limited like any principal's requests.
+        if (refusals) {
+          const address = clientAddress(c);
+          takeOrRefuse(
+            refusals,
+            address ?? '',
+            `from ${address ?? 'an unknown address'} without a valid token`,
+          );
+        }
         throw new HttpError(
           'unauthorized',
           'Missing or unknown bearer token: send Authorization: Bearer <token>',
@@ -242,13 +253,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     }
     if (limiter) {
       const principal = c.get('principal');
-      const decision = limiter.take(principal);
-      if (!decision.allowed) {
-        throw new RateLimitError(
-          `Too many requests for "${principal}": at most ${limiter.limit} per ${limiter.windowMs} ms; retry in ${decision.retryAfterMs} ms`,
-          { retryAfterMs: decision.retryAfterMs },
-        );
-      }
+      takeOrRefuse(limiter, principal, `for "${principal}"`);
     }
     const method = c.req.method;
     if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next();

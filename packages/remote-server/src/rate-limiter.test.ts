@@ -62,4 +62,22 @@ describe('rate limit over the wire', () => {
     expect((await harness.agent({ message: 'mine' }, { token: 'b' })).status).toBe(200);
     expect(harness.fake.chatRequests()).toHaveLength(2);
   });
+
+  it('counts requests without a valid token per client address: 401 up to the limit, then 429', async () => {
+    harness = await startHarness({
+      rateLimit: { limit: 2, windowMs: 60_000 },
+      auth: { tokens: { a: 'alice' } },
+    });
+    expect((await harness.agent({ message: '1' }, { token: 'guess-1' })).status).toBe(401);
+    expect((await harness.agent({ message: '2' })).status).toBe(401);
+    const refused = await harness.agent({ message: '3' }, { token: 'guess-3' });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('rate_limited');
+    expect(refused.body.error.message).toMatch(/^Too many requests from 127\.0\.0\.1 without a valid token/);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // A valid token is counted for its principal alone.
+    expect((await harness.agent({ message: 'mine' }, { token: 'a' })).status).toBe(200);
+    expect((await harness.agent({ message: 'mine too' }, { token: 'a' })).status).toBe(200);
+    expect(harness.fake.chatRequests()).toHaveLength(2);
+  });
 });

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '@sessions/core';
+import { InvalidInputError, RateLimitError } from '@sessions/core';
 
 export interface RateLimitOptions {
   /** Requests allowed per principal within any `windowMs`. */
@@ -73,4 +73,14 @@ export class RateLimiter {
     const oldest = Math.floor(time / this.windowMs) * this.windowMs - this.windowMs;
     for (const [key, window] of this.#windows) if (window.start < oldest) this.#windows.delete(key);
   }
+}
+
+/** Counts one request of `key`, or throws `RateLimitError` (429) naming `who` and when to retry. */
+export function takeOrRefuse(limiter: RateLimiter, key: string, who: string): void {
+  const decision = limiter.take(key);
+  if (decision.allowed) return;
+  throw new RateLimitError(
+    `Too many requests ${who}: at most ${limiter.limit} per ${limiter.windowMs} ms; retry in ${decision.retryAfterMs} ms`,
+    { retryAfterMs: decision.retryAfterMs },
+  );
 }

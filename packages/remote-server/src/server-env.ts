@@ -91,12 +91,18 @@ export function clientSignal(c: ServerContext): AbortSignal {
 export type ClientWatch = (onGone: (reason: unknown) => void) => () => void;
 
 interface NodeBindings {
+  incoming?: { socket?: { remoteAddress?: string } };
   outgoing?: {
     writableFinished: boolean;
     destroyed: boolean;
     once(event: 'close', listener: () => void): unknown;
     off(event: 'close', listener: () => void): unknown;
   };
+}
+
+/** The client's IP address on Node (`@hono/node-server` bindings); `undefined` on other hosts. */
+export function clientAddress(c: ServerContext): string | undefined {
+  return (c.env as NodeBindings | undefined)?.incoming?.socket?.remoteAddress;
 }
 
 /**
