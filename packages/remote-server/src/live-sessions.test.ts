@@ -305,7 +305,7 @@ describe('live sessions', () => {
     await expect(start({ liveSessions: 1.5 })).rejects.toMatchObject({ code: 'invalid_input' });
   });
 
-  it('a turn naming another user than the kept session’s runs as that user', async () => {
+  it('a turn naming another user than the session’s is refused with 409; its own user or none runs', async () => {
     const users: string[] = [];
     const spy: Middleware = async function spy(turn, next) {
       users.push(turn.userId);
@@ -314,11 +314,18 @@ describe('live sessions', () => {
     const harness = await start({ middleware: [spy] });
     await harness.agent({ message: 'hi', session_id: 'who', user_id: 'ada' });
     await harness.agent({ message: 'hi', session_id: 'who' });
-    await harness.agent({ message: 'hi', session_id: 'who', user_id: 'grace' });
+    const refused = await harness.agent({ message: 'hi', session_id: 'who', user_id: 'grace' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toEqual({
+      code: 'conflict',
+      message:
+        'Session "who" belongs to user "ada": a turn may not name another user_id ("grace"); start a new session for that user',
+      request_id: expect.any(String),
+    });
     await harness.agent({ message: 'hi', session_id: 'who', user_id: 'ada' });
     await harness.agent({ message: 'hi', session_id: 'who' });
-    expect(users).toEqual(['ada', 'ada', 'grace', 'ada', 'ada']);
-    expect((await harness.call('/sessions/who')).body.userId).toBe('ada');
+    expect(users).toEqual(['ada', 'ada', 'ada', 'ada']);
+    expect((await harness.call('/sessions/who')).body).toMatchObject({ userId: 'ada', messageCount: 8 });
   });
 
   it('evicts the least recently used sessions beyond liveSessions and still answers them', async () => {

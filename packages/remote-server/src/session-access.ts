@@ -1,5 +1,6 @@
 import {
   type ChatModel,
+  ConflictError,
   InvalidInputError,
   KeyedMutex,
   type KnowledgeBase,
@@ -334,8 +335,13 @@ export class SessionAccess {
     const view = loaded ?? new SessionView(this.#options.store, sessionId, { nothing: true });
     const stored = view.found !== undefined;
     const storedUser = view.storedUserId;
-    // A user id only when asked for one the stored session does not already have.
-    const userId = options.userId !== undefined && options.userId !== storedUser ? options.userId : undefined;
+    // A session has one user: a request may name it, or name the user of a session it creates.
+    if (stored && options.userId !== undefined && options.userId !== storedUser) {
+      throw new ConflictError(
+        `Session "${sessionId}" belongs to user ${JSON.stringify(storedUser)}: a turn may not name another user_id (${JSON.stringify(options.userId)}); start a new session for that user`,
+      );
+    }
+    const userId = stored ? undefined : options.userId;
     const session = new Session({
       sessionId,
       store: view,
