@@ -21,7 +21,10 @@ describe('RateLimiter', () => {
   it('computes a retry time after which a request is allowed', () => {
     let now = 5_000;
     const limiter = new RateLimiter({ limit: 4, windowMs: 1_000 }, () => now);
-    for (let i = 0; i < 4; i++) limiter.take('k');
+    for (const at of [5_000, 5_300, 5_600, 5_900]) {
+      now = at;
+      limiter.take('k');
+    }
     now = 6_100;
     const refused = limiter.take('k');
     expect(refused.allowed).toBe(false);
@@ -30,6 +33,22 @@ describe('RateLimiter', () => {
     expect(limiter.take('k').allowed).toBe(false);
     now += 1;
     expect(limiter.take('k').allowed).toBe(true);
+  });
+
+  it('lets a full limit through once a burst is more than a window ago', () => {
+    let now = 10_000;
+    const limiter = new RateLimiter({ limit: 3, windowMs: 2_000 }, () => now);
+    for (const at of [10_000, 10_050, 10_100]) {
+      now = at;
+      expect(limiter.take('k').allowed).toBe(true);
+    }
+    now = 12_050; // the next fixed window; the burst is still within the last 2 s
+    const refused = limiter.take('k');
+    expect(refused).toEqual({ allowed: false, retryAfterMs: 51 });
+    now = 12_100;
+    expect(limiter.take('k').allowed).toBe(false);
+    now = 12_101; // the whole burst is more than 2 s ago
+    expect([1, 2, 3, 4].map(() => limiter.take('k').allowed)).toEqual([true, true, true, false]);
   });
 
   it('refuses bad options', () => {

@@ -10,16 +10,28 @@ export interface RateLimitOptions {
 /** What `RateLimiter.take` answers: allowed, or refused with the time until a request is allowed again. */
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
 
+interface Counts {
+  /** Start of the current fixed window. */
+  start: number;
+  /** Requests counted in it, and when the last of them came. */
+  count: number;
+  last: number;
+  /** The same for the window before. */
+  previous: number;
+  previousLast: number;
+}
+
 /**
  * A sliding-window counter per key, in this process: the count of the current fixed window plus the
- * previous window's count weighted by how much of it still overlaps the sliding window. Constant
- * memory per key, and keys idle for two windows are dropped.
+ * previous window's count weighted by how much of it still overlaps the sliding window — or nothing
+ * of it once its last request is older than the sliding window. Constant memory per key, and keys
+ * idle for two windows are dropped.
  */
 export class RateLimiter {
   readonly limit: number;
   readonly windowMs: number;
   readonly #now: () => number;
-  readonly #windows = new Map<string, { start: number; count: number; previous: number }>();
+  readonly #windows = new Map<string, Counts>();
   #nextSweep: number;
 
   constructor(options: RateLimitOptions, now: () => number = Date.now) {
@@ -43,28 +55,34 @@ export class RateLimiter {
     const start = Math.floor(time / this.windowMs) * this.windowMs;
     let window = this.#windows.get(key);
     if (!window || window.start < start - this.windowMs) {
-      window = { start, count: 0, previous: 0 };
+      window = { start, count: 0, last: 0, previous: 0, previousLast: 0 };
       this.#windows.set(key, window);
     } else if (window.start < start) {
       window.previous = window.count;
+      window.previousLast = window.last;
       window.count = 0;
       window.start = start;
     }
+    // The previous window's requests all came by `previousLast`: none is in the sliding window
+    // once that is more than a window ago (a burst at its start does not weigh on the next one).
+    const previous = window.previousLast >= time - this.windowMs ? window.previous : 0;
     const overlap = 1 - (time - start) / this.windowMs;
-    const used = window.count + window.previous * overlap;
+    const used = window.count + previous * overlap;
     if (used + 1 > this.limit) {
-      // When the previous window's weight has shrunk enough, or (if the current window alone is
-      // full) when the next window starts.
-      const retryAfterMs =
-        window.count + 1 > this.limit || window.previous === 0
-          ? start + this.windowMs - time
-          : Math.min(
-              start + this.windowMs - time,
-              ((used + 1 - this.limit) / window.previous) * this.windowMs,
-            );
+      // When the current window starts anew, when the previous window's weight has shrunk enough,
+      // or when its last request leaves the sliding window, whichever comes first.
+      let retryAfterMs = start + this.windowMs - time;
+      if (window.count + 1 <= this.limit && previous > 0) {
+        retryAfterMs = Math.min(
+          retryAfterMs,
+          ((used + 1 - this.limit) / previous) * this.windowMs,
+          window.previousLast + this.windowMs + 1 - time,
+        );
+      }
       return { allowed: false, retryAfterMs: Math.max(1, Math.ceil(retryAfterMs)) };
     }
     window.count += 1;
+    window.last = time;
     return { allowed: true };
   }
 
