@@ -1,4 +1,4 @@
-import type { ChatModel, ChatRequest } from '@sessions/core';
+import { type ChatModel, type ChatRequest, MemorySessionStore } from '@sessions/core';
 import { afterResponse, rateLimit, redact } from '@sessions/middleware';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Harness, jsonOf, parseEvents, readEvents, startHarness } from './server-harness.test-helper.js';
@@ -240,6 +240,21 @@ describe('POST /agent', () => {
     expect(harness.fake.chatRequests()).toHaveLength(1);
     const page = (await harness.call('/sessions/idem-1/messages')).body;
     expect(page.total).toBe(2);
+  });
+
+  it('answers a retry after a restart with the same body, its timestamp included', async () => {
+    const store = new MemorySessionStore();
+    harness = await startHarness({ store, now: () => new Date('2026-01-01T10:00:00.000Z') });
+    harness.fake.reply('Stored once');
+    const headers = { 'idempotency-key': 'across-restart' };
+    const first = await harness.agent({ message: 'Hi', session_id: 'restart-1' }, { headers });
+    expect(first.body.metadata.timestamp).toBe('2026-01-01T10:00:00.000Z');
+    await harness.close();
+    harness = await startHarness({ store, now: () => new Date('2026-01-01T11:00:00.000Z') });
+    const again = await harness.agent({ message: 'Hi', session_id: 'restart-1' }, { headers });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(harness.fake.chatRequests()).toHaveLength(0);
   });
 
   it('makes concurrent duplicates wait for the first, and answers the same session for a keyed new turn', async () => {

@@ -190,7 +190,10 @@ export class AgentTurns {
         ? (metadata[RESULT] as TurnResult | undefined)
         : { content: replayed.content, usage: replayed.metadata?.usage as Usage | undefined };
     const content = final?.content ?? '';
-    const metadataOut: AgentAnswer['metadata'] = { agent_name: agent.name, timestamp: isoTime(now()) };
+    // A keyed answer carries its stored reply's time, so a replay of it (after a restart too) is the same.
+    const stored = replayed ?? (turnId === undefined ? undefined : session.storedTurn(turnId)?.reply);
+    const timestamp = stored?.createdAt ?? isoTime(now());
+    const metadataOut: AgentAnswer['metadata'] = { agent_name: agent.name, timestamp };
     if (final?.usage !== undefined) metadataOut.usage = final.usage;
     return { content, response: content, session_id: sessionId, metadata: metadataOut };
   }
