@@ -1,3 +1,5 @@
+import { InvalidInputError } from '@sessions/core';
+import { isLoopbackHost } from '@sessions/remote-server';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { DemoServerOptions } from './demo-server.js';
 
@@ -88,6 +90,13 @@ export function addServeOptions(command: Command): Command {
 /** `DemoServerOptions` from parsed flags. */
 export function serverOptionsFrom(flags: ServeFlags): DemoServerOptions {
   const tokens = parseTokens(flags.token ?? []);
+  if (flags.host !== undefined && !isLoopbackHost(flags.host) && Object.keys(tokens).length === 0) {
+    throw new InvalidInputError(
+      `Refusing to listen on ${flags.host} without a token: anyone who can reach that address could use the agent, ` +
+        'its sessions and your model account. Pass --token <principal>:<secret> (or SESSIONS_TOKENS; e.g. a secret ' +
+        'from openssl rand -hex 32), or leave --host at 127.0.0.1 (this machine only).',
+    );
+  }
   return {
     port: flags.port,
     host: flags.host,

@@ -181,7 +181,9 @@ describe('sessions-server', () => {
     expect(refused.code).toBe(1);
     const lines = refused.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^error: Refusing to listen on 0\.0\.0\.0 without auth/);
+    expect(lines[0]).toMatch(
+      /^error: Refusing to listen on 0\.0\.0\.0 without a token: .* Pass --token <principal>:<secret>/,
+    );
   });
 
   it('reads its options from the environment', async () => {
