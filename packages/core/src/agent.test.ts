@@ -116,6 +116,33 @@ describe('Agent', () => {
     expect((await session.messages()).at(-1)).toMatchObject({ role: 'assistant', content: 'one two three' });
   });
 
+  it('gives the final stored text of a stream as `text`, after middleware changed it', async () => {
+    const shout: Middleware = async (_turn, next) => {
+      const result = await next();
+      return { ...result, content: result.content.toUpperCase() };
+    };
+    const session = new Session({
+      model: new ScriptedModel().reply('one two', 'three'),
+      middleware: [shout],
+    });
+    const stream = session.Agent({ name: 'A' }).stream('count');
+    const deltas: string[] = [];
+    for await (const chunk of stream) deltas.push(chunk.delta);
+    expect(deltas.join('')).toBe('one two');
+    expect(await stream.text).toBe('ONE TWO');
+    expect((await session.messages()).at(-1)?.content).toBe('ONE TWO');
+    // Without iterating: reading `text` runs the turn.
+    expect(await session.Agent({ name: 'A' }).stream('more').text).toBe('THREE');
+    expect(await session.messages()).toHaveLength(4);
+  });
+
+  it('rejects `text` of a stream left early, as the stream', async () => {
+    const session = new Session({ model: new ScriptedModel().reply('a b c d e f g h') });
+    const stream = session.Agent({ name: 'A' }).stream('go');
+    for await (const _chunk of stream) break;
+    await expect(stream.text).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
   it('stores nothing when a stream is left early, and aborts the model call', async () => {
     const model = new ScriptedModel().reply('a b c d e f g h');
     const session = new Session({ model });

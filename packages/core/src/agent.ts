@@ -79,6 +79,15 @@ export interface StreamChunk {
   delta: string;
 }
 
+/**
+ * What `agent.stream()` answers: the deltas as the model writes them, and `text`, the final reply
+ * as stored (after middleware such as `afterResponse` or `redact` changed it), once the stream
+ * ended. Reading `text` starts the turn if nothing iterated yet; it rejects as the stream would.
+ */
+export interface AgentStream extends AsyncIterable<StreamChunk> {
+  readonly text: Promise<string>;
+}
+
 interface TurnRun {
   turn: TurnContext;
   produced: Message[];
@@ -164,23 +173,27 @@ export class Agent {
    * Answers `message` as a stream of text deltas. The turn is stored when the stream ends; a
    * stream that is aborted or left early stores nothing and cancels the model call.
    */
-  stream(message: string, options: ChatOptions = {}): AsyncIterable<StreamChunk> {
+  stream(message: string, options: ChatOptions = {}): AgentStream {
     const channel = new Channel<StreamChunk>();
     const controller = new AbortController();
     const outer = signalOf(options.signal);
     const onAbort = (): void => controller.abort(outer?.reason);
     if (outer?.aborted) onAbort();
     else outer?.addEventListener('abort', onAbort, { once: true });
-    let started = false;
-    const start = (): void => {
-      if (started) return;
-      started = true;
-      this.#run(message, { ...options, signal: controller.signal }, (delta) => channel.push({ delta })).then(
+    let run: Promise<TurnRun> | undefined;
+    const start = (): Promise<TurnRun> => {
+      if (run !== undefined) return run;
+      run = this.#run(message, { ...options, signal: controller.signal }, (delta) => channel.push({ delta }));
+      run.then(
         () => channel.end(),
         (error: unknown) => channel.fail(error),
       );
+      return run;
     };
     return {
+      get text(): Promise<string> {
+        return start().then(({ result }) => result.content);
+      },
       [Symbol.asyncIterator]: (): AsyncIterator<StreamChunk> => {
         start();
         const inner = channel[Symbol.asyncIterator]();

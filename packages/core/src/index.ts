@@ -1,4 +1,4 @@
-export type { AgentOptions, ChatOptions, StreamChunk } from './agent.js';
+export type { AgentOptions, AgentStream, ChatOptions, StreamChunk } from './agent.js';
 export { Agent } from './agent.js';
 export type {
   ChatEvent,
