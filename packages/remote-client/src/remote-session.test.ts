@@ -390,6 +390,40 @@ describe('RemoteSession stream', () => {
     expect(bodyOf(1)).toEqual({ message: 'next', session_id: 'sess_1' });
   });
 
+  it("gives the done event's whole answer as `text`, iterated or not", async () => {
+    server.script((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      sse(res, 'delta', { delta: 'raw words' });
+      // The stored and final text, as middleware left it.
+      sse(res, 'done', { content: 'RAW WORDS', response: 'RAW WORDS', session_id: 's1' });
+      res.end();
+    });
+    const remote = new RemoteSession({ agentUrl: server.agentUrl, sessionId: 's1' });
+    const stream = remote.stream('hi');
+    expect((await collect(stream)).join('')).toBe('raw words');
+    expect(await stream.text).toBe('RAW WORDS');
+    expect(await remote.stream('again').text).toBe('Echo: again');
+    expect(server.requestsTo('/agent')).toHaveLength(2);
+  });
+
+  it('rejects `text` as the stream fails, and when the loop is left early', async () => {
+    server.script((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      sse(res, 'error', { error: { code: 'model_error', message: 'The model call failed' } });
+      res.end();
+    });
+    const remote = new RemoteSession({ agentUrl: server.agentUrl, sessionId: 's1' });
+    const failing = remote.stream('hi');
+    expect((await caught(collect(failing))).code).toBe('model_error');
+    expect((await caught(failing.text)).code).toBe('model_error');
+    await expect(remote.stream('x', { signal: AbortSignal.abort() }).text).rejects.toMatchObject({
+      name: 'AbortError',
+    });
+    const left = remote.stream('bye');
+    for await (const _chunk of left) break;
+    await expect(left.text).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
   it('sends nothing until iterated', async () => {
     const remote = new RemoteSession({ agentUrl: server.agentUrl });
     remote.stream('lazy');

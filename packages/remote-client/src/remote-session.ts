@@ -1,4 +1,5 @@
 import {
+  type AgentStream,
   assertSessionId,
   InvalidInputError,
   type KnowledgeDocument,
@@ -181,10 +182,33 @@ export class RemoteSession {
    * events. Leaving the loop early (or aborting `signal`) cancels the request, and the server
    * cancels the model call. A stream that ends before the server's `done` throws.
    */
-  stream(message: string, options: RemoteChatOptions = {}): AsyncIterable<StreamChunk> {
+  stream(message: string, options: RemoteChatOptions = {}): AgentStream {
     assertMessage(message, 'stream');
+    let settle!: { resolve: (text: string) => void; reject: (error: unknown) => void };
+    const text = new Promise<string>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    text.catch(() => undefined); // read by whoever asks for it; the stream throws the same error
+    let iterator: AsyncIterator<StreamChunk> | undefined;
+    const open = (): AsyncIterator<StreamChunk> => {
+      iterator ??= this.#streamTurn(message, options, settle);
+      return iterator;
+    };
     return {
-      [Symbol.asyncIterator]: (): AsyncIterator<StreamChunk> => this.#streamTurn(message, options),
+      get text(): Promise<string> {
+        if (iterator === undefined) {
+          // Nobody iterates: run the turn to its end here.
+          const run = open();
+          const drain = (): Promise<void> =>
+            run.next().then(
+              (item) => (item.done ? undefined : drain()),
+              () => undefined,
+            );
+          void drain();
+        }
+        return text;
+      },
+      [Symbol.asyncIterator]: open,
     };
   }
 
@@ -466,7 +490,11 @@ export class RemoteSession {
     this.#sessionId = id;
   }
 
-  #streamTurn(message: string, options: RemoteChatOptions): AsyncIterator<StreamChunk> {
+  #streamTurn(
+    message: string,
+    options: RemoteChatOptions,
+    final: { resolve: (text: string) => void; reject: (error: unknown) => void },
+  ): AsyncIterator<StreamChunk> {
     const controller = new AbortController();
     const outer = options.signal;
     const onAbort = (): void => controller.abort(outer?.reason);
@@ -496,14 +524,18 @@ export class RemoteSession {
     const run = async function* (this: RemoteSession): AsyncGenerator<StreamChunk> {
       const release = await this.#claim();
       try {
-        yield* this.#streamEvents(message, key, controller.signal, waiting);
+        final.resolve(yield* this.#streamEvents(message, key, controller.signal, waiting));
       } catch (error) {
-        if (timedOut) throw controller.signal.reason;
-        if (SessionsError.is(error) || outer?.aborted) throw error;
-        throw new RemoteError('unavailable', `The stream from ${url} broke: ${reasonOf(error)}`, {
-          url,
-          cause: error,
-        });
+        const thrown = timedOut
+          ? controller.signal.reason
+          : SessionsError.is(error) || outer?.aborted
+            ? error
+            : new RemoteError('unavailable', `The stream from ${url} broke: ${reasonOf(error)}`, {
+                url,
+                cause: error,
+              });
+        final.reject(thrown);
+        throw thrown;
       } finally {
         release();
       }
@@ -522,19 +554,20 @@ export class RemoteSession {
       },
       return: async () => {
         stop();
+        final.reject(new DOMException('The stream was closed early', 'AbortError'));
         await run.return(undefined).catch(() => undefined);
         return { done: true, value: undefined };
       },
     };
   }
 
-  /** Opens the SSE answer of one turn and yields its deltas until `done`. */
+  /** Opens the SSE answer of one turn and yields its deltas until `done`; returns the whole answer. */
   async *#streamEvents(
     message: string,
     key: string,
     signal: AbortSignal,
     waiting: IdleTimer,
-  ): AsyncGenerator<StreamChunk> {
+  ): AsyncGenerator<StreamChunk, string> {
     const url = this.routes.agent;
     const response = await this.#send('POST', url, {
       json: this.#turnBody(message),
@@ -547,7 +580,7 @@ export class RemoteSession {
       // A server that does not stream answers JSON: one delta with the whole answer.
       const content = this.#adoptAnswer(await readJson<AgentAnswer>(response, url));
       if (content !== '') yield { delta: content };
-      return;
+      return content;
     }
     if (!response.body) throw protocolError(url, 'an empty event stream');
     const events = response.body
@@ -572,8 +605,7 @@ export class RemoteSession {
         const delta = (parseData(value.data, url) as { delta?: unknown }).delta;
         if (typeof delta === 'string' && delta !== '') yield { delta };
       } else if (value.event === 'done') {
-        this.#adoptAnswer(parseData(value.data, url) as AgentAnswer);
-        return;
+        return this.#adoptAnswer(parseData(value.data, url) as AgentAnswer);
       } else if (value.event === 'error') {
         // The answer's status was 200 before the failure: the error has no status of its own.
         throw errorFromAnswer({ status: undefined, body: value.data, url, method: 'POST' });
