@@ -1,6 +1,7 @@
 import type { TurnResult } from '@sessions/core';
 import { compose, ModelError } from '@sessions/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { expectInvalidOption } from './invalid-option.test-helper.js';
 import type { Logger } from './logging.js';
 import { consoleLogger, logging } from './logging.js';
 import { makeTurn } from './turn.test-helper.js';
@@ -123,5 +124,31 @@ describe('logging', () => {
     expect(info.mock.calls[0]?.[1]).toMatchObject({ message: 'hi', response: 'ok' });
     consoleLogger.error({ code: 'x' }, 'bad');
     expect(error).toHaveBeenCalledWith('[sessions] bad', { code: 'x' });
+  });
+
+  it.each([
+    ['options', 'info'],
+    ['level', { level: 'x' }],
+    ['level', { level: 'warn' }],
+    ['maxLength', { maxLength: -1 }],
+    ['maxLength', { maxLength: 1.5 }],
+    ['maxLength', { maxLength: Number.NaN }],
+    ['maxLength', { maxLength: '200' }],
+    ['logger', { logger: null }],
+    ['logger', { logger: {} }],
+    ['logger', { logger: { info: () => undefined } }],
+    ['logger', { logger: console.info }],
+  ])('refuses a bad %s at once with InvalidInputError naming it', (option, options) => {
+    expectInvalidOption(() => logging(options as never), 'logging', option);
+  });
+
+  it('accepts maxLength 0 and Infinity', async () => {
+    const logger = new MemoryLogger();
+    await compose([logging({ logger, maxLength: 0 })], answer({ content: 'ok' }))(makeTurn());
+    await compose(
+      [logging({ logger, maxLength: Number.POSITIVE_INFINITY })],
+      answer({ content: 'ok' }),
+    )(makeTurn());
+    expect(logger.lines.map((l) => l.fields.response)).toEqual(['… (+2 chars)', 'ok']);
   });
 });

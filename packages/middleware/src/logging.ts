@@ -1,5 +1,7 @@
 import type { Middleware, TurnContext, TurnResult } from '@sessions/core';
 import { SessionsError } from '@sessions/core';
+import type { OptionRule } from './check-option.js';
+import { anObject, checkOption, oneOf } from './check-option.js';
 import { truncate } from './truncate.js';
 
 /**
@@ -37,13 +39,14 @@ export const consoleLogger: Logger = {
  * Put it first (outermost) so it logs what is stored: the message and response after the inner
  * middleware (redaction included) changed them, and the duration of all retries.
  */
-export const logging = ({
-  logger = consoleLogger,
-  level = 'info',
-  maxLength = 200,
-}: LoggingOptions = {}): Middleware =>
+export const logging = (options: LoggingOptions = {}): Middleware => {
+  checkOption('logging', 'options', options, anObject);
+  const { logger = consoleLogger, level = 'info', maxLength = 200 } = options;
+  checkOption('logging', 'logger', logger, aLogger);
+  checkOption('logging', 'level', level, oneOf('info', 'error'));
+  checkOption('logging', 'maxLength', maxLength, aLength);
   // `then` rather than `async`/`await`: one promise less on every turn.
-  function logging(turn, next) {
+  return function logging(turn, next) {
     const started = performance.now();
     let pending: Promise<TurnResult>;
     try {
@@ -65,6 +68,20 @@ export const logging = ({
       },
     );
   };
+};
+
+const aLogger: OptionRule = {
+  expected: 'an object with info and error methods',
+  test: (value) =>
+    anObject.test(value) &&
+    typeof (value as Logger).info === 'function' &&
+    typeof (value as Logger).error === 'function',
+};
+
+const aLength: OptionRule = {
+  expected: 'a non-negative integer or Infinity',
+  test: (value) => value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && (value as number) >= 0),
+};
 
 /** The fields of a turn's line, in one object: the turn as it ended, then what it answered. */
 function turnFields(
