@@ -25,11 +25,46 @@ export interface LoggingOptions {
   maxLength?: number;
 }
 
-/** One line per turn on `console`: the message first, then the fields. */
+/**
+ * One line per turn on `console`: `[sessions] turn completed {"sessionId":"s1",...}`, the message
+ * (line breaks escaped), then the fields as JSON. An error is written as its `type`, `message`, own
+ * fields (`code`...), `stack` and `cause`, as pino does; a cycle becomes `"[Circular]"`, a bigint a string.
+ */
 export const consoleLogger: Logger = {
-  info: (fields, message) => console.info(`[sessions] ${message}`, fields),
-  error: (fields, message) => console.error(`[sessions] ${message}`, fields),
+  info: (fields, message) => console.info(consoleLine(fields, message)),
+  error: (fields, message) => console.error(consoleLine(fields, message)),
 };
+
+function consoleLine(fields: Record<string, unknown>, message: string): string {
+  const text = message.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+  return `[sessions] ${text} ${oneLineJson(fields)}`;
+}
+
+/** `JSON.stringify` (one line) that writes errors, bigints and cycles instead of losing or throwing on them. */
+function oneLineJson(value: unknown): string {
+  /** The objects being written, outermost first: each as found and as written. */
+  const path: { found: object; written: object }[] = [];
+  try {
+    return JSON.stringify(value, function replace(this: unknown, _key: string, item: unknown): unknown {
+      if (typeof item === 'bigint') return item.toString();
+      if (typeof item !== 'object' || item === null) return item;
+      while (path.length > 0 && path.at(-1)?.written !== this) path.pop();
+      if (path.some((entry) => entry.found === item)) return '[Circular]';
+      const written = item instanceof Error ? errorJson(item) : item;
+      path.push({ found: item, written });
+      return written;
+    });
+  } catch (error) {
+    return JSON.stringify({ unserializable: errorSummary(error) });
+  }
+}
+
+function errorJson(error: Error): Record<string, unknown> {
+  const json: Record<string, unknown> = { type: error.name, ...error, message: error.message };
+  json.stack = error.stack;
+  if (error.cause !== undefined) json.cause = error.cause;
+  return json;
+}
 
 /**
  * Logs one line per turn when it ends: the user message (as sent to the model and stored), the
