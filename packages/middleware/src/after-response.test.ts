@@ -2,6 +2,7 @@ import type { TurnContext } from '@sessions/core';
 import { compose } from '@sessions/core';
 import { describe, expect, it } from 'vitest';
 import { afterResponse } from './after-response.js';
+import { expectInvalidOption } from './invalid-option.test-helper.js';
 import { makeTurn } from './turn.test-helper.js';
 
 const usage = { inputTokens: 1, outputTokens: 2, totalTokens: 3 };
@@ -61,5 +62,13 @@ describe('afterResponse', () => {
       echo,
     );
     await expect(run(makeTurn('hi'))).rejects.toThrow('hook failed');
+  });
+
+  it.each([
+    ['a number', 5],
+    ['nothing', undefined],
+    ['a string', 'trim'],
+  ])('refuses %s for a handler at once with InvalidInputError', (_label, handler) => {
+    expectInvalidOption(() => afterResponse(handler as never), 'afterResponse', 'handler');
   });
 });

@@ -1,4 +1,5 @@
 import type { Middleware, TurnContext } from '@sessions/core';
+import { aFunction, checkOption } from './check-option.js';
 
 /**
  * Gets the user message (as sent to the model) and the response; returns the response to keep,
@@ -16,9 +17,11 @@ export type AfterResponseHandler = (
  * In streaming mode the deltas were already sent: the returned text is what is stored and returned
  * as the final answer.
  */
-export const afterResponse = (handler: AfterResponseHandler): Middleware =>
-  async function afterResponse(turn, next) {
+export const afterResponse = (handler: AfterResponseHandler): Middleware => {
+  checkOption('afterResponse', 'handler', handler, aFunction);
+  return async function afterResponse(turn, next) {
     const result = await next();
     const content = await handler(turn.message, result.content, turn);
     return typeof content === 'string' ? { ...result, content } : result;
   };
+};

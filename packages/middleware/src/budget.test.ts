@@ -1,14 +1,9 @@
 import type { TurnResult } from '@sessions/core';
-import {
-  BudgetExceededError,
-  compose,
-  estimateTokens,
-  InvalidInputError,
-  SessionsError,
-} from '@sessions/core';
+import { BudgetExceededError, compose, estimateTokens, SessionsError } from '@sessions/core';
 import { describe, expect, it } from 'vitest';
 import type { BudgetStore } from './budget.js';
 import { budget } from './budget.js';
+import { expectInvalidOption } from './invalid-option.test-helper.js';
 import { makeTurn } from './turn.test-helper.js';
 
 const usage = (totalTokens: number): TurnResult['usage'] => ({
@@ -110,8 +105,18 @@ describe('budget', () => {
     expect(store.data.get('s1')).toBe(210);
   });
 
-  it('rejects bad options', () => {
-    expect(() => budget({ maxTokens: 0 })).toThrow(InvalidInputError);
-    expect(() => budget({ maxTokens: Number.NaN })).toThrow(InvalidInputError);
+  it.each([
+    ['options', undefined],
+    ['maxTokens', { maxTokens: 0 }],
+    ['maxTokens', { maxTokens: Number.NaN }],
+    ['maxTokens', { maxTokens: '1000' }],
+    ['maxTokens', {}],
+    ['store', { maxTokens: 10, store: {} }],
+    ['store', { maxTokens: 10, store: { get: () => 0 } }],
+    ['store', { maxTokens: 10, store: null }],
+    ['key', { maxTokens: 10, key: 'sessionId' }],
+    ['count', { maxTokens: 10, count: 5 }],
+  ])('refuses a bad %s at once with InvalidInputError naming it', (option, options) => {
+    expectInvalidOption(() => budget(options as never), 'budget', option);
   });
 });

@@ -1,5 +1,7 @@
 import type { Middleware, TurnContext, TurnResult } from '@sessions/core';
-import { BudgetExceededError, estimateTokens, InvalidInputError } from '@sessions/core';
+import { BudgetExceededError, estimateTokens } from '@sessions/core';
+import type { OptionRule } from './check-option.js';
+import { aFunction, aNumber, anObject, checkOption } from './check-option.js';
 
 /**
  * Where `budget` keeps the tokens spent per key: a `Map<string, number>` is one; async methods are
@@ -22,6 +24,14 @@ export interface BudgetOptions {
   count?: (turn: TurnContext, result: TurnResult) => number;
 }
 
+const aStore: OptionRule = {
+  expected: 'an object with get and set methods (a Map)',
+  test: (value) =>
+    anObject.test(value) &&
+    typeof (value as BudgetStore).get === 'function' &&
+    typeof (value as BudgetStore).set === 'function',
+};
+
 const defaultCount = (turn: TurnContext, result: TurnResult): number =>
   result.usage?.totalTokens ?? estimateTokens(turn.message) + estimateTokens(result.content);
 
@@ -31,15 +41,23 @@ const defaultCount = (turn: TurnContext, result: TurnResult): number =>
  * the cap still completes. Only turns that succeed are counted. Updates of one key are serialized
  * within this process, so concurrent turns lose no count.
  */
-export const budget = ({
-  maxTokens,
-  store = new Map<string, number>(),
-  key = (turn) => turn.sessionId,
-  count = defaultCount,
-}: BudgetOptions): Middleware => {
-  if (!(maxTokens > 0)) {
-    throw new InvalidInputError(`budget: maxTokens must be a positive number, got ${maxTokens}`);
-  }
+export const budget = (options: BudgetOptions): Middleware => {
+  checkOption('budget', 'options', options, anObject);
+  const {
+    maxTokens,
+    store = new Map<string, number>(),
+    key = (turn: TurnContext) => turn.sessionId,
+    count = defaultCount,
+  } = options;
+  checkOption(
+    'budget',
+    'maxTokens',
+    maxTokens,
+    aNumber({ min: 0, above: true, expected: 'a positive number' }),
+  );
+  checkOption('budget', 'store', store, aStore);
+  checkOption('budget', 'key', key, aFunction);
+  checkOption('budget', 'count', count, aFunction);
   const queues = new Map<string, Promise<unknown>>();
   /** Runs `task` after every earlier task of `k`. */
   const serialized = <T>(k: string, task: () => Promise<T>): Promise<T> => {

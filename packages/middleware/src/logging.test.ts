@@ -1,6 +1,8 @@
+import { format } from 'node:util';
 import type { TurnResult } from '@sessions/core';
 import { compose, ModelError } from '@sessions/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { expectInvalidOption } from './invalid-option.test-helper.js';
 import type { Logger } from './logging.js';
 import { consoleLogger, logging } from './logging.js';
 import { makeTurn } from './turn.test-helper.js';
@@ -114,14 +116,115 @@ describe('logging', () => {
     expect(logger.lines[0]?.fields.message).toBe('QUIET');
   });
 
-  it('writes to console by default', async () => {
-    const info = vi.spyOn(console, 'info').mockImplementation(() => undefined);
-    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-    await compose([logging()], answer({ content: 'ok' }))(makeTurn());
-    expect(info).toHaveBeenCalledTimes(1);
-    expect(info.mock.calls[0]?.[0]).toBe('[sessions] turn completed');
-    expect(info.mock.calls[0]?.[1]).toMatchObject({ message: 'hi', response: 'ok' });
-    consoleLogger.error({ code: 'x' }, 'bad');
-    expect(error).toHaveBeenCalledWith('[sessions] bad', { code: 'x' });
+  it('writes one console.info line per completed turn by default: the message, then the fields as JSON', async () => {
+    const out: string[] = [];
+    // What console prints is util.format of its arguments.
+    vi.spyOn(console, 'info').mockImplementation((...args: unknown[]) => void out.push(format(...args)));
+    const usage = { inputTokens: 3, outputTokens: 4, totalTokens: 7 };
+    const run = compose([logging()], answer({ content: 'first\nsecond', usage, toolRounds: 0 }));
+    await run(makeTurn({ message: 'a long enough message\nover two lines' }));
+
+    expect(out).toHaveLength(1);
+    const line = out[0] ?? '';
+    expect(line).not.toMatch(/[\r\n]/);
+    const prefix = '[sessions] turn completed ';
+    expect(line.startsWith(prefix)).toBe(true);
+    expect(JSON.parse(line.slice(prefix.length))).toMatchObject({
+      sessionId: 's1',
+      userId: 'u1',
+      agentName: 'Assistant',
+      streaming: false,
+      message: 'a long enough message\nover two lines',
+      response: 'first\nsecond',
+      usage,
+      toolRounds: 0,
+    });
+  });
+
+  it('writes a failed turn on one console.error line, the error as its type, message, own fields and stack', async () => {
+    const out: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void out.push(format(...args)));
+    const failure = new ModelError('upstream\n503', {
+      status: 503,
+      retryable: true,
+      cause: new Error('reset'),
+    });
+    const run = compose([logging()], async () => {
+      throw failure;
+    });
+    await expect(run(makeTurn())).rejects.toBe(failure);
+
+    expect(out).toHaveLength(1);
+    const line = out[0] ?? '';
+    expect(line).not.toMatch(/[\r\n]/);
+    const prefix = '[sessions] turn failed: upstream\\n503 ';
+    expect(line.startsWith(prefix)).toBe(true);
+    const fields = JSON.parse(line.slice(prefix.length));
+    expect(fields).toMatchObject({ sessionId: 's1', message: 'hi', code: 'model_error' });
+    expect(fields.err).toMatchObject({
+      type: 'ModelError',
+      message: 'upstream\n503',
+      code: 'model_error',
+      status: 503,
+      retryable: true,
+      cause: { type: 'Error', message: 'reset' },
+    });
+    expect(fields.err.stack).toContain('upstream');
+  });
+
+  it('keeps a failed turn on one console line when the error holds a cycle or a bigint', async () => {
+    const out: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void out.push(format(...args)));
+    const failure = Object.assign(new Error('odd'), {
+      size: 10n,
+      request: { url: '/v1' } as Record<string, unknown>,
+    });
+    failure.request.error = failure;
+    const run = compose([logging()], async () => {
+      throw failure;
+    });
+    await expect(run(makeTurn())).rejects.toBe(failure);
+
+    expect(out).toHaveLength(1);
+    const fields = JSON.parse((out[0] ?? '').slice('[sessions] turn failed: odd '.length));
+    expect(fields.err).toMatchObject({
+      message: 'odd',
+      size: '10',
+      request: { url: '/v1', error: '[Circular]' },
+    });
+  });
+
+  it('consoleLogger writes any fields and message as one line', () => {
+    const out: string[] = [];
+    vi.spyOn(console, 'info').mockImplementation((...args: unknown[]) => void out.push(format(...args)));
+    const shared = { a: 1 };
+    consoleLogger.info({ code: 'x', left: shared, right: shared }, 'two\r\nlines');
+    expect(out).toEqual(['[sessions] two\\r\\nlines {"code":"x","left":{"a":1},"right":{"a":1}}']);
+  });
+
+  it.each([
+    ['options', 'info'],
+    ['level', { level: 'x' }],
+    ['level', { level: 'warn' }],
+    ['maxLength', { maxLength: -1 }],
+    ['maxLength', { maxLength: 1.5 }],
+    ['maxLength', { maxLength: Number.NaN }],
+    ['maxLength', { maxLength: '200' }],
+    ['logger', { logger: null }],
+    ['logger', { logger: {} }],
+    ['logger', { logger: { info: () => undefined } }],
+    ['logger', { logger: console.info }],
+  ])('refuses a bad %s at once with InvalidInputError naming it', (option, options) => {
+    expectInvalidOption(() => logging(options as never), 'logging', option);
+  });
+
+  it('accepts maxLength 0 and Infinity', async () => {
+    const logger = new MemoryLogger();
+    await compose([logging({ logger, maxLength: 0 })], answer({ content: 'ok' }))(makeTurn());
+    await compose(
+      [logging({ logger, maxLength: Number.POSITIVE_INFINITY })],
+      answer({ content: 'ok' }),
+    )(makeTurn());
+    expect(logger.lines.map((l) => l.fields.response)).toEqual(['… (+2 chars)', 'ok']);
   });
 });

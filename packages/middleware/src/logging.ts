@@ -1,5 +1,7 @@
 import type { Middleware, TurnContext, TurnResult } from '@sessions/core';
 import { SessionsError } from '@sessions/core';
+import type { OptionRule } from './check-option.js';
+import { anObject, checkOption, oneOf } from './check-option.js';
 import { truncate } from './truncate.js';
 
 /**
@@ -23,11 +25,46 @@ export interface LoggingOptions {
   maxLength?: number;
 }
 
-/** One line per turn on `console`: the message first, then the fields. */
+/**
+ * One line per turn on `console`: `[sessions] turn completed {"sessionId":"s1",...}`, the message
+ * (line breaks escaped), then the fields as JSON. An error is written as its `type`, `message`, own
+ * fields (`code`...), `stack` and `cause`, as pino does; a cycle becomes `"[Circular]"`, a bigint a string.
+ */
 export const consoleLogger: Logger = {
-  info: (fields, message) => console.info(`[sessions] ${message}`, fields),
-  error: (fields, message) => console.error(`[sessions] ${message}`, fields),
+  info: (fields, message) => console.info(consoleLine(fields, message)),
+  error: (fields, message) => console.error(consoleLine(fields, message)),
 };
+
+function consoleLine(fields: Record<string, unknown>, message: string): string {
+  const text = message.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+  return `[sessions] ${text} ${oneLineJson(fields)}`;
+}
+
+/** `JSON.stringify` (one line) that writes errors, bigints and cycles instead of losing or throwing on them. */
+function oneLineJson(value: unknown): string {
+  /** The objects being written, outermost first: each as found and as written. */
+  const path: { found: object; written: object }[] = [];
+  try {
+    return JSON.stringify(value, function replace(this: unknown, _key: string, item: unknown): unknown {
+      if (typeof item === 'bigint') return item.toString();
+      if (typeof item !== 'object' || item === null) return item;
+      while (path.length > 0 && path.at(-1)?.written !== this) path.pop();
+      if (path.some((entry) => entry.found === item)) return '[Circular]';
+      const written = item instanceof Error ? errorJson(item) : item;
+      path.push({ found: item, written });
+      return written;
+    });
+  } catch (error) {
+    return JSON.stringify({ unserializable: errorSummary(error) });
+  }
+}
+
+function errorJson(error: Error): Record<string, unknown> {
+  const json: Record<string, unknown> = { type: error.name, ...error, message: error.message };
+  json.stack = error.stack;
+  if (error.cause !== undefined) json.cause = error.cause;
+  return json;
+}
 
 /**
  * Logs one line per turn when it ends: the user message (as sent to the model and stored), the
@@ -37,13 +74,14 @@ export const consoleLogger: Logger = {
  * Put it first (outermost) so it logs what is stored: the message and response after the inner
  * middleware (redaction included) changed them, and the duration of all retries.
  */
-export const logging = ({
-  logger = consoleLogger,
-  level = 'info',
-  maxLength = 200,
-}: LoggingOptions = {}): Middleware =>
+export const logging = (options: LoggingOptions = {}): Middleware => {
+  checkOption('logging', 'options', options, anObject);
+  const { logger = consoleLogger, level = 'info', maxLength = 200 } = options;
+  checkOption('logging', 'logger', logger, aLogger);
+  checkOption('logging', 'level', level, oneOf('info', 'error'));
+  checkOption('logging', 'maxLength', maxLength, aLength);
   // `then` rather than `async`/`await`: one promise less on every turn.
-  function logging(turn, next) {
+  return function logging(turn, next) {
     const started = performance.now();
     let pending: Promise<TurnResult>;
     try {
@@ -65,6 +103,20 @@ export const logging = ({
       },
     );
   };
+};
+
+const aLogger: OptionRule = {
+  expected: 'an object with info and error methods',
+  test: (value) =>
+    anObject.test(value) &&
+    typeof (value as Logger).info === 'function' &&
+    typeof (value as Logger).error === 'function',
+};
+
+const aLength: OptionRule = {
+  expected: 'a non-negative integer or Infinity',
+  test: (value) => value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && (value as number) >= 0),
+};
 
 /** The fields of a turn's line, in one object: the turn as it ended, then what it answered. */
 function turnFields(

@@ -1,6 +1,7 @@
 import type { TurnContext } from '@sessions/core';
-import { compose, InvalidInputError, RateLimitError, SessionsError } from '@sessions/core';
+import { compose, RateLimitError, SessionsError } from '@sessions/core';
 import { describe, expect, it } from 'vitest';
+import { expectInvalidOption } from './invalid-option.test-helper.js';
 import { rateLimit } from './rate-limit.js';
 import { makeTurn } from './turn.test-helper.js';
 
@@ -92,10 +93,18 @@ describe('rateLimit', () => {
     await run(makeTurn({ userId: 'user0' }));
   });
 
-  it('rejects bad options', () => {
-    expect(() => rateLimit({ limit: 0, windowMs: 1000 })).toThrow(InvalidInputError);
-    expect(() => rateLimit({ limit: 1.5, windowMs: 1000 })).toThrow(InvalidInputError);
-    expect(() => rateLimit({ limit: 1, windowMs: 0 })).toThrow(InvalidInputError);
-    expect(() => rateLimit({ limit: 1, windowMs: Number.NaN })).toThrow(InvalidInputError);
+  it.each([
+    ['options', undefined],
+    ['limit', { limit: 0, windowMs: 1000 }],
+    ['limit', { limit: 1.5, windowMs: 1000 }],
+    ['limit', { limit: '5', windowMs: 1000 }],
+    ['limit', { windowMs: 1000 }],
+    ['windowMs', { limit: 1, windowMs: 0 }],
+    ['windowMs', { limit: 1, windowMs: Number.NaN }],
+    ['windowMs', { limit: 1, windowMs: Number.POSITIVE_INFINITY }],
+    ['key', { limit: 1, windowMs: 1000, key: 'userId' }],
+    ['now', { limit: 1, windowMs: 1000, now: 5 }],
+  ])('refuses a bad %s at once with InvalidInputError naming it', (option, options) => {
+    expectInvalidOption(() => rateLimit(options as never), 'rateLimit', option);
   });
 });

@@ -1,5 +1,6 @@
 import type { Middleware, TurnContext } from '@sessions/core';
-import { InvalidInputError, RateLimitError } from '@sessions/core';
+import { RateLimitError } from '@sessions/core';
+import { aFunction, aNumber, anObject, checkOption } from './check-option.js';
 
 export interface RateLimitOptions {
   /** Turns allowed per key within any `windowMs`. */
@@ -17,18 +18,28 @@ export interface RateLimitOptions {
  * (a sliding log: the start time of each turn in the window). Refused turns are not counted; turns
  * that fail are. Throws `RateLimitError` (code `rate_limited`, `retryAfterMs` set) before `next()`.
  */
-export const rateLimit = ({
-  limit,
-  windowMs,
-  key = (turn) => turn.userId || turn.sessionId,
-  now = Date.now,
-}: RateLimitOptions): Middleware => {
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new InvalidInputError(`rateLimit: limit must be a positive integer, got ${limit}`);
-  }
-  if (!Number.isFinite(windowMs) || windowMs <= 0) {
-    throw new InvalidInputError(`rateLimit: windowMs must be a positive number, got ${windowMs}`);
-  }
+export const rateLimit = (options: RateLimitOptions): Middleware => {
+  checkOption('rateLimit', 'options', options, anObject);
+  const {
+    limit,
+    windowMs,
+    key = (turn: TurnContext) => turn.userId || turn.sessionId,
+    now = Date.now,
+  } = options;
+  checkOption(
+    'rateLimit',
+    'limit',
+    limit,
+    aNumber({ min: 1, integer: true, expected: 'a positive integer' }),
+  );
+  checkOption(
+    'rateLimit',
+    'windowMs',
+    windowMs,
+    aNumber({ min: 0, above: true, max: Number.MAX_VALUE, expected: 'a positive finite number' }),
+  );
+  checkOption('rateLimit', 'key', key, aFunction);
+  checkOption('rateLimit', 'now', now, aFunction);
   /** Per key, the start times of the turns still in the window, oldest first. */
   const log = new Map<string, number[]>();
   let nextSweep = now() + windowMs;

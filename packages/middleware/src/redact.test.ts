@@ -1,6 +1,7 @@
 import type { TurnContext } from '@sessions/core';
 import { compose } from '@sessions/core';
 import { describe, expect, it } from 'vitest';
+import { expectInvalidOption } from './invalid-option.test-helper.js';
 import { defaultRedactPatterns, luhnValid, redact, redactText } from './redact.js';
 import { makeTurn } from './turn.test-helper.js';
 
@@ -141,5 +142,32 @@ describe('redact', () => {
       return handler(t);
     })(makeTurn('a@b.io'));
     expect(outputOnly.content).toBe('echo X');
+  });
+
+  it.each([
+    ['options', 'all'],
+    ['replacement', { replacement: 5 }],
+    ['replacement', { replacement: null }],
+    ['replacement', { replacement: ['x'] }],
+    ['replacement.email', { replacement: { email: 5 } }],
+    ['patterns', { patterns: 'email' }],
+    ['patterns[0]', { patterns: [null] }],
+    ['patterns[0].pattern', { patterns: [{ kind: 'x', pattern: 'abc' }] }],
+    ['patterns[1].kind', { patterns: [{ kind: 'x', pattern: /x/ }, { pattern: /y/ }] }],
+    ['patterns[0].kind', { patterns: [{ kind: '', pattern: /x/ }] }],
+    ['patterns[0].validate', { patterns: [{ kind: 'x', pattern: /x/, validate: true }] }],
+    ['input', { input: 'no' }],
+    ['output', { output: 0 }],
+  ])('refuses a bad %s at once with InvalidInputError naming it', (option, options) => {
+    expectInvalidOption(() => redact(options as never), 'redact', option);
+  });
+
+  it('redactText refuses bad options with InvalidInputError naming it', () => {
+    expectInvalidOption(() => redactText('a', { replacement: 5 } as never), 'redactText', 'replacement');
+    expectInvalidOption(
+      () => redactText('a', { patterns: [{ kind: 'x', pattern: 'abc' }] } as never),
+      'redactText',
+      'patterns[0].pattern',
+    );
   });
 });

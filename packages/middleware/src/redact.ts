@@ -1,4 +1,6 @@
 import type { Middleware } from '@sessions/core';
+import type { OptionRule } from './check-option.js';
+import { aBoolean, aFunction, anObject, aString, checkOption, optional } from './check-option.js';
 
 /** One thing to hide: every match of `pattern` that passes `validate` becomes the kind's replacement. */
 export interface RedactPattern {
@@ -125,7 +127,43 @@ interface CompiledPattern {
 
 type Redactor = (text: string) => string;
 
-function compile({ patterns = defaultRedactPatterns, replacement }: RedactTextOptions): Redactor {
+const aKind: OptionRule = {
+  expected: 'a non-empty string',
+  test: (value) => typeof value === 'string' && value !== '',
+};
+
+const aRegExp: OptionRule = { expected: 'a RegExp', test: (value) => value instanceof RegExp };
+
+const anArray: OptionRule = { expected: 'an array', test: Array.isArray };
+
+const aReplacement: OptionRule = {
+  expected: 'a string, an object of strings per kind, or a function',
+  test: (value) =>
+    value === undefined || typeof value === 'string' || typeof value === 'function' || anObject.test(value),
+};
+
+/** Throws `InvalidInputError` naming `factory` and the option for anything that is not `RedactTextOptions`. */
+function checkTextOptions(factory: string, { patterns, replacement }: RedactTextOptions): void {
+  checkOption(factory, 'patterns', patterns, optional(anArray));
+  for (const [i, entry] of (patterns ?? []).entries()) {
+    const at = `patterns[${i}]`;
+    checkOption(factory, at, entry, anObject);
+    checkOption(factory, `${at}.kind`, entry.kind, aKind);
+    checkOption(factory, `${at}.pattern`, entry.pattern, aRegExp);
+    checkOption(factory, `${at}.validate`, entry.validate, optional(aFunction));
+  }
+  checkOption(factory, 'replacement', replacement, aReplacement);
+  if (anObject.test(replacement)) {
+    for (const [kind, text] of Object.entries(replacement as object)) {
+      checkOption(factory, `replacement.${kind}`, text, aString);
+    }
+  }
+}
+
+function compile(factory: string, options: RedactTextOptions): Redactor {
+  checkOption(factory, 'options', options, anObject);
+  checkTextOptions(factory, options);
+  const { patterns = defaultRedactPatterns, replacement } = options;
   const compiled: CompiledPattern[] = patterns.map(({ kind, pattern, validate }) => ({
     kind,
     pattern: pattern.global ? pattern : new RegExp(pattern.source, `${pattern.flags}g`),
@@ -152,7 +190,7 @@ function replacer(replacement: RedactReplacement | undefined): (kind: string, ma
 
 /** Returns `text` with every match of the patterns replaced: `redactText('mail a@b.io')` → `'mail [email]'`. */
 export function redactText(text: string, options: RedactTextOptions = {}): string {
-  return compile(options)(text);
+  return compile('redactText', options)(text);
 }
 
 /**
@@ -162,8 +200,11 @@ export function redactText(text: string, options: RedactTextOptions = {}): strin
  * When the turn streams, the deltas have already reached the caller by the time the response is
  * known: output redaction changes the stored and final text only, not the deltas.
  */
-export const redact = ({ input = true, output = true, ...options }: RedactOptions = {}): Middleware => {
-  const redactor = compile(options);
+export const redact = (options: RedactOptions = {}): Middleware => {
+  const redactor = compile('redact', options);
+  const { input = true, output = true } = options;
+  checkOption('redact', 'input', input, aBoolean);
+  checkOption('redact', 'output', output, aBoolean);
   return async function redact(turn, next) {
     if (input) turn.message = redactor(turn.message);
     const result = await next();

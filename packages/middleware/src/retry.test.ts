@@ -1,13 +1,7 @@
 import type { TurnResult } from '@sessions/core';
-import {
-  compose,
-  InvalidInputError,
-  ModelError,
-  NotFoundError,
-  RateLimitError,
-  TimeoutError,
-} from '@sessions/core';
+import { compose, ModelError, NotFoundError, RateLimitError, TimeoutError } from '@sessions/core';
 import { describe, expect, it } from 'vitest';
+import { expectInvalidOption } from './invalid-option.test-helper.js';
 import { abortableSleep, retry } from './retry.js';
 import { timeout } from './timeout.js';
 import { makeTurn } from './turn.test-helper.js';
@@ -183,11 +177,24 @@ describe('retry', () => {
     expect(signals[1]?.aborted).toBe(false);
   });
 
-  it('rejects bad options', () => {
-    expect(() => retry({ retries: -1 })).toThrow(InvalidInputError);
-    expect(() => retry({ retries: 1.5 })).toThrow(InvalidInputError);
-    expect(() => retry({ minDelayMs: 100, maxDelayMs: 10 })).toThrow(InvalidInputError);
-    expect(() => retry({ factor: 0.5 })).toThrow(InvalidInputError);
+  it.each([
+    ['options', 'twice'],
+    ['retries', { retries: -1 }],
+    ['retries', { retries: 1.5 }],
+    ['retries', { retries: Number.POSITIVE_INFINITY }],
+    ['minDelayMs', { minDelayMs: -1 }],
+    ['minDelayMs', { minDelayMs: Number.NaN }],
+    ['maxDelayMs', { minDelayMs: 100, maxDelayMs: 10 }],
+    ['maxDelayMs', { maxDelayMs: Number.POSITIVE_INFINITY }],
+    ['maxDelayMs', { maxDelayMs: 2 ** 31 }],
+    ['factor', { factor: 0.5 }],
+    ['factor', { factor: Number.POSITIVE_INFINITY }],
+    ['jitter', { jitter: 'yes' }],
+    ['shouldRetry', { shouldRetry: true }],
+    ['sleep', { sleep: 5 }],
+    ['random', { random: 0.5 }],
+  ])('refuses a bad %s at once with InvalidInputError naming it', (option, options) => {
+    expectInvalidOption(() => retry(options as never), 'retry', option);
   });
 });
 

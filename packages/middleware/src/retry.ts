@@ -1,5 +1,6 @@
 import type { Middleware } from '@sessions/core';
-import { InvalidInputError, isRetryable, SessionsError } from '@sessions/core';
+import { isRetryable, SessionsError } from '@sessions/core';
+import { aBoolean, aFunction, aNumber, anObject, checkOption, MAX_DELAY_MS } from './check-option.js';
 
 export interface RetryOptions {
   /** Attempts after the first. Default 2. */
@@ -43,24 +44,50 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
  *
  * In streaming mode a retry starts the reply over: deltas of a failed attempt were already sent.
  */
-export const retry = ({
-  retries = 2,
-  minDelayMs = 500,
-  maxDelayMs = 10_000,
-  factor = 2,
-  jitter = true,
-  shouldRetry = isRetryable,
-  sleep = abortableSleep,
-  random = Math.random,
-}: RetryOptions = {}): Middleware => {
-  if (!Number.isInteger(retries) || retries < 0) {
-    throw new InvalidInputError(`retry: retries must be a non-negative integer, got ${retries}`);
-  }
-  if (!(minDelayMs >= 0 && maxDelayMs >= minDelayMs && factor >= 1)) {
-    throw new InvalidInputError(
-      `retry: need 0 <= minDelayMs <= maxDelayMs and factor >= 1, got ${minDelayMs}, ${maxDelayMs}, ${factor}`,
-    );
-  }
+export const retry = (options: RetryOptions = {}): Middleware => {
+  checkOption('retry', 'options', options, anObject);
+  const {
+    retries = 2,
+    minDelayMs = 500,
+    maxDelayMs = 10_000,
+    factor = 2,
+    jitter = true,
+    shouldRetry = isRetryable,
+    sleep = abortableSleep,
+    random = Math.random,
+  } = options;
+  checkOption(
+    'retry',
+    'retries',
+    retries,
+    aNumber({ min: 0, integer: true, expected: 'a non-negative integer' }),
+  );
+  checkOption(
+    'retry',
+    'minDelayMs',
+    minDelayMs,
+    aNumber({ min: 0, max: MAX_DELAY_MS, expected: `a number in [0, ${MAX_DELAY_MS}]` }),
+  );
+  checkOption(
+    'retry',
+    'maxDelayMs',
+    maxDelayMs,
+    aNumber({
+      min: minDelayMs,
+      max: MAX_DELAY_MS,
+      expected: `a number in [minDelayMs (${minDelayMs}), ${MAX_DELAY_MS}]`,
+    }),
+  );
+  checkOption(
+    'retry',
+    'factor',
+    factor,
+    aNumber({ min: 1, max: Number.MAX_VALUE, expected: 'a finite number >= 1' }),
+  );
+  checkOption('retry', 'jitter', jitter, aBoolean);
+  checkOption('retry', 'shouldRetry', shouldRetry, aFunction);
+  checkOption('retry', 'sleep', sleep, aFunction);
+  checkOption('retry', 'random', random, aFunction);
   return async function retry(turn, next) {
     const message = turn.message;
     for (let attempt = 1; ; attempt++) {

@@ -1,6 +1,7 @@
 import type { TurnContext, TurnResult } from '@sessions/core';
-import { compose, InvalidInputError, isRetryable, TimeoutError } from '@sessions/core';
+import { compose, isRetryable, TimeoutError } from '@sessions/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { expectInvalidOption } from './invalid-option.test-helper.js';
 import { timeout } from './timeout.js';
 import { makeTurn } from './turn.test-helper.js';
 
@@ -94,9 +95,14 @@ describe('timeout', () => {
     await expect(pending).rejects.toThrow('gone');
   });
 
-  it('rejects bad options', () => {
-    expect(() => timeout({ ms: 0 })).toThrow(InvalidInputError);
-    expect(() => timeout({ ms: Number.POSITIVE_INFINITY })).toThrow(InvalidInputError);
-    expect(() => timeout({ ms: 2 ** 31 })).toThrow(InvalidInputError);
+  it.each([
+    ['options', 5],
+    ['options', null],
+    ['ms', { ms: 0 }],
+    ['ms', { ms: Number.POSITIVE_INFINITY }],
+    ['ms', { ms: 2 ** 31 }],
+    ['ms', { ms: '100' }],
+  ])('refuses a bad %s at once with InvalidInputError naming it', (option, options) => {
+    expectInvalidOption(() => timeout(options as never), 'timeout', option);
   });
 });

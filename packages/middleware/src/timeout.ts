@@ -1,13 +1,11 @@
 import type { Middleware } from '@sessions/core';
-import { InvalidInputError, TimeoutError } from '@sessions/core';
+import { TimeoutError } from '@sessions/core';
+import { aNumber, anObject, checkOption, MAX_DELAY_MS } from './check-option.js';
 
 export interface TimeoutOptions {
   /** Time allowed for everything inside this middleware, in milliseconds. Default 30 000. */
   ms?: number;
 }
-
-/** The largest delay `setTimeout` honours (about 24.8 days). */
-const MAX_DELAY = 2 ** 31 - 1;
 
 /**
  * Fails the turn with `TimeoutError` (code `timeout`, retryable) when it runs longer than `ms`.
@@ -15,10 +13,15 @@ const MAX_DELAY = 2 ** 31 - 1;
  * the model request is cancelled; the caller's own signal still aborts it too. `turn.signal` is
  * restored when the turn ends, so a `retry` outside this middleware can try again.
  */
-export const timeout = ({ ms = 30_000 }: TimeoutOptions = {}): Middleware => {
-  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_DELAY) {
-    throw new InvalidInputError(`timeout: ms must be a number in (0, ${MAX_DELAY}], got ${ms}`);
-  }
+export const timeout = (options: TimeoutOptions = {}): Middleware => {
+  checkOption('timeout', 'options', options, anObject);
+  const { ms = 30_000 } = options;
+  checkOption(
+    'timeout',
+    'ms',
+    ms,
+    aNumber({ min: 0, above: true, max: MAX_DELAY_MS, expected: `a number in (0, ${MAX_DELAY_MS}]` }),
+  );
   return async function timeout(turn, next) {
     const outer = turn.signal;
     const controller = new AbortController();
