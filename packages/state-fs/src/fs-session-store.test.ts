@@ -490,7 +490,6 @@ describe('FsSessionStore', () => {
         const error = await rejectionOf(store.load('s1'));
         expect(error).toBeInstanceOf(SessionCorruptError);
         expect((error as SessionCorruptError).file).toBe(file);
-        expect(await rejectionOf(collectIds(store))).toBeInstanceOf(SessionCorruptError);
       }
       await store.saveState('s1', testState('s1', { data: { fixed: true } }));
       expect((await store.load('s1'))?.state?.data).toEqual({ fixed: true });
@@ -539,6 +538,31 @@ describe('FsSessionStore', () => {
       await store.append('s2', [testMessage(2)]);
       await store.delete('s1');
       expect(await readdir(root)).toEqual(['s2']);
+    });
+
+    it('list leaves out a session whose state.json is damaged, with a warning, and lists the others', async () => {
+      for (const id of ['a', 'b', 'c']) await store.saveState(id, testState(id, { userId: 'u' }));
+      await store.append('b', [testMessage(1)]);
+      const file = join(root, 'b', 'state.json');
+      for (const text of [
+        '{"schemaVersion":1,',
+        '[1]',
+        JSON.stringify({ ...testState('b'), schemaVersion: 9 }),
+      ]) {
+        await writeFile(file, text);
+        warnings.length = 0;
+        expect(await collectIds(store)).toEqual(['a', 'c']);
+        const mine: string[] = [];
+        for await (const row of store.list({ userId: 'u' })) mine.push(row.sessionId);
+        expect(mine).toEqual(['a', 'c']);
+        expect(warnings).toEqual([
+          expect.objectContaining({ code: 'corrupt_state', file }),
+          expect.objectContaining({ code: 'corrupt_state', file }),
+        ]);
+        expect(warnings[0]?.message).toContain(file);
+      }
+      await store.saveState('b', testState('b', { userId: 'u' }));
+      expect(await collectIds(store)).toEqual(['a', 'b', 'c']);
     });
 
     it('list skips folders that hold no session and names that are not ids', async () => {

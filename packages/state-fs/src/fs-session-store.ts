@@ -17,6 +17,7 @@ import {
   type SessionState,
   type SessionStore,
   type SessionSummary,
+  SessionsError,
   type StoredSession,
   type StoredTail,
 } from '@sessions/core';
@@ -29,9 +30,10 @@ export interface FsSessionStoreWarning {
   /**
    * `torn_tail`: the history ends with a line (or batch) cut short by a crash; it was skipped
    * (on load) or removed (before an append). `lock_compromised`: this process lost a session lock
-   * it held, because it stalled longer than `lockStaleMs`.
+   * it held, because it stalled longer than `lockStaleMs`. `corrupt_state`: `list()` left out a
+   * session whose `state.json` cannot be read (its `load` throws `SessionCorruptError`).
    */
-  code: 'torn_tail' | 'lock_compromised';
+  code: 'torn_tail' | 'lock_compromised' | 'corrupt_state';
   message: string;
   /** The file concerned. */
   file: string;
@@ -40,7 +42,7 @@ export interface FsSessionStoreWarning {
 export interface FsSessionStoreOptions {
   /** Folder holding one sub-folder per session. Default `.sessions` (relative to the working directory). */
   root?: string;
-  /** Receives recoverable problems (a torn last line, a lost lock). Default: `console.warn`. */
+  /** Receives recoverable problems (a torn last line, a lost lock, a damaged state left out of `list()`). Default: `console.warn`. */
   onWarning?: (warning: FsSessionStoreWarning) => void;
   /** A session lock not refreshed for this long is taken over (its holder died). Default 10 000 ms, at least 2 000. */
   lockStaleMs?: number;
@@ -420,7 +422,20 @@ export class FsSessionStore implements SessionStore {
     names.sort();
     for (const sessionId of names) {
       const dir = join(this.root, sessionId);
-      const state = await this.#readState(dir);
+      let state: SessionState | undefined;
+      try {
+        state = await this.#readState(dir);
+      } catch (error) {
+        // One damaged session must not hide the others: it is left out, and `load` names the damage.
+        if (!(SessionsError.is(error) && error.code === 'session_corrupt')) throw error;
+        const file = (error as SessionCorruptError).file ?? join(dir, STATE_FILE);
+        this.#warn({
+          code: 'corrupt_state',
+          file,
+          message: `Left session ${sessionId} out of list(): ${error.message}`,
+        });
+        continue;
+      }
       if (state === undefined && !(await this.#exists(join(dir, MESSAGES_FILE)))) continue;
       if (filter.userId !== undefined && state?.userId !== filter.userId) continue;
       yield { sessionId, userId: state?.userId, createdAt: state?.createdAt, updatedAt: state?.updatedAt };
