@@ -565,6 +565,35 @@ describe('FsSessionStore', () => {
       expect(await collectIds(store)).toEqual(['a', 'b', 'c']);
     });
 
+    it("list's updatedAt is the later of the state's and the last message's, as getContext() answers", async () => {
+      await store.saveState('s1', testState('s1')); // updatedAt 2025-01-02
+      await store.append('s1', [testMessage(1)]); // createdAt 2025-01-01: older
+      await store.append('s2', [testMessage(2)]); // no state
+      const updated = async (): Promise<Record<string, string | undefined>> => {
+        const rows: Record<string, string | undefined> = {};
+        for await (const row of store.list()) rows[row.sessionId] = row.updatedAt;
+        return rows;
+      };
+      expect(await updated()).toEqual({ s1: '2025-01-02T00:00:00.000Z', s2: testMessage(2).createdAt });
+
+      // A later turn appends messages without rewriting state.json.
+      const long = testMessage(3, { content: 'x'.repeat(20_000), createdAt: '2025-03-01T00:00:00.000Z' });
+      await store.append('s1', [long, testMessage(4, { createdAt: '2025-03-02T00:00:00.000Z' })], {
+        idempotencyKey: 'turn',
+      });
+      expect((await updated()).s1).toBe('2025-03-02T00:00:00.000Z');
+      await store.append('s1', [
+        testMessage(5, { content: 'y'.repeat(20_000), createdAt: '2025-04-01T00:00:00.000Z' }),
+      ]);
+      expect((await updated()).s1).toBe('2025-04-01T00:00:00.000Z');
+
+      // A torn tail (never acknowledged) is not a change.
+      await appendFile(join(root, 's1', 'messages.jsonl'), '{"id":"msg_9","role":"user","createdAt":"2026');
+      expect((await updated()).s1).toBe('2025-04-01T00:00:00.000Z');
+      await store.saveState('s1', testState('s1', { updatedAt: '2025-05-01T00:00:00.000Z' }));
+      expect((await updated()).s1).toBe('2025-05-01T00:00:00.000Z');
+    });
+
     it('list skips folders that hold no session and names that are not ids', async () => {
       await store.append('s1', [testMessage(1)]);
       await mkdir(join(root, 'only-memory', 'memory'), { recursive: true });
