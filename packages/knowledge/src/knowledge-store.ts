@@ -4,6 +4,8 @@ import type { Chunk } from './chunker.js';
 
 const SCHEMA = 1;
 const PREFIX = 'kb:';
+/** SQLite's answers for a file that is not a database, or one whose pages are damaged. */
+const DAMAGED_SQLITE = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
 
 /** A document as stored: the public record plus what is needed to find its chunks. */
 export interface DocumentRecord {
@@ -61,7 +63,7 @@ export class KnowledgeStore {
   }
 
   async catalog(): Promise<string[]> {
-    const value = await this.#keyv.get<unknown>(`${PREFIX}catalog`);
+    const value = await this.#get(`${PREFIX}catalog`);
     if (value === undefined) return [];
     if (!Array.isArray(value) || !value.every((id) => typeof id === 'string')) {
       throw this.#corrupt('the document catalog is not a list of ids');
@@ -76,7 +78,7 @@ export class KnowledgeStore {
   /** The records of `ids` that exist and are readable; missing ones (orphans of a crash) are left out. */
   async records(ids: string[]): Promise<DocumentRecord[]> {
     if (ids.length === 0) return [];
-    const values = await this.#keyv.getMany<unknown>(ids.map((id) => `${PREFIX}doc:${id}`));
+    const values = await this.#getMany(ids.map((id) => `${PREFIX}doc:${id}`));
     const records: DocumentRecord[] = [];
     values.forEach((value, position) => {
       if (value === undefined || value === null) return;
@@ -97,7 +99,7 @@ export class KnowledgeStore {
   }
 
   async chunks(record: DocumentRecord): Promise<StoredChunk[]> {
-    const value = await this.#keyv.get<unknown>(chunksKey(record.id, record.hash));
+    const value = await this.#get(chunksKey(record.id, record.hash));
     if (!Array.isArray(value) || value.length !== record.chunkCount) {
       throw this.#corrupt(`the chunks of document ${record.id} are missing or incomplete`);
     }
@@ -132,7 +134,9 @@ export class KnowledgeStore {
     model: string | null,
     dimensions: number | undefined,
   ): Promise<Float32Array[] | undefined> {
-    const value = await this.#keyv.get<StoredEmbeddings>(embeddingsKey(record.id, record.hash));
+    const value = (await this.#getCached(embeddingsKey(record.id, record.hash))) as
+      | StoredEmbeddings
+      | undefined;
     if (!value || typeof value.data !== 'string' || (value.model ?? null) !== model) return undefined;
     if (dimensions !== undefined && value.dimensions !== dimensions) return undefined;
     dimensions = value.dimensions;
@@ -155,7 +159,7 @@ export class KnowledgeStore {
   }
 
   async snapshot(): Promise<IndexSnapshot | undefined> {
-    const value = await this.#keyv.get<IndexSnapshot>(`${PREFIX}index`);
+    const value = (await this.#getCached(`${PREFIX}index`)) as IndexSnapshot | undefined;
     if (
       !value ||
       value.schema !== SCHEMA ||
@@ -169,6 +173,57 @@ export class KnowledgeStore {
 
   async putSnapshot(snapshot: Omit<IndexSnapshot, 'schema'>): Promise<void> {
     await this.#set(`${PREFIX}index`, { schema: SCHEMA, ...snapshot });
+  }
+
+  /**
+   * `error` as a `SessionCorruptError` naming the store when it says the store is damaged (not a
+   * SQLite database, a value at `key` that is not JSON); otherwise as it is.
+   */
+  damaged(error: unknown, key?: string): unknown {
+    if (SessionsError.is(error)) return error;
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && DAMAGED_SQLITE.has(code)) {
+      return new SessionCorruptError(
+        `Knowledge store ${this.#label} is not a readable SQLite database (${code}): restore it from a backup, or move it away to start empty`,
+        { file: this.#label, cause: error },
+      );
+    }
+    if (error instanceof SyntaxError) {
+      const what = key === undefined ? 'a stored value' : `the value at "${key}"`;
+      return new SessionCorruptError(
+        `Knowledge store ${this.#label} is damaged: ${what} is not valid JSON (Keyv cannot deserialize it)`,
+        { file: this.#label, cause: error },
+      );
+    }
+    return error;
+  }
+
+  async #get(key: string): Promise<unknown> {
+    try {
+      return await this.#keyv.get<unknown>(key);
+    } catch (error) {
+      throw this.damaged(error, key);
+    }
+  }
+
+  async #getMany(keys: string[]): Promise<unknown[]> {
+    try {
+      return await this.#keyv.getMany<unknown>(keys);
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw this.damaged(error);
+      for (const key of keys) await this.#get(key); // throws naming the value that is not JSON
+      throw this.damaged(error);
+    }
+  }
+
+  /** The value of a cache entry (snapshot, embeddings): `undefined` when it is not JSON, so it is made again. */
+  async #getCached(key: string): Promise<unknown> {
+    try {
+      return await this.#keyv.get<unknown>(key);
+    } catch (error) {
+      if (error instanceof SyntaxError) return undefined;
+      throw this.damaged(error, key);
+    }
   }
 
   async #set(key: string, value: unknown): Promise<void> {

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KeyvSqlite } from '@keyv/sqlite';
 import { type Embedder, type KnowledgeHit, Session, SessionsError } from '@sessions/core';
 import { OpenAIEmbedder } from '@sessions/openai';
 import { type FakeOpenAI, startFakeOpenAI } from '@sessions/testing';
@@ -424,6 +425,87 @@ describe('Knowledge: persistence', () => {
       code: 'session_corrupt',
       message: expect.stringContaining(doc.id),
     });
+  });
+});
+
+describe('Knowledge: damaged storage', () => {
+  /** Writes `value` as it is (not serialized) at `key` of the SQLite file in `dir`. */
+  async function writeRaw(dir: string, key: string, value: string): Promise<void> {
+    const sqlite = new KeyvSqlite({ uri: `sqlite://${join(dir, 'knowledge.sqlite')}` });
+    await sqlite.set(key, value);
+    await sqlite.disconnect();
+  }
+
+  async function storeWith(
+    text: string,
+    embedder?: Embedder,
+  ): Promise<{ dir: string; id: string; hash: string }> {
+    const dir = folder();
+    const kb = new Knowledge({ path: dir, ...(embedder && { embedder }) });
+    const doc = await kb.add(text);
+    await kb.close();
+    const sqlite = new KeyvSqlite({ uri: `sqlite://${join(dir, 'knowledge.sqlite')}` });
+    const keyv = new Keyv({ store: sqlite, namespace: 'knowledge' });
+    const record = await keyv.get<{ hash: string }>(`kb:doc:${doc.id}`);
+    await keyv.disconnect();
+    return { dir, id: doc.id, hash: record!.hash };
+  }
+
+  async function failure(promise: Promise<unknown>): Promise<unknown> {
+    return promise.then(
+      () => expect.unreachable('resolved'),
+      (error: unknown) => error,
+    );
+  }
+
+  it('reports a catalog, record or chunks that are not JSON as SessionCorruptError naming file and key', async () => {
+    const keys = (id: string, hash: string) => [
+      'kb:catalog',
+      `kb:doc:${id}`,
+      `kb:chunks:${id}:${hash.slice(0, 16)}`,
+    ];
+    for (const at of [0, 1, 2]) {
+      const { dir, id, hash } = await storeWith('A document about tides and the moon.');
+      const key = keys(id, hash)[at]!;
+      await writeRaw(dir, 'knowledge:kb:index', 'garbage'); // a damaged snapshot: rebuilt from the chunks
+      await writeRaw(dir, `knowledge:${key}`, 'garbage');
+      for (const read of [(kb: Knowledge) => kb.search('tides'), (kb: Knowledge) => kb.list()]) {
+        const error = await failure(read(knowledge({ path: dir })));
+        expect(SessionsError.is(error) && error.code).toBe('session_corrupt');
+        expect(error).toMatchObject({
+          file: join(dir, 'knowledge.sqlite'),
+          message: expect.stringContaining(key),
+        });
+        expect((error as Error).cause).toBeInstanceOf(SyntaxError);
+      }
+    }
+  });
+
+  it('rebuilds the index when its snapshot is not JSON, and re-embeds when embeddings are not', async () => {
+    const text = 'The harbour closes at dusk in winter.';
+    const { dir, id, hash } = await storeWith(text, wordEmbedder());
+    await writeRaw(dir, 'knowledge:kb:index', '{"schema":1,');
+    await writeRaw(dir, `knowledge:kb:emb:${id}:${hash.slice(0, 16)}`, '{"model":');
+    const embedded: string[] = [];
+    const counting: Embedder = {
+      dimensions: 16,
+      embed: (texts) => {
+        embedded.push(...texts);
+        return wordEmbedder().embed(texts);
+      },
+    };
+    const kb = knowledge({ path: dir, embedder: counting });
+    expect((await kb.search('harbour dusk'))[0]?.text).toBe(text);
+    expect(embedded).toEqual([expect.stringContaining(text), 'harbour dusk']);
+  });
+
+  it('reports a knowledge.sqlite that is not a database as SessionCorruptError naming the file', async () => {
+    const dir = folder();
+    const file = join(dir, 'knowledge.sqlite');
+    writeFileSync(file, 'these are notes, not a SQLite database\n'.repeat(100));
+    const error = await failure(knowledge({ path: dir }).list());
+    expect(SessionsError.is(error) && error.code).toBe('session_corrupt');
+    expect(error).toMatchObject({ file, message: expect.stringContaining(file) });
   });
 });
 

@@ -338,7 +338,7 @@ export class Knowledge implements KnowledgeBase {
       this.#documents.clear();
       this.#chunks.clear();
       this.#index = createPassageIndex();
-      throw error;
+      throw this.#store.damaged(error);
     }
   }
 

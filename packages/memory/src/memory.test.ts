@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import KeyvSqlite from '@keyv/sqlite';
 import { SessionsError } from '@sessions/core';
 import { OpenAIEmbedder } from '@sessions/openai';
 import { type FakeOpenAI, memoryStoreConformance, startFakeOpenAI } from '@sessions/testing';
@@ -118,6 +119,77 @@ describe('Memory persistence', () => {
       'Memory takes `keyv` or `path`, not both',
     ]);
     expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe('Memory on damaged storage', () => {
+  /** Writes `value` as it is (not serialized) at `key` of the SQLite file in `path`. */
+  const writeRaw = async (path: string, key: string, value: string): Promise<void> => {
+    const sqlite = new KeyvSqlite({ uri: `sqlite://${join(path, 'memory.sqlite')}` });
+    await sqlite.set(key, value);
+    await sqlite.disconnect();
+  };
+
+  it('reports a record that is not JSON as SessionCorruptError naming the file and the record', async () => {
+    const path = await tempDir();
+    const first = new Memory({ path });
+    const record = await first.add('a memory about to be damaged');
+    await first.add('a healthy memory');
+    await first.close();
+    await writeRaw(path, `memory:m:${record.id}`, 'garbage');
+
+    for (const read of [
+      (memory: Memory) => memory.search('memory'),
+      (memory: Memory) => memory.list(),
+      (memory: Memory) => memory.size(),
+    ]) {
+      const memory = new Memory({ path });
+      const error = await read(memory).catch((caught: unknown) => caught);
+      expect(SessionsError.is(error) && error.code).toBe('session_corrupt');
+      expect(error).toMatchObject({ file: join(path, 'memory.sqlite') });
+      expect((error as Error).message).toContain(`m:${record.id}`);
+      expect((error as Error).cause).toBeInstanceOf(SyntaxError);
+      await memory.close().catch(() => undefined);
+    }
+  });
+
+  it('rebuilds the search index when its snapshot is not JSON (a cache, not data)', async () => {
+    const path = await tempDir();
+    const first = new Memory({ path });
+    await first.add('the snapshot of this index gets damaged');
+    await first.close();
+    await writeRaw(path, 'memory:index', '{"v":1,"count":');
+
+    const second = new Memory({ path });
+    expect((await second.search('snapshot damaged'))[0]?.text).toBe(
+      'the snapshot of this index gets damaged',
+    );
+    await second.close();
+  });
+
+  it('reports a value that is not JSON in a given Keyv store as SessionCorruptError', async () => {
+    const path = await tempDir();
+    const sqlite = new KeyvSqlite({ uri: `sqlite://${join(path, 'given.sqlite')}` });
+    const keyv = new Keyv({ store: sqlite, namespace: 'mine' });
+    await new Memory({ keyv }).add('stored in a given store');
+    await sqlite.set('mine:m:broken', 'garbage');
+
+    const error = await new Memory({ keyv }).list().catch((caught: unknown) => caught);
+    expect(SessionsError.is(error) && error.code).toBe('session_corrupt');
+    expect((error as Error).cause).toBeInstanceOf(SyntaxError);
+    await keyv.disconnect();
+  });
+
+  it('reports a memory.sqlite that is not a database as SessionCorruptError naming the file', async () => {
+    const path = await tempDir();
+    const file = join(path, 'memory.sqlite');
+    await writeFile(file, 'these are notes, not a SQLite database\n'.repeat(100));
+
+    const memory = new Memory({ path });
+    const error = await memory.list().catch((caught: unknown) => caught);
+    expect(SessionsError.is(error) && error.code).toBe('session_corrupt');
+    expect(error).toMatchObject({ file, message: expect.stringContaining(file) });
+    await memory.close().catch(() => undefined);
   });
 });
 

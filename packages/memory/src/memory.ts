@@ -12,6 +12,7 @@ import {
   type MemoryStore,
   type Scope,
   SessionCorruptError,
+  SessionsError,
 } from '@sessions/core';
 import {
   type SearchDocument,
@@ -73,8 +74,11 @@ const MONTHS = [
 ];
 /** Query expansion without the common words of conversation: as good and twice as fast on LoCoMo. */
 const FEEDBACK = { minIdf: 2 } as const;
+const NAMESPACE = 'memory';
 const RECORD = 'm:';
 const SNAPSHOT = 'index';
+/** SQLite's answers for a file that is not a database, or one whose pages are damaged. */
+const DAMAGED_SQLITE = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
 const SCOPE_KEYS = ['userId', 'sessionId', 'agentName'] as const;
 
 /**
@@ -98,6 +102,8 @@ export class Memory implements MemoryStore {
   #writes: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | undefined;
   readonly #sqlite: KeyvSqlite | undefined;
+  /** What errors name as damaged: the SQLite file, or the given Keyv store. */
+  readonly #file: string;
 
   constructor(options: MemoryOptions = {}) {
     this.#options = options;
@@ -109,6 +115,7 @@ export class Memory implements MemoryStore {
     const opened = options.keyv ? { keyv: options.keyv } : openKeyv(options.path);
     this.keyv = opened.keyv;
     this.#sqlite = opened.sqlite;
+    this.#file = opened.file ?? 'the given Keyv store';
     this.#index = this.#newIndex();
   }
 
@@ -269,6 +276,33 @@ export class Memory implements MemoryStore {
   }
 
   async #load(): Promise<void> {
+    try {
+      await this.#read();
+    } catch (error) {
+      throw this.#damaged(error);
+    }
+  }
+
+  /** `error` as a `SessionCorruptError` naming the store when it says the store is damaged; else as it is. */
+  #damaged(error: unknown): unknown {
+    if (SessionsError.is(error)) return error;
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && DAMAGED_SQLITE.has(code)) {
+      return new SessionCorruptError(
+        `Memory store ${this.#file} is not a readable SQLite database (${code}): restore it from a backup, or move it away to start empty`,
+        { file: this.#file, cause: error },
+      );
+    }
+    if (error instanceof SyntaxError) {
+      return new SessionCorruptError(
+        `Memory store ${this.#file} holds a value that is not valid JSON: Keyv cannot deserialize it`,
+        { file: this.#file, cause: error },
+      );
+    }
+    return error;
+  }
+
+  async #read(): Promise<void> {
     if (this.#sqlite) {
       // Write-ahead logging: a commit is one append and readers never see half a write.
       await this.#sqlite.query('PRAGMA journal_mode = WAL');
@@ -283,15 +317,24 @@ export class Memory implements MemoryStore {
         'Memory needs a Keyv adapter that can iterate its keys (SQLite, Redis, Postgres, Map)',
       );
     }
-    for await (const [key, value] of this.keyv.iterator(undefined)) {
+    for await (const [key, value] of this.#entries()) {
       if (key === SNAPSHOT) {
-        snapshot = value as Snapshot;
+        if (!(value instanceof Unreadable)) snapshot = value as Snapshot; // else rebuilt from the records
         continue;
       }
       if (typeof key !== 'string' || !key.startsWith(RECORD)) continue;
+      if (value instanceof Unreadable) {
+        throw new SessionCorruptError(
+          `Memory record "${key}" in ${this.#file} is not valid JSON: Keyv cannot deserialize it`,
+          { file: this.#file, cause: value.cause },
+        );
+      }
       const stored = value as StoredMemory;
       if (stored?.v !== 1 || typeof stored.text !== 'string') {
-        throw new SessionCorruptError(`Memory record "${key}" is not readable (format ${String(stored?.v)})`);
+        throw new SessionCorruptError(
+          `Memory record "${key}" in ${this.#file} is not readable (format ${String(stored?.v)})`,
+          { file: this.#file },
+        );
       }
       const { v: _v, vector, context, ...record } = stored;
       records.set(record.id, record);
@@ -318,6 +361,29 @@ export class Memory implements MemoryStore {
       this.#lastInScope.set(scopeKey(record.scope), record.text);
     }
     if (patched) this.#changed();
+  }
+
+  /**
+   * Every stored entry, keys without the namespace. From this store's own SQLite file, rows are
+   * read as they are and deserialized one by one, so a value that cannot be is named by its key
+   * (`Unreadable`); a given Keyv is read through its iterator, which throws on such a value.
+   */
+  async *#entries(): AsyncGenerator<[key: unknown, value: unknown]> {
+    if (this.#sqlite) {
+      const prefix = `${NAMESPACE}:`;
+      for await (const [key, raw] of this.#sqlite.iterator(NAMESPACE) as AsyncGenerator<[string, string]>) {
+        let data: { value?: unknown } | undefined;
+        try {
+          data = await this.keyv.deserializeData<unknown>(raw);
+        } catch (cause) {
+          yield [key.slice(prefix.length), new Unreadable(cause)];
+          continue;
+        }
+        yield [key.slice(prefix.length), data?.value];
+      }
+      return;
+    }
+    yield* this.keyv.iterator!(undefined);
   }
 
   #restoreIndex(snapshot: Snapshot | undefined, records: Map<string, MemoryRecord>): SearchIndex | undefined {
@@ -349,18 +415,24 @@ export class Memory implements MemoryStore {
   }
 }
 
-function openKeyv(path: string | undefined): { keyv: Keyv; sqlite?: KeyvSqlite } {
-  if (path === undefined) return { keyv: new Keyv({ namespace: 'memory' }) };
+/** A stored value that cannot be deserialized, with why. */
+class Unreadable {
+  constructor(readonly cause: unknown) {}
+}
+
+function openKeyv(path: string | undefined): { keyv: Keyv; sqlite?: KeyvSqlite; file?: string } {
+  if (path === undefined) return { keyv: new Keyv({ namespace: NAMESPACE }) };
   const folder = resolve(path);
   mkdirSync(folder, { recursive: true });
+  const file = join(folder, 'memory.sqlite');
   // iterationLimit: the adapter pages its iterator with LIMIT/OFFSET (10 rows by default, which
   // makes a full scan quadratic); loading reads every record, so it reads them in large pages.
   const sqlite = new KeyvSqlite({
-    uri: `sqlite://${join(folder, 'memory.sqlite')}`,
+    uri: `sqlite://${file}`,
     busyTimeout: 10_000,
     iterationLimit: 10_000,
   });
-  return { keyv: new Keyv({ store: sqlite, namespace: 'memory', throwOnErrors: true }), sqlite };
+  return { keyv: new Keyv({ store: sqlite, namespace: NAMESPACE, throwOnErrors: true }), sqlite, file };
 }
 
 /** A copy the caller may change freely (metadata values are JSON, copied one level deep). */

@@ -490,7 +490,6 @@ describe('FsSessionStore', () => {
         const error = await rejectionOf(store.load('s1'));
         expect(error).toBeInstanceOf(SessionCorruptError);
         expect((error as SessionCorruptError).file).toBe(file);
-        expect(await rejectionOf(collectIds(store))).toBeInstanceOf(SessionCorruptError);
       }
       await store.saveState('s1', testState('s1', { data: { fixed: true } }));
       expect((await store.load('s1'))?.state?.data).toEqual({ fixed: true });
@@ -539,6 +538,60 @@ describe('FsSessionStore', () => {
       await store.append('s2', [testMessage(2)]);
       await store.delete('s1');
       expect(await readdir(root)).toEqual(['s2']);
+    });
+
+    it('list leaves out a session whose state.json is damaged, with a warning, and lists the others', async () => {
+      for (const id of ['a', 'b', 'c']) await store.saveState(id, testState(id, { userId: 'u' }));
+      await store.append('b', [testMessage(1)]);
+      const file = join(root, 'b', 'state.json');
+      for (const text of [
+        '{"schemaVersion":1,',
+        '[1]',
+        JSON.stringify({ ...testState('b'), schemaVersion: 9 }),
+      ]) {
+        await writeFile(file, text);
+        warnings.length = 0;
+        expect(await collectIds(store)).toEqual(['a', 'c']);
+        const mine: string[] = [];
+        for await (const row of store.list({ userId: 'u' })) mine.push(row.sessionId);
+        expect(mine).toEqual(['a', 'c']);
+        expect(warnings).toEqual([
+          expect.objectContaining({ code: 'corrupt_state', file }),
+          expect.objectContaining({ code: 'corrupt_state', file }),
+        ]);
+        expect(warnings[0]?.message).toContain(file);
+      }
+      await store.saveState('b', testState('b', { userId: 'u' }));
+      expect(await collectIds(store)).toEqual(['a', 'b', 'c']);
+    });
+
+    it("list's updatedAt is the later of the state's and the last message's, as getContext() answers", async () => {
+      await store.saveState('s1', testState('s1')); // updatedAt 2025-01-02
+      await store.append('s1', [testMessage(1)]); // createdAt 2025-01-01: older
+      await store.append('s2', [testMessage(2)]); // no state
+      const updated = async (): Promise<Record<string, string | undefined>> => {
+        const rows: Record<string, string | undefined> = {};
+        for await (const row of store.list()) rows[row.sessionId] = row.updatedAt;
+        return rows;
+      };
+      expect(await updated()).toEqual({ s1: '2025-01-02T00:00:00.000Z', s2: testMessage(2).createdAt });
+
+      // A later turn appends messages without rewriting state.json.
+      const long = testMessage(3, { content: 'x'.repeat(20_000), createdAt: '2025-03-01T00:00:00.000Z' });
+      await store.append('s1', [long, testMessage(4, { createdAt: '2025-03-02T00:00:00.000Z' })], {
+        idempotencyKey: 'turn',
+      });
+      expect((await updated()).s1).toBe('2025-03-02T00:00:00.000Z');
+      await store.append('s1', [
+        testMessage(5, { content: 'y'.repeat(20_000), createdAt: '2025-04-01T00:00:00.000Z' }),
+      ]);
+      expect((await updated()).s1).toBe('2025-04-01T00:00:00.000Z');
+
+      // A torn tail (never acknowledged) is not a change.
+      await appendFile(join(root, 's1', 'messages.jsonl'), '{"id":"msg_9","role":"user","createdAt":"2026');
+      expect((await updated()).s1).toBe('2025-04-01T00:00:00.000Z');
+      await store.saveState('s1', testState('s1', { updatedAt: '2025-05-01T00:00:00.000Z' }));
+      expect((await updated()).s1).toBe('2025-05-01T00:00:00.000Z');
     });
 
     it('list skips folders that hold no session and names that are not ids', async () => {

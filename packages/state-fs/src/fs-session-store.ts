@@ -17,6 +17,7 @@ import {
   type SessionState,
   type SessionStore,
   type SessionSummary,
+  SessionsError,
   type StoredSession,
   type StoredTail,
 } from '@sessions/core';
@@ -29,9 +30,10 @@ export interface FsSessionStoreWarning {
   /**
    * `torn_tail`: the history ends with a line (or batch) cut short by a crash; it was skipped
    * (on load) or removed (before an append). `lock_compromised`: this process lost a session lock
-   * it held, because it stalled longer than `lockStaleMs`.
+   * it held, because it stalled longer than `lockStaleMs`. `corrupt_state`: `list()` left out a
+   * session whose `state.json` cannot be read (its `load` throws `SessionCorruptError`).
    */
-  code: 'torn_tail' | 'lock_compromised';
+  code: 'torn_tail' | 'lock_compromised' | 'corrupt_state';
   message: string;
   /** The file concerned. */
   file: string;
@@ -40,7 +42,7 @@ export interface FsSessionStoreWarning {
 export interface FsSessionStoreOptions {
   /** Folder holding one sub-folder per session. Default `.sessions` (relative to the working directory). */
   root?: string;
-  /** Receives recoverable problems (a torn last line, a lost lock). Default: `console.warn`. */
+  /** Receives recoverable problems (a torn last line, a lost lock, a damaged state left out of `list()`). Default: `console.warn`. */
   onWarning?: (warning: FsSessionStoreWarning) => void;
   /** A session lock not refreshed for this long is taken over (its holder died). Default 10 000 ms, at least 2 000. */
   lockStaleMs?: number;
@@ -109,6 +111,8 @@ interface LoadedHistory {
 const MESSAGES_FILE = 'messages.jsonl';
 const STATE_FILE = 'state.json';
 const TAIL_BYTES = 64;
+/** `list()` reads a history backwards in pieces of this size, to its last message line. */
+const LAST_LINE_CHUNK = 4096;
 const MAX_CACHED_SESSIONS = 1000;
 const MAX_MARKS = 256;
 /** A group of appends written together holds at most this many appends and bytes (one more starts the next group). */
@@ -168,6 +172,59 @@ async function openIfExists(file: string): Promise<FileHandle | undefined> {
     if (isMissing(error)) return undefined;
     throw error;
   }
+}
+
+/**
+ * The `createdAt` of the last message of a history file (`undefined` when there is no file or no
+ * message), read backwards from its end only as far as that message's line. Bytes after the last
+ * newline (a torn tail, never acknowledged) are not a message; a line that is not JSON ends the
+ * search (`load` reports such damage, `list` does not).
+ */
+async function lastMessageTime(file: string): Promise<string | undefined> {
+  const handle = await openIfExists(file);
+  if (handle === undefined) return undefined;
+  try {
+    let position = (await handle.stat()).size;
+    let carry = Buffer.alloc(0); // the bytes after `position` not yet split into whole lines
+    let torn = true; // the first piece after the last newline is never a whole line
+    while (position > 0) {
+      const length = Math.min(LAST_LINE_CHUNK, position);
+      position -= length;
+      const bytes = Buffer.concat([await readRange(handle, position, length), carry]);
+      let end = bytes.length;
+      for (
+        let newline = bytes.lastIndexOf(0x0a, end - 1);
+        newline >= 0;
+        newline = bytes.lastIndexOf(0x0a, end - 1)
+      ) {
+        if (!torn) {
+          const found = createdAtOf(bytes.subarray(newline + 1, end));
+          if (found !== null) return found;
+        }
+        torn = false;
+        end = newline;
+        if (end === 0) break;
+      }
+      carry = Buffer.from(bytes.subarray(0, end));
+    }
+    return torn ? undefined : (createdAtOf(carry) ?? undefined);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A history line's message `createdAt`; `null` for a line that is no message (header, batch line). */
+function createdAtOf(line: Buffer): string | undefined | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const createdAt = (value as { createdAt?: unknown } | null)?.createdAt;
+  return typeof createdAt === 'string' && typeof (value as { role?: unknown }).role === 'string'
+    ? createdAt
+    : null;
 }
 
 function defaultWarning(warning: FsSessionStoreWarning): void {
@@ -420,10 +477,30 @@ export class FsSessionStore implements SessionStore {
     names.sort();
     for (const sessionId of names) {
       const dir = join(this.root, sessionId);
-      const state = await this.#readState(dir);
-      if (state === undefined && !(await this.#exists(join(dir, MESSAGES_FILE)))) continue;
+      let state: SessionState | undefined;
+      try {
+        state = await this.#readState(dir);
+      } catch (error) {
+        // One damaged session must not hide the others: it is left out, and `load` names the damage.
+        if (!(SessionsError.is(error) && error.code === 'session_corrupt')) throw error;
+        const file = (error as SessionCorruptError).file ?? join(dir, STATE_FILE);
+        this.#warn({
+          code: 'corrupt_state',
+          file,
+          message: `Left session ${sessionId} out of list(): ${error.message}`,
+        });
+        continue;
+      }
+      const history = join(dir, MESSAGES_FILE);
+      if (state === undefined && !(await this.#exists(history))) continue;
       if (filter.userId !== undefined && state?.userId !== filter.userId) continue;
-      yield { sessionId, userId: state?.userId, createdAt: state?.createdAt, updatedAt: state?.updatedAt };
+      // A turn appends messages without rewriting state.json: the last change is the later of the two.
+      const lastMessageAt = await lastMessageTime(history);
+      const updatedAt =
+        lastMessageAt !== undefined && (state === undefined || lastMessageAt > state.updatedAt)
+          ? lastMessageAt
+          : state?.updatedAt;
+      yield { sessionId, userId: state?.userId, createdAt: state?.createdAt, updatedAt };
     }
   }
 

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import KeyvRedis from '@keyv/redis';
@@ -384,5 +385,29 @@ describe('KeyvSessionStore on a generic adapter', () => {
       Array.from({ length: 100 }, (_, i) => i + 1),
     );
     expect((await a.load('s1'))?.messages).toHaveLength(100);
+  });
+});
+
+describe('KeyvSessionStore on an unreachable Redis', () => {
+  /** A port on 127.0.0.1 that nothing listens on: one just freed. */
+  async function closedPort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((done) => server.close(() => done()));
+    return port;
+  }
+
+  it("rejects at once with the README's connectionTimeout, and again on the next call", async () => {
+    const adapter = new KeyvRedis(`redis://127.0.0.1:${await closedPort()}`, { connectionTimeout: 1_000 });
+    const keyv = new Keyv({ store: adapter, namespace: 'sessions' });
+    const errors: unknown[] = [];
+    keyv.on('error', (error) => errors.push(error)); // @keyv/redis also emits what it throws
+    const store = new KeyvSessionStore({ keyv });
+    const load = await rejectionOf(store.load('a'));
+    expect((load as Error).message).toMatch(/not connected or has failed to connect/);
+    expect(await rejectionOf(store.append('a', [testMessage(1)]))).toBeInstanceOf(Error);
+    expect(errors.length).toBeGreaterThan(0);
+    await store.close();
   });
 });
