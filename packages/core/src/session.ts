@@ -1,4 +1,5 @@
 import { Agent, type AgentOptions } from './agent.js';
+import { coversAgentConfig, overlayAgentConfig, sameAgentConfig } from './agent-config.js';
 import type { ChatModel } from './chat-model.js';
 import { copyData } from './copy-data.js';
 import { InvalidInputError, NotConfiguredError } from './errors.js';
@@ -152,7 +153,10 @@ export class Session {
   #replies = new Map<string, number>();
   #repliesOf: Message[] = this.#messages;
   #repliesSeen = 0;
+  /** The configuration of each agent: the stored one with what this object's `Agent()` calls gave over it. */
   readonly #agents = new Map<string, AgentConfig>();
+  /** What this object's `Agent()` calls gave, per agent name (later calls over earlier ones). */
+  readonly #agentsGiven = new Map<string, AgentConfig>();
   #loading: Promise<void> | undefined;
   /** The last load started has finished: the history and state are in (no need to wait on `#loading`). */
   #ready = false;
@@ -428,13 +432,37 @@ export class Session {
 
   // ---- used by Agent ------------------------------------------------------------------------
 
-  /** @internal Registers an agent's configuration; it is persisted with the next turn or save. */
-  registerAgent(config: AgentConfig): void {
-    const before = this.#agents.get(config.name);
-    if (before && sameAgentConfig(before, config)) return;
-    this.#agents.set(config.name, copyData(config));
-    this.#agentsChanged.add(config.name);
+  /**
+   * @internal Registers what an `Agent()` call gave (`given`: only the options it was given). The
+   * agent's configuration is the stored one (once loaded) with these put over it; it is persisted
+   * with the next turn or save when that changes it.
+   */
+  registerAgent(given: AgentConfig): void {
+    const name = given.name;
+    const before = this.#agentsGiven.get(name);
+    const held = this.#agents.get(name);
+    // The same agent made again (a host making it per request): nothing to do, nothing made.
+    if (
+      before !== undefined &&
+      held !== undefined &&
+      coversAgentConfig(before, given) &&
+      coversAgentConfig(held, given)
+    )
+      return;
+    this.#agentsGiven.set(name, before === undefined ? copyData(given) : overlayAgentConfig(before, given));
+    const next = overlayAgentConfig(held ?? { name }, given);
+    if (held !== undefined && sameAgentConfig(held, next)) return;
+    this.#agents.set(name, next);
+    this.#agentsChanged.add(name);
     this.#stateDirty = true;
+  }
+
+  /**
+   * @internal The configuration of agent `name` as held (not a copy: do not change it). It is
+   * replaced, never changed, when it changes: the same object means the same configuration.
+   */
+  heldAgentConfig(name: string): AgentConfig | undefined {
+    return this.#agents.get(name);
   }
 
   /** @internal The history as the model should see it, loaded on first use. */
@@ -638,10 +666,25 @@ export class Session {
     this.#updatedAt = state.updatedAt;
     this.#data = state.data ?? {};
     this.#metadata = { ...state.metadata, ...this.#metadataGiven };
-    for (const agent of state.agents ?? []) {
-      if (!this.#agents.has(agent.name)) this.#agents.set(agent.name, agent);
-    }
+    for (const agent of state.agents ?? []) this.#holdAgent(agent);
     this.#stateSaved = true;
+  }
+
+  /**
+   * Takes in an agent's stored configuration: what this object's `Agent()` calls gave goes over
+   * it; when that changes it, the agent is written with the next state write.
+   */
+  #holdAgent(stored: AgentConfig): void {
+    const name = stored.name;
+    const given = this.#agentsGiven.get(name);
+    const next =
+      given === undefined || coversAgentConfig(stored, given) ? stored : overlayAgentConfig(stored, given);
+    const held = this.#agents.get(name);
+    if (held === undefined || !sameAgentConfig(held, next)) this.#agents.set(name, next);
+    if (next !== stored) {
+      this.#agentsChanged.add(name);
+      this.#stateDirty = true;
+    }
   }
 
   /** Notes a change of the user state: applied to this copy now, and over the stored state when written. */
@@ -687,9 +730,7 @@ export class Session {
       this.#data = { ...written.data };
       for (const change of this.#changes) applyChange(this.#data, change);
       this.#metadata = { ...written.metadata, ...this.#metadataGiven };
-      for (const agent of written.agents ?? []) {
-        if (!this.#agents.has(agent.name)) this.#agents.set(agent.name, agent);
-      }
+      for (const agent of written.agents ?? []) this.#holdAgent(agent);
     } catch (error) {
       // Not written: kept for the next write.
       this.#changes = [...changes, ...this.#changes];
@@ -729,9 +770,11 @@ export class Session {
     } else {
       data = { ...stored.data };
       for (const change of changes) applyChange(data, change);
-      agents = (stored.agents ?? []).map((agent) =>
-        agentNames.has(agent.name) ? (this.#agents.get(agent.name) ?? agent) : agent,
-      );
+      // The stored configuration of an agent changed here, with what was given here over it.
+      agents = (stored.agents ?? []).map((agent) => {
+        const given = agentNames.has(agent.name) ? this.#agentsGiven.get(agent.name) : undefined;
+        return given === undefined ? agent : overlayAgentConfig(agent, given);
+      });
       for (const name of agentNames) {
         const agent = this.#agents.get(name);
         if (agent !== undefined && !agents.some((kept) => kept.name === name)) agents.push(agent);
@@ -754,21 +797,6 @@ export class Session {
     }
     return state;
   }
-}
-
-function sameAgentConfig(a: AgentConfig, b: AgentConfig): boolean {
-  const at = a.tools ?? [];
-  const bt = b.tools ?? [];
-  return (
-    a.name === b.name &&
-    a.role === b.role &&
-    a.instructions === b.instructions &&
-    a.memory === b.memory &&
-    a.knowledge === b.knowledge &&
-    (a.tools === undefined) === (b.tools === undefined) &&
-    at.length === bt.length &&
-    at.every((tool, i) => tool === bt[i])
-  );
 }
 
 function cite(hit: KnowledgeHit): string {
