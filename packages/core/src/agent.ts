@@ -116,6 +116,11 @@ export class Agent {
     if (typeof options?.name !== 'string' || options.name.trim() === '') {
       throw new InvalidInputError('An agent needs a name: Agent({ name: "Assistant" })');
     }
+    for (const field of ['role', 'instructions'] as const) {
+      if (options[field] !== undefined && typeof options[field] !== 'string') {
+        throw new InvalidInputError(`Agent "${options.name}": ${field} must be a string`);
+      }
+    }
     this.name = options.name;
     this.session = options.session ?? new Session(options.model ? { model: options.model } : {});
     this.tools = [...(options.tools ?? [])];

@@ -2,9 +2,10 @@ import { Agent, type AgentOptions } from './agent.js';
 import { coversAgentConfig, overlayAgentConfig, sameAgentConfig } from './agent-config.js';
 import type { ChatModel } from './chat-model.js';
 import { copyData } from './copy-data.js';
-import { InvalidInputError, NotConfiguredError } from './errors.js';
+import { InvalidInputError, NotConfiguredError, SessionsError } from './errors.js';
 import { assertSessionId, newId } from './ids.js';
 import { isoTime } from './iso-time.js';
+import { copyJsonValue } from './json-value.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type {
   KnowledgeAddOptions,
@@ -101,10 +102,14 @@ type StateChange =
   | { key: string; value: unknown }
   | { key: string; by: number; from: number; result?: number; error?: InvalidInputError };
 
-/** Applies `change` to `data`; an increment notes its result, or its error (and changes nothing). */
+/**
+ * Applies `change` to `data` (a value `undefined` removes the key); an increment notes its result,
+ * or its error (and changes nothing).
+ */
 function applyChange(data: Record<string, unknown>, change: StateChange): void {
   if ('value' in change) {
-    data[change.key] = change.value;
+    if (change.value === undefined) delete data[change.key];
+    else data[change.key] = change.value;
     return;
   }
   const current = data[change.key] ?? change.from;
@@ -114,9 +119,25 @@ function applyChange(data: Record<string, unknown>, change: StateChange): void {
     );
     return;
   }
+  const result = current + change.by;
+  if (!Number.isFinite(result)) {
+    change.error = new InvalidInputError(
+      `State "${change.key}" would be ${result} (${current} + ${change.by}): state values must be finite numbers`,
+    );
+    return;
+  }
   change.error = undefined;
-  change.result = current + change.by;
-  data[change.key] = change.result;
+  change.result = result;
+  data[change.key] = result;
+}
+
+/** A state value to keep: a copy, `InvalidInputError` naming `key` unless it is JSON (`undefined`: remove the key). */
+function stateValue(key: string, value: unknown): unknown {
+  return value === undefined ? undefined : copyJsonValue(value, 'state value', [key]);
+}
+
+function assertStateKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') throw new InvalidInputError('A state key is a string');
 }
 
 /**
@@ -194,7 +215,7 @@ export class Session {
     this.now = options.now ?? (() => new Date());
     this.#createdAt = isoTime(this.now());
     this.#updatedAt = this.#createdAt;
-    this.#metadataGiven = copyData(options.metadata ?? {});
+    this.#metadataGiven = copyJsonValue(options.metadata ?? {}, 'metadata');
     this.#metadata = { ...this.#metadataGiven };
     for (const _ in this.#metadata) {
       this.#stateDirty = true;
@@ -233,8 +254,11 @@ export class Session {
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       throw new InvalidInputError('saveState(data) takes a plain object');
     }
+    // Every value checked before any is kept: a refused one keeps none.
+    const changes: StateChange[] = [];
+    for (const key in data) changes.push({ key, value: stateValue(key, data[key]) });
     await this.#ensureLoaded();
-    for (const [key, value] of Object.entries(copyData(data))) this.#change({ key, value });
+    for (const change of changes) this.#change(change);
     await this.#persistState();
   }
 
@@ -280,10 +304,16 @@ export class Session {
     return (Object.hasOwn(this.#data, key) ? this.#data[key] : defaultValue) as T;
   }
 
-  /** Sets one value of the user state and persists it. */
+  /**
+   * Sets one value of the user state and persists it: a copy of `value`, which must be JSON
+   * (strings, finite numbers, booleans, null, arrays, plain objects), else `InvalidInputError`
+   * naming the key and nothing changes. `undefined` removes the key.
+   */
   async setState(key: string, value: unknown): Promise<void> {
+    assertStateKey(key);
+    const kept = stateValue(key, value);
     await this.#ensureLoaded();
-    this.#change({ key, value: copyData(value) });
+    this.#change({ key, value: kept });
     await this.#persistState();
   }
 
@@ -293,6 +323,17 @@ export class Session {
    * other `Session` objects too) all count.
    */
   async incrementState(key: string, by = 1, defaultValue = 0): Promise<number> {
+    assertStateKey(key);
+    if (
+      typeof by !== 'number' ||
+      !Number.isFinite(by) ||
+      typeof defaultValue !== 'number' ||
+      !Number.isFinite(defaultValue)
+    ) {
+      throw new InvalidInputError(
+        `incrementState("${key}", by, defaultValue) takes finite numbers, got ${describeNumber(by)} and ${describeNumber(defaultValue)}`,
+      );
+    }
     await this.#ensureLoaded();
     const change: StateChange = { key, by, from: defaultValue };
     const wasDirty = this.#stateDirty;
@@ -732,12 +773,34 @@ export class Session {
       this.#metadata = { ...written.metadata, ...this.#metadataGiven };
       for (const agent of written.agents ?? []) this.#holdAgent(agent);
     } catch (error) {
-      // Not written: kept for the next write.
-      this.#changes = [...changes, ...this.#changes];
       for (const name of agentNames) this.#agentsChanged.add(name);
       this.#stateDirty = true;
+      if (SessionsError.is(error) && error.code === 'invalid_input') {
+        // Refused: not kept for the next write (it would be refused again, and every write after
+        // it), and taken back from the copy held here.
+        await this.#dropRefused();
+      } else {
+        // Not written (the store failed): kept for the next write.
+        this.#changes = [...changes, ...this.#changes];
+      }
       throw error;
     }
+  }
+
+  /**
+   * After the store refused a state write: the user state held here again as stored, with this
+   * object's changes made since applied over it (the refused ones are dropped).
+   */
+  async #dropRefused(): Promise<void> {
+    let stored: SessionState | undefined;
+    try {
+      stored = await this.#storedState();
+    } catch {
+      return; // The store cannot be read now: what is held stays as it is.
+    }
+    const data: Record<string, unknown> = { ...stored?.data };
+    for (const change of this.#changes) applyChange(data, change);
+    this.#data = data;
   }
 
   /** The state as stored now: read with `loadSince` after this object's cursor (cheap) when the store has it. */
@@ -797,6 +860,14 @@ export class Session {
     }
     return state;
   }
+}
+
+function describeNumber(value: unknown): string {
+  return typeof value === 'string'
+    ? JSON.stringify(value)
+    : typeof value === 'number'
+      ? String(value)
+      : typeof value;
 }
 
 function cite(hit: KnowledgeHit): string {
