@@ -197,3 +197,25 @@ describe('agents of a restored session', () => {
     expect(third.Agent({ name: 'Assistant' }).instructions).toBe('Answer at length.');
   });
 });
+
+describe('options of new Session()', () => {
+  it('refuses middleware that is not a function', () => {
+    // @ts-expect-error: JavaScript callers may pass anything
+    expect(() => new Session({ middleware: [42] })).toThrow(
+      expect.objectContaining({ code: 'invalid_input' }),
+    );
+    // @ts-expect-error: JavaScript callers may pass anything
+    expect(() => new Session({ middleware: 42 })).toThrow(expect.objectContaining({ code: 'invalid_input' }));
+  });
+
+  it('refuses agentUrl (the reference spelling of a remote session), naming RemoteSession', () => {
+    for (const options of [{ agentUrl: 'http://127.0.0.1:8000' }, { agent_url: 'http://127.0.0.1:8000' }]) {
+      expect(() => new Session(options as never)).toThrow(
+        expect.objectContaining({
+          code: 'invalid_input',
+          message: expect.stringContaining('RemoteSession from @sessions/remote-client'),
+        }),
+      );
+    }
+  });
+});

@@ -97,6 +97,12 @@ export interface SessionContext {
 
 const DEFAULT_USER = 'default_user';
 
+function assertMemoryType(type: unknown): void {
+  if (type !== undefined && type !== 'short' && type !== 'long') {
+    throw new InvalidInputError(`Invalid memory type ${JSON.stringify(type)}: use 'short' or 'long'`);
+  }
+}
+
 /** A change of the user state made by one `Session`, applied over the stored state when written. */
 type StateChange =
   | { key: string; value: unknown }
@@ -204,6 +210,18 @@ export class Session {
     if (options.userId !== undefined && (typeof options.userId !== 'string' || options.userId === '')) {
       throw new InvalidInputError('Invalid userId: use a non-empty string');
     }
+    const remote = options as { agentUrl?: unknown; agent_url?: unknown };
+    if (remote.agentUrl !== undefined || remote.agent_url !== undefined) {
+      throw new InvalidInputError(
+        'new Session() runs agents in this process and takes no agentUrl: for a remote agent, use RemoteSession from @sessions/remote-client (new RemoteSession({ agentUrl }))',
+      );
+    }
+    const middleware = options.middleware ?? [];
+    if (!Array.isArray(middleware) || middleware.some((item) => typeof item !== 'function')) {
+      throw new InvalidInputError(
+        'middleware takes an array of functions (turn, next) => Promise<TurnResult>; wrap a reference-style (message, response) => response in afterResponse() from @sessions/middleware',
+      );
+    }
     this.sessionId = sessionId;
     this.#userId = options.userId ?? DEFAULT_USER;
     this.#userIdGiven = options.userId !== undefined;
@@ -211,7 +229,7 @@ export class Session {
     this.model = options.model;
     this.memory = options.memory;
     this.knowledge = options.knowledge;
-    this.middleware = [...(options.middleware ?? [])];
+    this.middleware = [...middleware];
     this.now = options.now ?? (() => new Date());
     this.#createdAt = isoTime(this.now());
     this.#updatedAt = this.#createdAt;
@@ -395,6 +413,12 @@ export class Session {
     if (typeof text !== 'string' || text.trim() === '') {
       throw new InvalidInputError('addMemory(text) takes a non-empty string');
     }
+    assertMemoryType(options.type);
+    if (options.scope !== undefined && options.scope !== 'session' && options.scope !== 'user') {
+      throw new InvalidInputError(
+        `Invalid memory scope ${JSON.stringify(options.scope)}: use 'session' or 'user'`,
+      );
+    }
     // Memory is scoped by the user: the stored session's, unless one was given.
     if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     const metadata = { ...options.metadata, type: options.type ?? 'long' };
@@ -405,6 +429,7 @@ export class Session {
   async searchMemory(query: string, options: SearchMemoryOptions = {}): Promise<MemoryHit[]> {
     const memory = this.#requireMemory('searchMemory');
     const { limit = 5, type, minScore } = options;
+    assertMemoryType(type);
     if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     return memory.search(query, {
       limit,
@@ -417,6 +442,7 @@ export class Session {
   /** Removes this session's memories (only those of `type` when given); returns how many. */
   async clearMemory(type?: MemoryType): Promise<number> {
     const memory = this.#requireMemory('clearMemory');
+    assertMemoryType(type);
     if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     if (type === undefined) return memory.clear(this.scope);
     const records = await memory.list(this.scope);
