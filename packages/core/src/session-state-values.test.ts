@@ -138,3 +138,23 @@ describe('what else a Session stores with its state', () => {
     expect(session.getContext().agents).toEqual([]);
   });
 });
+
+describe('getState', () => {
+  it('answers a copy of an object or array: changing it changes nothing held or stored', async () => {
+    const memory = new MemorySessionStore();
+    const session = new Session({ sessionId: 's', store: memory });
+    await session.saveState({ profile: { name: 'Ada', tags: ['a'] }, list: [1] });
+    const profile = session.getState<{ name: string; tags: string[] }>('profile');
+    profile.name = 'Bob';
+    profile.tags.push('b');
+    session.getState<number[]>('list').push(2);
+    expect(session.getState('profile')).toEqual({ name: 'Ada', tags: ['a'] });
+    expect(session.getState('list')).toEqual([1]);
+    await session.setState('other', 1);
+    expect((await memory.load('s'))?.state?.data).toEqual({
+      profile: { name: 'Ada', tags: ['a'] },
+      list: [1],
+      other: 1,
+    });
+  });
+});

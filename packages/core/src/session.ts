@@ -316,10 +316,12 @@ export class Session {
   /**
    * A value of the user state (as last loaded or set), or `defaultValue`. Synchronous: it reads
    * the loaded session; before anything loaded it (`await restoreState()`, any awaited call), the
-   * default.
+   * default. An object or array is a copy: changing it changes nothing (use `setState`).
    */
   getState<T = unknown>(key: string, defaultValue?: T): T {
-    return (Object.hasOwn(this.#data, key) ? this.#data[key] : defaultValue) as T;
+    if (!Object.hasOwn(this.#data, key)) return defaultValue as T;
+    const value = this.#data[key];
+    return (typeof value === 'object' && value !== null ? copyData(value) : value) as T;
   }
 
   /**
