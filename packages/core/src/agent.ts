@@ -1,3 +1,4 @@
+import { overlayAgentConfig } from './agent-config.js';
 import { Channel } from './channel.js';
 import type { ChatModel, ChatRequest, ChatResponse } from './chat-model.js';
 import { ConflictError, InvalidInputError, NotConfiguredError } from './errors.js';
@@ -88,6 +89,15 @@ export interface AgentStream extends AsyncIterable<StreamChunk> {
   readonly text: Promise<string>;
 }
 
+/** An agent's configuration as a turn uses it: the session's (stored) one with its own options over it. */
+interface Resolved {
+  config: AgentConfig;
+  /** The system prompt without memory and knowledge: who the agent is and its instructions. */
+  basePrompt: string;
+  memory: boolean;
+  knowledge: boolean;
+}
+
 interface TurnRun {
   turn: TurnContext;
   produced: Message[];
@@ -100,29 +110,31 @@ interface TurnRun {
  */
 export class Agent {
   readonly name: string;
-  readonly role: string | undefined;
-  readonly instructions: string | undefined;
   readonly session: Session;
   // biome-ignore lint/suspicious/noExplicitAny: tools take arguments of their own types
   readonly tools: readonly Tool<any>[];
   readonly #options: AgentOptions;
   readonly #model: ChatModel | undefined;
-  /** The system prompt without memory and knowledge: who the agent is and its instructions. */
-  readonly #basePrompt: string;
+  /** What the options gave of the persisted configuration (only what they set). */
+  readonly #given: AgentConfig;
+  /** The session's configuration `#resolved` was made from (the same object while it is unchanged). */
+  #resolvedFrom: AgentConfig | undefined;
+  #resolved: Resolved | undefined;
 
   constructor(options: AgentOptions) {
     if (typeof options?.name !== 'string' || options.name.trim() === '') {
       throw new InvalidInputError('An agent needs a name: Agent({ name: "Assistant" })');
     }
+    for (const field of ['role', 'instructions'] as const) {
+      if (options[field] !== undefined && typeof options[field] !== 'string') {
+        throw new InvalidInputError(`Agent "${options.name}": ${field} must be a string`);
+      }
+    }
     this.name = options.name;
-    this.role = options.role;
-    this.instructions = options.instructions;
     this.session = options.session ?? new Session(options.model ? { model: options.model } : {});
     this.tools = [...(options.tools ?? [])];
     this.#options = options;
     this.#model = options.model ?? this.session.model;
-    const who = `You are ${this.name}${this.role ? `, ${this.role}` : ''}.`;
-    this.#basePrompt = this.instructions ? `${who}\n\n${this.instructions}` : who;
     const names = new Set<string>();
     for (const tool of this.tools) {
       if (names.has(tool.name))
@@ -144,18 +156,55 @@ export class Agent {
         `Agent "${this.name}" asks for knowledge but its session has none: pass \`knowledge: new Knowledge()\` from @sessions/knowledge to new Session()`,
       );
     }
-    this.session.registerAgent(this.config);
+    const given: AgentConfig = { name: this.name };
+    if (options.role !== undefined) given.role = options.role;
+    if (options.instructions !== undefined) given.instructions = options.instructions;
+    if (options.memory !== undefined) given.memory = options.memory === true;
+    if (options.knowledge !== undefined) given.knowledge = options.knowledge === true;
+    if (options.tools !== undefined) given.tools = this.tools.map((tool) => tool.name);
+    this.#given = given;
+    this.session.registerAgent(given);
   }
 
-  /** What is persisted about this agent (tools by name only). */
+  /**
+   * The role the agent works with: the one given, else the one stored for its name in the
+   * session (known once the session is loaded).
+   */
+  get role(): string | undefined {
+    return this.#resolve().config.role;
+  }
+
+  /** The instructions the agent works with: the ones given, else the ones stored for its name. */
+  get instructions(): string | undefined {
+    return this.#resolve().config.instructions;
+  }
+
+  /** What is persisted about this agent (tools by name only): the stored configuration with the options given over it. */
   get config(): AgentConfig {
-    const config: AgentConfig = { name: this.name };
-    if (this.role !== undefined) config.role = this.role;
-    if (this.instructions !== undefined) config.instructions = this.instructions;
-    if (this.#options.memory) config.memory = true;
-    if (this.#options.knowledge) config.knowledge = true;
-    if (this.tools.length > 0) config.tools = this.tools.map((tool) => tool.name);
-    return config;
+    const config = this.#resolve().config;
+    return config.tools === undefined ? { ...config } : { ...config, tools: [...config.tools] };
+  }
+
+  /**
+   * The configuration a turn works with: made again only when the session's configuration of
+   * this name changed (it is replaced, not changed, then), so a turn costs one map lookup here.
+   */
+  #resolve(): Resolved {
+    const from = this.session.heldAgentConfig(this.name);
+    const resolved = this.#resolved;
+    if (resolved !== undefined && from === this.#resolvedFrom) return resolved;
+    const config = overlayAgentConfig(from ?? this.#given, this.#given);
+    const who = `You are ${this.name}${config.role ? `, ${config.role}` : ''}.`;
+    const next: Resolved = {
+      config,
+      basePrompt: config.instructions ? `${who}\n\n${config.instructions}` : who,
+      // A configuration stored with memory or knowledge uses them when this session has them.
+      memory: config.memory === true && this.session.memory !== undefined,
+      knowledge: config.knowledge === true && this.session.knowledge !== undefined,
+    };
+    this.#resolvedFrom = from;
+    this.#resolved = next;
+    return next;
   }
 
   /** Answers `message`. The user turn and the reply are stored before the promise resolves. */
@@ -343,10 +392,11 @@ export class Agent {
       );
     }
     const history = this.session.loadedHistory() ?? (await this.session.history());
+    const resolved = this.#resolve();
     const system =
-      this.#options.memory || this.#options.knowledge
-        ? await this.#systemPrompt(turn.message)
-        : this.#basePrompt;
+      resolved.memory || resolved.knowledge
+        ? await this.#systemPrompt(turn.message, resolved)
+        : resolved.basePrompt;
     const user: Message = { id: userMessageId, role: 'user', content: turn.message, createdAt: '' };
     // The system prompt, the newest history within its budget, the user's message: one array.
     const start = this.session.windowStart(this.#options.historyTokens ?? 8_000);
@@ -476,13 +526,13 @@ export class Agent {
     }
   }
 
-  async #systemPrompt(query: string): Promise<string> {
-    const parts: string[] = [this.#basePrompt];
-    if (this.#options.memory || this.#options.knowledge) {
+  async #systemPrompt(query: string, resolved: Resolved): Promise<string> {
+    const parts: string[] = [resolved.basePrompt];
+    if (resolved.memory || resolved.knowledge) {
       const context = await this.session.buildContext(query, {
-        memory: this.#options.memory === true,
-        knowledge: this.#options.knowledge === true,
-        recentMemories: this.#options.memory === true,
+        memory: resolved.memory,
+        knowledge: resolved.knowledge,
+        recentMemories: resolved.memory,
         maxItems: this.#options.contextItems ?? 5,
         maxTokens: this.#options.contextTokens ?? 1_500,
       });

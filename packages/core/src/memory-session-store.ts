@@ -1,6 +1,6 @@
 import { copyData } from './copy-data.js';
-import { InvalidInputError } from './errors.js';
 import { assertSessionId } from './ids.js';
+import { copyJsonValue } from './json-value.js';
 import type { Message } from './message.js';
 import type {
   AppendOptions,
@@ -125,12 +125,12 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-/** A copy of a state to keep, refused as the persistent stores refuse it: not an object, another schemaVersion, not plain JSON. */
+/**
+ * A copy of a state to keep, refused as the persistent stores refuse it (`encodeSessionState`'s
+ * rule): not an object, another schemaVersion, not JSON as it is. The copy is what JSON would give
+ * back (`undefined` properties left out), so this store keeps what they keep.
+ */
 function checkedCopy(state: SessionState): SessionState {
   assertSessionState(state);
-  try {
-    return copyData(state);
-  } catch (cause) {
-    throw new InvalidInputError('The state must be JSON-serialisable', { cause });
-  }
+  return copyJsonValue(state, 'state');
 }

@@ -157,3 +157,25 @@ describe('memory in the prompt when the search finds nothing', () => {
     );
   });
 });
+
+describe('memory options of a Session', () => {
+  it('refuses a memory type other than short or long, and a scope other than session or user', async () => {
+    const memory = listMemory();
+    const session = new Session({ memory });
+    const refused = [
+      () => session.addMemory('x', { type: 'medium' as never }),
+      () => session.addMemory('x', { scope: 'galaxy' as never }),
+      () => session.searchMemory('x', { type: 'medium' as never }),
+      () => session.clearMemory('medium' as never),
+    ];
+    for (const call of refused) {
+      await expect(call()).rejects.toMatchObject({
+        code: 'invalid_input',
+        message: expect.stringMatching(/medium|galaxy/),
+      });
+    }
+    expect(memory.records).toEqual([]);
+    await session.addMemory('x', { type: 'short', scope: 'user' });
+    expect(memory.records.map((record) => record.metadata.type)).toEqual(['short']);
+  });
+});

@@ -140,3 +140,82 @@ describe('the synchronous reads of a Session', () => {
     expect(later.getState('step', 0)).toBe(2);
   });
 });
+
+describe('agents of a restored session', () => {
+  const stored = async (): Promise<MemorySessionStore> => {
+    const store = new MemorySessionStore();
+    const first = new Session({ sessionId: 'resume', store });
+    first.Agent({ name: 'Assistant', role: 'a helper', instructions: 'Answer briefly.' });
+    await first.saveState();
+    return store;
+  };
+
+  it('an agent made again by name after restoreState() gets its stored configuration back', async () => {
+    const store = await stored();
+    const model = new ScriptedModel();
+    const second = new Session({ sessionId: 'resume', store, model });
+    await second.restoreState();
+    const agent = second.Agent({ name: 'Assistant' });
+    expect(agent.instructions).toBe('Answer briefly.');
+    await agent.chat('x');
+    expect(model.requests[0]!.messages[0]).toMatchObject({
+      role: 'system',
+      content: 'You are Assistant, a helper.\n\nAnswer briefly.',
+    });
+    expect((await store.load('resume'))?.state?.agents).toEqual([
+      { name: 'Assistant', role: 'a helper', instructions: 'Answer briefly.' },
+    ]);
+  });
+
+  it('an agent made before the session loaded gets its stored configuration on its first turn', async () => {
+    const store = await stored();
+    const model = new ScriptedModel();
+    const second = new Session({ sessionId: 'resume', store, model });
+    await second.Agent({ name: 'Assistant' }).chat('x');
+    expect(model.requests[0]!.messages[0]!.content).toBe('You are Assistant, a helper.\n\nAnswer briefly.');
+    expect(second.getAgentConfig('Assistant')).toEqual({
+      name: 'Assistant',
+      role: 'a helper',
+      instructions: 'Answer briefly.',
+    });
+    expect((await store.load('resume'))?.state?.agents).toEqual([
+      { name: 'Assistant', role: 'a helper', instructions: 'Answer briefly.' },
+    ]);
+  });
+
+  it('options given to Agent() override the stored ones, and the others are kept', async () => {
+    const store = await stored();
+    const model = new ScriptedModel();
+    const second = new Session({ sessionId: 'resume', store, model });
+    await second.Agent({ name: 'Assistant', instructions: 'Answer at length.' }).chat('x');
+    expect(model.requests[0]!.messages[0]!.content).toBe('You are Assistant, a helper.\n\nAnswer at length.');
+    expect((await store.load('resume'))?.state?.agents).toEqual([
+      { name: 'Assistant', role: 'a helper', instructions: 'Answer at length.' },
+    ]);
+    const third = new Session({ sessionId: 'resume', store, model });
+    await third.restoreState();
+    expect(third.Agent({ name: 'Assistant' }).instructions).toBe('Answer at length.');
+  });
+});
+
+describe('options of new Session()', () => {
+  it('refuses middleware that is not a function', () => {
+    // @ts-expect-error: JavaScript callers may pass anything
+    expect(() => new Session({ middleware: [42] })).toThrow(
+      expect.objectContaining({ code: 'invalid_input' }),
+    );
+    // @ts-expect-error: JavaScript callers may pass anything
+    expect(() => new Session({ middleware: 42 })).toThrow(expect.objectContaining({ code: 'invalid_input' }));
+  });
+
+  it('refuses agentUrl (the reference spelling of a remote session), naming RemoteSession', () => {
+    for (const options of [{ agentUrl: 'http://127.0.0.1:8000' }, { agent_url: 'http://127.0.0.1:8000' }]) {
+      expect(() => new Session(options as never)).toThrow(
+        expect.objectContaining({
+          code: 'invalid_input',
+          message: expect.stringContaining('RemoteSession from @sessions/remote-client'),
+        }),
+      );
+    }
+  });
+});

@@ -1,9 +1,11 @@
 import { Agent, type AgentOptions } from './agent.js';
+import { coversAgentConfig, overlayAgentConfig, sameAgentConfig } from './agent-config.js';
 import type { ChatModel } from './chat-model.js';
 import { copyData } from './copy-data.js';
-import { InvalidInputError, NotConfiguredError } from './errors.js';
+import { InvalidInputError, NotConfiguredError, SessionsError } from './errors.js';
 import { assertSessionId, newId } from './ids.js';
 import { isoTime } from './iso-time.js';
+import { copyJsonValue } from './json-value.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type {
   KnowledgeAddOptions,
@@ -95,15 +97,25 @@ export interface SessionContext {
 
 const DEFAULT_USER = 'default_user';
 
+function assertMemoryType(type: unknown): void {
+  if (type !== undefined && type !== 'short' && type !== 'long') {
+    throw new InvalidInputError(`Invalid memory type ${JSON.stringify(type)}: use 'short' or 'long'`);
+  }
+}
+
 /** A change of the user state made by one `Session`, applied over the stored state when written. */
 type StateChange =
   | { key: string; value: unknown }
   | { key: string; by: number; from: number; result?: number; error?: InvalidInputError };
 
-/** Applies `change` to `data`; an increment notes its result, or its error (and changes nothing). */
+/**
+ * Applies `change` to `data` (a value `undefined` removes the key); an increment notes its result,
+ * or its error (and changes nothing).
+ */
 function applyChange(data: Record<string, unknown>, change: StateChange): void {
   if ('value' in change) {
-    data[change.key] = change.value;
+    if (change.value === undefined) delete data[change.key];
+    else data[change.key] = change.value;
     return;
   }
   const current = data[change.key] ?? change.from;
@@ -113,9 +125,25 @@ function applyChange(data: Record<string, unknown>, change: StateChange): void {
     );
     return;
   }
+  const result = current + change.by;
+  if (!Number.isFinite(result)) {
+    change.error = new InvalidInputError(
+      `State "${change.key}" would be ${result} (${current} + ${change.by}): state values must be finite numbers`,
+    );
+    return;
+  }
   change.error = undefined;
-  change.result = current + change.by;
-  data[change.key] = change.result;
+  change.result = result;
+  data[change.key] = result;
+}
+
+/** A state value to keep: a copy, `InvalidInputError` naming `key` unless it is JSON (`undefined`: remove the key). */
+function stateValue(key: string, value: unknown): unknown {
+  return value === undefined ? undefined : copyJsonValue(value, 'state value', [key]);
+}
+
+function assertStateKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') throw new InvalidInputError('A state key is a string');
 }
 
 /**
@@ -152,7 +180,10 @@ export class Session {
   #replies = new Map<string, number>();
   #repliesOf: Message[] = this.#messages;
   #repliesSeen = 0;
+  /** The configuration of each agent: the stored one with what this object's `Agent()` calls gave over it. */
   readonly #agents = new Map<string, AgentConfig>();
+  /** What this object's `Agent()` calls gave, per agent name (later calls over earlier ones). */
+  readonly #agentsGiven = new Map<string, AgentConfig>();
   #loading: Promise<void> | undefined;
   /** The last load started has finished: the history and state are in (no need to wait on `#loading`). */
   #ready = false;
@@ -179,6 +210,18 @@ export class Session {
     if (options.userId !== undefined && (typeof options.userId !== 'string' || options.userId === '')) {
       throw new InvalidInputError('Invalid userId: use a non-empty string');
     }
+    const remote = options as { agentUrl?: unknown; agent_url?: unknown };
+    if (remote.agentUrl !== undefined || remote.agent_url !== undefined) {
+      throw new InvalidInputError(
+        'new Session() runs agents in this process and takes no agentUrl: for a remote agent, use RemoteSession from @sessions/remote-client (new RemoteSession({ agentUrl }))',
+      );
+    }
+    const middleware = options.middleware ?? [];
+    if (!Array.isArray(middleware) || middleware.some((item) => typeof item !== 'function')) {
+      throw new InvalidInputError(
+        'middleware takes an array of functions (turn, next) => Promise<TurnResult>; wrap a reference-style (message, response) => response in afterResponse() from @sessions/middleware',
+      );
+    }
     this.sessionId = sessionId;
     this.#userId = options.userId ?? DEFAULT_USER;
     this.#userIdGiven = options.userId !== undefined;
@@ -186,11 +229,11 @@ export class Session {
     this.model = options.model;
     this.memory = options.memory;
     this.knowledge = options.knowledge;
-    this.middleware = [...(options.middleware ?? [])];
+    this.middleware = [...middleware];
     this.now = options.now ?? (() => new Date());
     this.#createdAt = isoTime(this.now());
     this.#updatedAt = this.#createdAt;
-    this.#metadataGiven = copyData(options.metadata ?? {});
+    this.#metadataGiven = copyJsonValue(options.metadata ?? {}, 'metadata');
     this.#metadata = { ...this.#metadataGiven };
     for (const _ in this.#metadata) {
       this.#stateDirty = true;
@@ -229,8 +272,11 @@ export class Session {
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       throw new InvalidInputError('saveState(data) takes a plain object');
     }
+    // Every value checked before any is kept: a refused one keeps none.
+    const changes: StateChange[] = [];
+    for (const key in data) changes.push({ key, value: stateValue(key, data[key]) });
     await this.#ensureLoaded();
-    for (const [key, value] of Object.entries(copyData(data))) this.#change({ key, value });
+    for (const change of changes) this.#change(change);
     await this.#persistState();
   }
 
@@ -270,16 +316,24 @@ export class Session {
   /**
    * A value of the user state (as last loaded or set), or `defaultValue`. Synchronous: it reads
    * the loaded session; before anything loaded it (`await restoreState()`, any awaited call), the
-   * default.
+   * default. An object or array is a copy: changing it changes nothing (use `setState`).
    */
   getState<T = unknown>(key: string, defaultValue?: T): T {
-    return (Object.hasOwn(this.#data, key) ? this.#data[key] : defaultValue) as T;
+    if (!Object.hasOwn(this.#data, key)) return defaultValue as T;
+    const value = this.#data[key];
+    return (typeof value === 'object' && value !== null ? copyData(value) : value) as T;
   }
 
-  /** Sets one value of the user state and persists it. */
+  /**
+   * Sets one value of the user state and persists it: a copy of `value`, which must be JSON
+   * (strings, finite numbers, booleans, null, arrays, plain objects), else `InvalidInputError`
+   * naming the key and nothing changes. `undefined` removes the key.
+   */
   async setState(key: string, value: unknown): Promise<void> {
+    assertStateKey(key);
+    const kept = stateValue(key, value);
     await this.#ensureLoaded();
-    this.#change({ key, value: copyData(value) });
+    this.#change({ key, value: kept });
     await this.#persistState();
   }
 
@@ -289,6 +343,17 @@ export class Session {
    * other `Session` objects too) all count.
    */
   async incrementState(key: string, by = 1, defaultValue = 0): Promise<number> {
+    assertStateKey(key);
+    if (
+      typeof by !== 'number' ||
+      !Number.isFinite(by) ||
+      typeof defaultValue !== 'number' ||
+      !Number.isFinite(defaultValue)
+    ) {
+      throw new InvalidInputError(
+        `incrementState("${key}", by, defaultValue) takes finite numbers, got ${describeNumber(by)} and ${describeNumber(defaultValue)}`,
+      );
+    }
     await this.#ensureLoaded();
     const change: StateChange = { key, by, from: defaultValue };
     const wasDirty = this.#stateDirty;
@@ -350,6 +415,12 @@ export class Session {
     if (typeof text !== 'string' || text.trim() === '') {
       throw new InvalidInputError('addMemory(text) takes a non-empty string');
     }
+    assertMemoryType(options.type);
+    if (options.scope !== undefined && options.scope !== 'session' && options.scope !== 'user') {
+      throw new InvalidInputError(
+        `Invalid memory scope ${JSON.stringify(options.scope)}: use 'session' or 'user'`,
+      );
+    }
     // Memory is scoped by the user: the stored session's, unless one was given.
     if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     const metadata = { ...options.metadata, type: options.type ?? 'long' };
@@ -360,6 +431,7 @@ export class Session {
   async searchMemory(query: string, options: SearchMemoryOptions = {}): Promise<MemoryHit[]> {
     const memory = this.#requireMemory('searchMemory');
     const { limit = 5, type, minScore } = options;
+    assertMemoryType(type);
     if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     return memory.search(query, {
       limit,
@@ -372,6 +444,7 @@ export class Session {
   /** Removes this session's memories (only those of `type` when given); returns how many. */
   async clearMemory(type?: MemoryType): Promise<number> {
     const memory = this.#requireMemory('clearMemory');
+    assertMemoryType(type);
     if (!this.#userIdGiven && !this.#ready) await this.#ensureLoaded();
     if (type === undefined) return memory.clear(this.scope);
     const records = await memory.list(this.scope);
@@ -428,13 +501,37 @@ export class Session {
 
   // ---- used by Agent ------------------------------------------------------------------------
 
-  /** @internal Registers an agent's configuration; it is persisted with the next turn or save. */
-  registerAgent(config: AgentConfig): void {
-    const before = this.#agents.get(config.name);
-    if (before && sameAgentConfig(before, config)) return;
-    this.#agents.set(config.name, copyData(config));
-    this.#agentsChanged.add(config.name);
+  /**
+   * @internal Registers what an `Agent()` call gave (`given`: only the options it was given). The
+   * agent's configuration is the stored one (once loaded) with these put over it; it is persisted
+   * with the next turn or save when that changes it.
+   */
+  registerAgent(given: AgentConfig): void {
+    const name = given.name;
+    const before = this.#agentsGiven.get(name);
+    const held = this.#agents.get(name);
+    // The same agent made again (a host making it per request): nothing to do, nothing made.
+    if (
+      before !== undefined &&
+      held !== undefined &&
+      coversAgentConfig(before, given) &&
+      coversAgentConfig(held, given)
+    )
+      return;
+    this.#agentsGiven.set(name, before === undefined ? copyData(given) : overlayAgentConfig(before, given));
+    const next = overlayAgentConfig(held ?? { name }, given);
+    if (held !== undefined && sameAgentConfig(held, next)) return;
+    this.#agents.set(name, next);
+    this.#agentsChanged.add(name);
     this.#stateDirty = true;
+  }
+
+  /**
+   * @internal The configuration of agent `name` as held (not a copy: do not change it). It is
+   * replaced, never changed, when it changes: the same object means the same configuration.
+   */
+  heldAgentConfig(name: string): AgentConfig | undefined {
+    return this.#agents.get(name);
   }
 
   /** @internal The history as the model should see it, loaded on first use. */
@@ -638,10 +735,25 @@ export class Session {
     this.#updatedAt = state.updatedAt;
     this.#data = state.data ?? {};
     this.#metadata = { ...state.metadata, ...this.#metadataGiven };
-    for (const agent of state.agents ?? []) {
-      if (!this.#agents.has(agent.name)) this.#agents.set(agent.name, agent);
-    }
+    for (const agent of state.agents ?? []) this.#holdAgent(agent);
     this.#stateSaved = true;
+  }
+
+  /**
+   * Takes in an agent's stored configuration: what this object's `Agent()` calls gave goes over
+   * it; when that changes it, the agent is written with the next state write.
+   */
+  #holdAgent(stored: AgentConfig): void {
+    const name = stored.name;
+    const given = this.#agentsGiven.get(name);
+    const next =
+      given === undefined || coversAgentConfig(stored, given) ? stored : overlayAgentConfig(stored, given);
+    const held = this.#agents.get(name);
+    if (held === undefined || !sameAgentConfig(held, next)) this.#agents.set(name, next);
+    if (next !== stored) {
+      this.#agentsChanged.add(name);
+      this.#stateDirty = true;
+    }
   }
 
   /** Notes a change of the user state: applied to this copy now, and over the stored state when written. */
@@ -687,16 +799,36 @@ export class Session {
       this.#data = { ...written.data };
       for (const change of this.#changes) applyChange(this.#data, change);
       this.#metadata = { ...written.metadata, ...this.#metadataGiven };
-      for (const agent of written.agents ?? []) {
-        if (!this.#agents.has(agent.name)) this.#agents.set(agent.name, agent);
-      }
+      for (const agent of written.agents ?? []) this.#holdAgent(agent);
     } catch (error) {
-      // Not written: kept for the next write.
-      this.#changes = [...changes, ...this.#changes];
       for (const name of agentNames) this.#agentsChanged.add(name);
       this.#stateDirty = true;
+      if (SessionsError.is(error) && error.code === 'invalid_input') {
+        // Refused: not kept for the next write (it would be refused again, and every write after
+        // it), and taken back from the copy held here.
+        await this.#dropRefused();
+      } else {
+        // Not written (the store failed): kept for the next write.
+        this.#changes = [...changes, ...this.#changes];
+      }
       throw error;
     }
+  }
+
+  /**
+   * After the store refused a state write: the user state held here again as stored, with this
+   * object's changes made since applied over it (the refused ones are dropped).
+   */
+  async #dropRefused(): Promise<void> {
+    let stored: SessionState | undefined;
+    try {
+      stored = await this.#storedState();
+    } catch {
+      return; // The store cannot be read now: what is held stays as it is.
+    }
+    const data: Record<string, unknown> = { ...stored?.data };
+    for (const change of this.#changes) applyChange(data, change);
+    this.#data = data;
   }
 
   /** The state as stored now: read with `loadSince` after this object's cursor (cheap) when the store has it. */
@@ -729,9 +861,11 @@ export class Session {
     } else {
       data = { ...stored.data };
       for (const change of changes) applyChange(data, change);
-      agents = (stored.agents ?? []).map((agent) =>
-        agentNames.has(agent.name) ? (this.#agents.get(agent.name) ?? agent) : agent,
-      );
+      // The stored configuration of an agent changed here, with what was given here over it.
+      agents = (stored.agents ?? []).map((agent) => {
+        const given = agentNames.has(agent.name) ? this.#agentsGiven.get(agent.name) : undefined;
+        return given === undefined ? agent : overlayAgentConfig(agent, given);
+      });
       for (const name of agentNames) {
         const agent = this.#agents.get(name);
         if (agent !== undefined && !agents.some((kept) => kept.name === name)) agents.push(agent);
@@ -756,19 +890,12 @@ export class Session {
   }
 }
 
-function sameAgentConfig(a: AgentConfig, b: AgentConfig): boolean {
-  const at = a.tools ?? [];
-  const bt = b.tools ?? [];
-  return (
-    a.name === b.name &&
-    a.role === b.role &&
-    a.instructions === b.instructions &&
-    a.memory === b.memory &&
-    a.knowledge === b.knowledge &&
-    (a.tools === undefined) === (b.tools === undefined) &&
-    at.length === bt.length &&
-    at.every((tool, i) => tool === bt[i])
-  );
+function describeNumber(value: unknown): string {
+  return typeof value === 'string'
+    ? JSON.stringify(value)
+    : typeof value === 'number'
+      ? String(value)
+      : typeof value;
 }
 
 function cite(hit: KnowledgeHit): string {

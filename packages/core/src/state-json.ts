@@ -1,4 +1,5 @@
 import { InvalidInputError } from './errors.js';
+import { assertJsonValue } from './json-value.js';
 import type { SessionState } from './session-store.js';
 
 /**
@@ -17,9 +18,15 @@ export function assertSessionState(state: unknown): asserts state is SessionStat
   }
 }
 
-/** `assertSessionState`, then the state as JSON (`InvalidInputError` when it is not JSON-serialisable). */
+/**
+ * `assertSessionState`, then the state as JSON. `InvalidInputError` when it is not JSON as it is:
+ * what `JSON.stringify` would refuse (a bigint, a cycle) or change (`NaN`, `Infinity`, a `Map`, a
+ * `Date`, a function, `undefined` in an array); an object property that is `undefined` is left out,
+ * as JSON does. The rule of every store here (`MemorySessionStore` too).
+ */
 export function encodeSessionState(state: unknown): string {
   assertSessionState(state);
+  assertJsonValue(state, 'state');
   try {
     return JSON.stringify(state);
   } catch (cause) {

@@ -162,6 +162,46 @@ export function sessionStoreConformance(
       expect(loaded?.messages).toEqual([testMessage(1)]);
     });
 
+    it('saveState and updateState refuse a state that is not JSON with invalid_input, and write nothing', async () => {
+      const store = await makeStore();
+      const kept = testState('s1', { data: { kept: true } });
+      await store.saveState('s1', kept);
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      const values: Array<[string, unknown]> = [
+        ['a bigint', 1n],
+        ['a cycle', circular],
+        ['a Map', new Map([['a', 1]])],
+        ['a Date', new Date(0)],
+        ['NaN', Number.NaN],
+        ['Infinity', Number.POSITIVE_INFINITY],
+        ['a function', () => 1],
+        ['undefined in an array', [1, undefined]],
+      ];
+      for (const [name, value] of values) {
+        const bad = testState('s1', { data: { bad: { deep: value } } });
+        const error = await rejectionOf(store.saveState('s1', bad));
+        expect((error as { code?: unknown })?.code, `saveState with ${name}`).toBe('invalid_input');
+        if (typeof store.updateState === 'function') {
+          const refused = await rejectionOf(store.updateState('s1', () => bad));
+          expect((refused as { code?: unknown })?.code, `updateState with ${name}`).toBe('invalid_input');
+        }
+      }
+      expect((await store.load('s1'))?.state).toEqual(kept);
+    });
+
+    it('saveState leaves out an object property that is undefined, as JSON does', async () => {
+      const store = await makeStore();
+      await store.saveState(
+        's1',
+        testState('s1', { data: { gone: undefined, nested: { gone: undefined, n: 1 } } }),
+      );
+      const data = (await store.load('s1'))?.state?.data;
+      expect(data).toEqual({ nested: { n: 1 } });
+      expect(Object.keys(data ?? {})).toEqual(['nested']);
+      expect(Object.keys((data?.nested ?? {}) as object)).toEqual(['n']);
+    });
+
     it('list returns every session and filters by userId', async () => {
       const store = await makeStore();
       expect(await collect(store.list())).toEqual([]);
