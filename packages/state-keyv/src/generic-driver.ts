@@ -5,6 +5,7 @@ import {
   SessionCorruptError,
   type SessionState,
   type SessionSummary,
+  SessionsError,
   type StoredSession,
   type StoredTail,
 } from '@sessions/core';
@@ -244,15 +245,35 @@ export class GenericDriver implements StoreDriver {
       const values = await this.#io.getMany(
         part.flatMap((id) => [this.#keys(id).head, this.#keys(id).state]),
       );
+      // Each session's last message (the head names its key), all in one read: never the history.
+      const lastKeys = part.map((id, j) => {
+        const head = values[2 * j];
+        return isHead(head) && head.count > 0 ? this.#keys(id).msg(head.count) : undefined;
+      });
+      const wanted = lastKeys.filter((key): key is string => key !== undefined);
+      const raws = wanted.length === 0 ? [] : await this.#io.getManyRaw(wanted);
+      const lasts = new Map<string, unknown>();
+      for (const [k, key] of wanted.entries()) lasts.set(key, await this.#lastMessage(raws[k], key));
       for (const [j, id] of part.entries()) {
         const head = values[2 * j];
         const state = values[2 * j + 1];
         if (head === undefined && state === undefined) continue; // deleted
         const checked = state === undefined ? undefined : storedState(state, this.#keys(id).state);
-        rows.push(summaryOf(id, checked));
+        const lastKey = lastKeys[j];
+        rows.push(summaryOf(id, checked, lastKey === undefined ? undefined : lasts.get(lastKey)));
       }
     }
     yield* rows;
+  }
+
+  /** A last message's stored form decoded (`undefined` when absent or it cannot be read: `list` does not fail on it). */
+  async #lastMessage(raw: unknown, key: string): Promise<unknown> {
+    try {
+      return await this.#io.decode(raw, key);
+    } catch (error) {
+      if (SessionsError.is(error) && error.code === 'session_corrupt') return undefined;
+      throw error;
+    }
   }
 
   async delete(sessionId: string): Promise<void> {

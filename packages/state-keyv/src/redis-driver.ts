@@ -52,6 +52,19 @@ export function isRedisAdapter(store: unknown): store is RedisAdapter {
 /** How long `updateState` retries while other writes keep changing the state. */
 const UPDATE_TIMEOUT_MS = 30_000;
 
+/** How many sessions' last messages `list` reads in one script. */
+const SUMMARY_PAGE = 500;
+
+/** A list element read back as a message (`undefined` when absent or not JSON: `list` does not fail on it). */
+function lastMessage(json: string | null | undefined): unknown {
+  if (typeof json !== 'string') return undefined;
+  try {
+    return JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+}
+
 class Script {
   readonly source: string;
   readonly sha: string;
@@ -173,6 +186,18 @@ redis.call('SET', KEYS[1], ARGV[2])
 local epoch = epoch_of(redis.call('HGET', KEYS[2], ARGV[1])) or ARGV[4]
 redis.call('HSET', KEYS[2], ARGV[1], with_epoch(ARGV[3], epoch))
 return { 1 }
+`);
+
+// KEYS: message lists. Returns each list's last element (false for an empty list, or a key that
+// is not a list: `list` does not fail on one session's damage).
+const LAST_MESSAGES = new Script(`
+local out = {}
+for i, key in ipairs(KEYS) do
+  local last = redis.pcall('LINDEX', key, -1)
+  if type(last) ~= 'string' then last = false end
+  out[i] = last
+end
+return out
 `);
 
 // KEYS: state, messages, idem, index. ARGV: id.
@@ -321,8 +346,18 @@ export class RedisDriver implements StoreDriver {
       cursor = String(next);
     } while (cursor !== '0');
     const ids = [...entries.keys()].sort();
-    for (const id of ids) {
-      yield summaryOf(id, parseStored(entries.get(id)!, `${index}[${id}]`) as IndexEntry);
+    // Each page's last messages (a session's list's last element, never its history) in one script.
+    for (let i = 0; i < ids.length; i += SUMMARY_PAGE) {
+      const page = ids.slice(i, i + SUMMARY_PAGE);
+      const lasts = (await this.#run(
+        LAST_MESSAGES,
+        page.map((id) => this.#keys(id).messages),
+        [],
+      )) as Array<string | null>;
+      for (const [j, id] of page.entries()) {
+        const entry = parseStored(entries.get(id)!, `${index}[${id}]`) as IndexEntry;
+        yield summaryOf(id, entry, lastMessage(lasts[j]));
+      }
     }
   }
 

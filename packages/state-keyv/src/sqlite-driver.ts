@@ -4,6 +4,7 @@ import {
   type Message,
   type SessionState,
   type SessionSummary,
+  SessionsError,
   type StoredSession,
   type StoredTail,
   TimeoutError,
@@ -343,21 +344,43 @@ export class SqliteDriver implements StoreDriver {
     );
   }
 
+  /**
+   * Pages of index entries in key order (so sorted by id), one statement each, which also reads
+   * each listed session's last message row: an index seek (`ORDER BY key DESC LIMIT 1` over the
+   * session's message keys), never its history.
+   */
   async *summaries(): AsyncIterable<SessionSummary> {
-    const start = `${keyRoot(this.#keyv, this.#prefix)}:~sessions:`;
+    const root = keyRoot(this.#keyv, this.#prefix);
+    const start = `${root}:~sessions:`;
     const end = `${start.slice(0, -1)};`;
     let after = start;
     for (;;) {
-      const rows = await this.#query(
-        `SELECT key, value FROM ${this.#table} WHERE key > $after AND key < $end ORDER BY key LIMIT ${PAGE}`,
-        { $after: after, $end: end },
-      );
+      const rows = (await this.#query(
+        `SELECT i.key AS key, i.value AS value,
+           (SELECT m.value FROM ${this.#table} AS m
+             WHERE m.key > $root || substr(i.key, $cut) || ':msg:'
+               AND m.key < $root || substr(i.key, $cut) || ':msg;'
+             ORDER BY m.key DESC LIMIT 1) AS last
+         FROM ${this.#table} AS i WHERE i.key > $after AND i.key < $end ORDER BY i.key LIMIT ${PAGE}`,
+        { $after: after, $end: end, $root: `${root}:`, $cut: start.length + 1 },
+      )) as Array<Row & { last: string | null }>;
       for (const row of rows) {
+        const id = row.key.slice(start.length);
         const entry = (await this.#codec.decode(row.value, row.key)) as IndexEntry | undefined;
-        yield summaryOf(row.key.slice(start.length), entry);
+        yield summaryOf(id, entry, await this.#lastMessage(row.last, `${root}:${id}:msg:`));
       }
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1]!.key;
+    }
+  }
+
+  /** A session's last message row decoded (`undefined` when there is none or it cannot be read: `list` does not fail on it). */
+  async #lastMessage(raw: string | null, key: string): Promise<unknown> {
+    try {
+      return await this.#codec.decode(raw, key);
+    } catch (error) {
+      if (SessionsError.is(error) && error.code === 'session_corrupt') return undefined;
+      throw error;
     }
   }
 

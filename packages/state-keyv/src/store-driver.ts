@@ -12,6 +12,7 @@ import {
   TimeoutError,
 } from '@sessions/core';
 import type { Keyv } from 'keyv';
+import { messageTime } from './validate.js';
 
 /** What the store hands a driver for one `append`, already checked. */
 export interface Batch {
@@ -113,13 +114,27 @@ export function indexEntry(state: SessionState, stateVersion?: string): IndexEnt
   return entry;
 }
 
-export function summaryOf(sessionId: string, entry: IndexEntry | undefined): SessionSummary {
+/**
+ * A session's summary, from its index entry (or state) and its last message as read (`undefined`
+ * when it has none, or it could not be read). `updatedAt` is the time of the session's last change,
+ * as `Session.getContext()` answers it: the later of the state's `updatedAt` and the last message's
+ * `createdAt` (a turn appends messages without rewriting the state). A last message that is not a
+ * message (damaged) is left out: the state's `updatedAt` is answered.
+ */
+export function summaryOf(
+  sessionId: string,
+  entry: IndexEntry | undefined,
+  lastMessage?: unknown,
+): SessionSummary {
   const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+  const stateAt = text(entry?.updatedAt);
+  const messageAt = messageTime(lastMessage);
   return {
     sessionId,
     userId: text(entry?.userId),
     createdAt: text(entry?.createdAt),
-    updatedAt: text(entry?.updatedAt),
+    updatedAt:
+      messageAt !== undefined && (stateAt === undefined || messageAt > stateAt) ? messageAt : stateAt,
   };
 }
 

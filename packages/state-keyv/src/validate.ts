@@ -57,6 +57,11 @@ export function storedMessage(value: unknown, key: string): Message {
   return value as Message;
 }
 
+/** The `createdAt` of a stored message read back, or `undefined` when it is not a message (damaged). */
+export function messageTime(value: unknown): string | undefined {
+  return messageProblem(value) === undefined ? (value as Message).createdAt : undefined;
+}
+
 /** A stored state read back: returned as it is, or `SessionCorruptError` naming its key. */
 export function storedState(value: unknown, key: string): SessionState {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
