@@ -96,9 +96,15 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async *list(filter: ListFilter = {}): AsyncIterable<SessionSummary> {
-    for (const [sessionId, { state }] of [...this.#sessions]) {
+    for (const [sessionId, { state, messages }] of [...this.#sessions]) {
       if (filter.userId !== undefined && state?.userId !== filter.userId) continue;
-      yield { sessionId, userId: state?.userId, createdAt: state?.createdAt, updatedAt: state?.updatedAt };
+      // A turn appends messages without writing the state: the last change is the later of the two.
+      const messageAt = messages.at(-1)?.createdAt;
+      const updatedAt =
+        messageAt !== undefined && (state === undefined || messageAt > state.updatedAt)
+          ? messageAt
+          : state?.updatedAt;
+      yield { sessionId, userId: state?.userId, createdAt: state?.createdAt, updatedAt };
     }
   }
 

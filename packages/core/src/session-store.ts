@@ -35,6 +35,11 @@ export interface SessionSummary {
   sessionId: string;
   userId: string | undefined;
   createdAt: string | undefined;
+  /**
+   * The time of the session's last change, as `Session.getContext()` answers it: the later of the
+   * state's `updatedAt` and the last message's `createdAt` (a turn appends messages without
+   * rewriting the state).
+   */
   updatedAt: string | undefined;
 }
 

@@ -223,6 +223,26 @@ export function sessionStoreConformance(
       expect(await collect(store.list({ userId: 'nobody' }))).toEqual([]);
     });
 
+    it("list's updatedAt is the later of the state's and the last message's createdAt", async () => {
+      const store = await makeStore();
+      const at = (day: number): string => new Date(Date.UTC(2025, 0, day)).toISOString();
+      await store.saveState('state-first', testState('state-first', { updatedAt: at(2) }));
+      await store.append('state-first', [testMessage(1, { createdAt: at(3) })]);
+      await store.append('state-last', [testMessage(2, { createdAt: at(3) })]);
+      await store.saveState('state-last', testState('state-last', { updatedAt: at(4) }));
+      await store.saveState('state-only', testState('state-only', { updatedAt: at(5) }));
+      await store.append('messages-only', [testMessage(3, { createdAt: at(6) })]);
+      const times = Object.fromEntries(
+        (await collect(store.list())).map((row) => [row.sessionId, row.updatedAt]),
+      );
+      expect(times).toEqual({
+        'state-first': at(3),
+        'state-last': at(4),
+        'state-only': at(5),
+        'messages-only': at(6),
+      });
+    });
+
     it('delete removes the session; deleting an unknown session is fine', async () => {
       const store = await makeStore();
       await store.saveState('s1', testState('s1'));
