@@ -592,6 +592,15 @@ describe('FsSessionStore', () => {
       expect((await updated()).s1).toBe('2025-04-01T00:00:00.000Z');
       await store.saveState('s1', testState('s1', { updatedAt: '2025-05-01T00:00:00.000Z' }));
       expect((await updated()).s1).toBe('2025-05-01T00:00:00.000Z');
+
+      // A batch cut short by a crash (2 of its 3 lines written) was never acknowledged either.
+      const at = (n: number, day: string): Message => testMessage(n, { createdAt: `${day}T00:00:00.000Z` });
+      await store.append('s3', [at(6, '2025-06-01'), at(7, '2025-06-02')], { idempotencyKey: 'whole' });
+      await store.close();
+      const lines = [at(8, '2025-09-09'), at(9, '2025-09-10')].map((m) => `${JSON.stringify(m)}\n`);
+      await appendFile(join(root, 's3', 'messages.jsonl'), `{"batch":3}\n${lines.join('')}`);
+      expect((await updated()).s3).toBe('2025-06-02T00:00:00.000Z');
+      expect((await store.load('s3'))?.messages.at(-1)?.createdAt).toBe('2025-06-02T00:00:00.000Z');
     });
 
     it('list skips folders that hold no session and names that are not ids', async () => {

@@ -22,7 +22,7 @@ import {
   type StoredTail,
 } from '@sessions/core';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
-import { encodeBatch, encodeHeader, type ScanResult, scanHistory } from './history-lines.js';
+import { encodeBatch, encodeHeader, kindOf, type ScanResult, scanHistory } from './history-lines.js';
 import { endLeases, type Lease, leaseBusy, withSessionLease } from './session-lease.js';
 
 /** Something the store recovered from, worth a log line. */
@@ -175,14 +175,45 @@ async function openIfExists(file: string): Promise<FileHandle | undefined> {
 }
 
 /**
- * The `createdAt` of the last message of a history file (`undefined` when there is no file or no
- * message), read backwards from its end only as far as that message's line. Bytes after the last
- * newline (a torn tail, never acknowledged) are not a message; a line that is not JSON ends the
- * search (`load` reports such damage, `list` does not).
+ * The `createdAt` of the last acknowledged message of a history file (`undefined` when there is no
+ * file, no such message, or damage in the way), read backwards from its end only as far as it
+ * takes. Bytes after the last newline (a torn line) are not a message, nor are the messages of a
+ * batch cut short by a crash (fewer lines after its batch line than it announces): only the last
+ * append can be torn, so the message before its batch line is the last one acknowledged. A line
+ * that is not a history line ends the search (`load` reports such damage, `list` does not).
  */
 async function lastMessageTime(file: string): Promise<string | undefined> {
   const handle = await openIfExists(file);
   if (handle === undefined) return undefined;
+  let newest: string | undefined; // the newest message line's time, since the newest batch line
+  let count = 0; // message lines read since the newest batch line
+  let afterTorn = false; // a torn batch was passed: the next message is the answer
+  /** Takes one line, newest first; answers `done` with the result once it is known. */
+  const take = (line: Buffer): { done: true; time: string | undefined } | undefined => {
+    let value: unknown;
+    try {
+      value = JSON.parse(line.toString('utf8'));
+    } catch {
+      return { done: true, time: undefined };
+    }
+    const kind = kindOf(value);
+    if (kind === 'message') {
+      const createdAt = (value as { createdAt?: unknown }).createdAt;
+      const time = typeof createdAt === 'string' ? createdAt : undefined;
+      if (afterTorn) return { done: true, time };
+      if (count === 0) newest = time;
+      count += 1;
+      return undefined;
+    }
+    if (kind === 'batch') {
+      if (afterTorn) return undefined;
+      if (count >= (value as { batch: number }).batch) return { done: true, time: newest };
+      afterTorn = true;
+      return undefined;
+    }
+    if (kind === 'header') return { done: true, time: afterTorn ? undefined : newest };
+    return { done: true, time: undefined };
+  };
   try {
     let position = (await handle.stat()).size;
     let carry = Buffer.alloc(0); // the bytes after `position` not yet split into whole lines
@@ -198,8 +229,8 @@ async function lastMessageTime(file: string): Promise<string | undefined> {
         newline = bytes.lastIndexOf(0x0a, end - 1)
       ) {
         if (!torn) {
-          const found = createdAtOf(bytes.subarray(newline + 1, end));
-          if (found !== null) return found;
+          const read = take(bytes.subarray(newline + 1, end));
+          if (read !== undefined) return read.time;
         }
         torn = false;
         end = newline;
@@ -207,24 +238,14 @@ async function lastMessageTime(file: string): Promise<string | undefined> {
       }
       carry = Buffer.from(bytes.subarray(0, end));
     }
-    return torn ? undefined : (createdAtOf(carry) ?? undefined);
+    if (!torn && carry.length > 0) {
+      const read = take(carry);
+      if (read !== undefined) return read.time;
+    }
+    return afterTorn ? undefined : newest;
   } finally {
     await handle.close();
   }
-}
-
-/** A history line's message `createdAt`; `null` for a line that is no message (header, batch line). */
-function createdAtOf(line: Buffer): string | undefined | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(line.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const createdAt = (value as { createdAt?: unknown } | null)?.createdAt;
-  return typeof createdAt === 'string' && typeof (value as { role?: unknown }).role === 'string'
-    ? createdAt
-    : null;
 }
 
 function defaultWarning(warning: FsSessionStoreWarning): void {

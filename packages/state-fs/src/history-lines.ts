@@ -72,7 +72,7 @@ function corrupt(file: string, line: number, what: string, cause?: unknown): Ses
   );
 }
 
-type Kind = 'header' | 'message' | 'batch' | undefined;
+export type Kind = 'header' | 'message' | 'batch' | undefined;
 
 function isMessage(value: unknown): boolean {
   return (
@@ -83,7 +83,8 @@ function isMessage(value: unknown): boolean {
   );
 }
 
-function kindOf(value: unknown): Kind {
+/** What a parsed history line is: a message, the header, a batch line, or none of them. */
+export function kindOf(value: unknown): Kind {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const record = value as Record<string, unknown>;
   if (isMessage(record)) return 'message';
