@@ -378,6 +378,27 @@ describe('RemoteSession ping', () => {
   });
 });
 
+describe('RemoteSession delete after refused connections', () => {
+  it('still says NotFoundError when the only failures were refused connections', async () => {
+    const port = await freePort();
+    const late = createServer((_req, res) =>
+      json(res, 404, { error: { code: 'not_found', message: 'Session "s1" not found' } }),
+    );
+    setTimeout(() => late.listen(port, '127.0.0.1'), 100);
+    try {
+      const remote = new RemoteSession({
+        agentUrl: `http://127.0.0.1:${port}/agent`,
+        retries: 8,
+        sessionId: 's1',
+      });
+      expect((await caught(remote.delete())).name).toBe('NotFoundError');
+    } finally {
+      late.closeAllConnections();
+      await new Promise<void>((resolve) => late.close(() => resolve()));
+    }
+  });
+});
+
 describe('RemoteSession stream', () => {
   it('yields deltas, then keeps the session the done event names', async () => {
     const remote = new RemoteSession({ agentUrl: server.agentUrl });
@@ -404,6 +425,31 @@ describe('RemoteSession stream', () => {
     expect(await stream.text).toBe('RAW WORDS');
     expect(await remote.stream('again').text).toBe('Echo: again');
     expect(server.requestsTo('/agent')).toHaveLength(2);
+  });
+
+  it('keeps every delta for a loop that starts after `text` was read, and throws its failure there too', async () => {
+    const remote = new RemoteSession({ agentUrl: server.agentUrl, sessionId: 's1' });
+    const stream = remote.stream('one two three four');
+    const text = stream.text;
+    expect(await text).toBe('Echo: one two three four');
+    expect((await collect(stream)).join('')).toBe('Echo: one two three four');
+
+    server.script((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      sse(res, 'delta', { delta: 'partial ' });
+      sse(res, 'error', { error: { code: 'model_error', message: 'The model call failed' } });
+      res.end();
+    });
+    const failing = remote.stream('hi');
+    expect((await caught(failing.text)).code).toBe('model_error');
+    const deltas: string[] = [];
+    const error = await caught(
+      (async () => {
+        for await (const { delta } of failing) deltas.push(delta);
+      })(),
+    );
+    expect(error.code).toBe('model_error');
+    expect(deltas).toEqual(['partial ']);
   });
 
   it('rejects `text` as the stream fails, and when the loop is left early', async () => {

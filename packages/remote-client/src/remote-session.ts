@@ -196,16 +196,8 @@ export class RemoteSession {
     };
     return {
       get text(): Promise<string> {
-        if (iterator === undefined) {
-          // Nobody iterates: run the turn to its end here.
-          const run = open();
-          const drain = (): Promise<void> =>
-            run.next().then(
-              (item) => (item.done ? undefined : drain()),
-              () => undefined,
-            );
-          void drain();
-        }
+        // Nobody iterates yet: run the turn to its end here, keeping its deltas for a loop to come.
+        if (iterator === undefined) iterator = buffered(open());
         return text;
       },
       [Symbol.asyncIterator]: open,
@@ -637,7 +629,8 @@ export class RemoteSession {
       kyOptions.hooks = {
         beforeRetry: [
           ({ error }) => {
-            if (!isHTTPError(error)) mayHaveActed = true;
+            // A refused connection reached nothing: only another network error may have.
+            if (!isHTTPError(error) && networkCode(error) !== 'ECONNREFUSED') mayHaveActed = true;
           },
         ],
       };
@@ -798,5 +791,48 @@ function toContext(body: Record<string, unknown>): SessionContext {
     updatedAt: String(pick('updatedAt', 'updated_at')),
     messageCount: Number(pick('messageCount', 'message_count') ?? 0),
     agents: Array.isArray(agents) ? agents.map(String) : [],
+  };
+}
+
+/**
+ * Reads `source` to its end at once, keeping what it yields (and how it ended) for the iterator it
+ * answers, which gives all of it in order, whenever it is read.
+ */
+function buffered<T>(source: AsyncIterator<T>): AsyncIterator<T> {
+  const kept: T[] = [];
+  let ended: { error: unknown } | true | undefined;
+  let wake: (() => void) | undefined;
+  const pump = (): void => {
+    source.next().then(
+      (item) => {
+        if (item.done) ended = true;
+        else kept.push(item.value);
+        wake?.();
+        if (!item.done) pump();
+      },
+      (error: unknown) => {
+        ended = { error };
+        wake?.();
+      },
+    );
+  };
+  pump();
+  return {
+    next: async (): Promise<IteratorResult<T>> => {
+      while (kept.length === 0 && ended === undefined) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+      if (kept.length > 0) return { done: false, value: kept.shift()! };
+      if (ended !== true) throw ended!.error;
+      return { done: true, value: undefined };
+    },
+    return: async (): Promise<IteratorResult<T>> => {
+      kept.length = 0;
+      ended = true;
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
   };
 }
