@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Agent } from './agent.js';
+import type { ChatModel } from './chat-model.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import type { MemoryRecord, MemoryStore } from './memory-store.js';
 import type { Middleware } from './middleware.js';
@@ -134,6 +135,37 @@ describe('Agent', () => {
     // Without iterating: reading `text` runs the turn.
     expect(await session.Agent({ name: 'A' }).stream('more').text).toBe('THREE');
     expect(await session.messages()).toHaveLength(4);
+  });
+
+  it('leaves no unhandled rejection when `text` was read and the loop caught the failure', async () => {
+    const failing: ChatModel = {
+      generate: async () => {
+        throw new Error('model down');
+      },
+      // biome-ignore lint/correctness/useYield: fails before its first delta
+      async *stream() {
+        throw new Error('model down');
+      },
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const stream = new Session({ model: failing }).Agent({ name: 'A' }).stream('hi');
+      void stream.text; // read, never awaited
+      await expect(
+        (async () => {
+          for await (const _chunk of stream);
+        })(),
+      ).rejects.toThrow('model down');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+      await expect(stream.text).rejects.toThrow('model down');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('rejects `text` of a stream left early, as the stream', async () => {

@@ -229,19 +229,23 @@ export class Agent {
     const onAbort = (): void => controller.abort(outer?.reason);
     if (outer?.aborted) onAbort();
     else outer?.addEventListener('abort', onAbort, { once: true });
-    let run: Promise<TurnRun> | undefined;
-    const start = (): Promise<TurnRun> => {
-      if (run !== undefined) return run;
-      run = this.#run(message, { ...options, signal: controller.signal }, (delta) => channel.push({ delta }));
+    let text: Promise<string> | undefined;
+    const start = (): Promise<string> => {
+      if (text !== undefined) return text;
+      const run = this.#run(message, { ...options, signal: controller.signal }, (delta) =>
+        channel.push({ delta }),
+      );
       run.then(
         () => channel.end(),
         (error: unknown) => channel.fail(error),
       );
-      return run;
+      text = run.then(({ result }) => result.content);
+      text.catch(() => undefined); // read by whoever asks for it; the stream throws the same error
+      return text;
     };
     return {
       get text(): Promise<string> {
-        return start().then(({ result }) => result.content);
+        return start();
       },
       [Symbol.asyncIterator]: (): AsyncIterator<StreamChunk> => {
         start();
