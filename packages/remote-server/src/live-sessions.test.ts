@@ -9,6 +9,7 @@ import {
   type StoredTail,
 } from '@sessions/core';
 import { FsSessionStore } from '@sessions/state-fs';
+import { testMessage } from '@sessions/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AnyJson,
@@ -326,6 +327,15 @@ describe('live sessions', () => {
     await harness.agent({ message: 'hi', session_id: 'who' });
     expect(users).toEqual(['ada', 'ada', 'ada', 'ada']);
     expect((await harness.call('/sessions/who')).body).toMatchObject({ userId: 'ada', messageCount: 8 });
+  });
+
+  it('a turn naming a user on a stored session that has no state yet runs as that user', async () => {
+    const store = new MemorySessionStore();
+    await store.append('no-state', [testMessage(1)]);
+    const harness = await start({ store });
+    const answer = await harness.agent({ message: 'hi', session_id: 'no-state', user_id: 'ada' });
+    expect(answer.status).toBe(200);
+    expect((await harness.call('/sessions/no-state')).body).toMatchObject({ userId: 'ada', messageCount: 3 });
   });
 
   it('evicts the least recently used sessions beyond liveSessions and still answers them', async () => {

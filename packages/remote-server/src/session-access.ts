@@ -336,12 +336,12 @@ export class SessionAccess {
     const stored = view.found !== undefined;
     const storedUser = view.storedUserId;
     // A session has one user: a request may name it, or name the user of a session it creates.
-    if (stored && options.userId !== undefined && options.userId !== storedUser) {
+    if (stored && storedUser !== undefined && options.userId !== undefined && options.userId !== storedUser) {
       throw new ConflictError(
         `Session "${sessionId}" belongs to user ${JSON.stringify(storedUser)}: a turn may not name another user_id (${JSON.stringify(options.userId)}); start a new session for that user`,
       );
     }
-    const userId = stored ? undefined : options.userId;
+    const userId = stored && storedUser !== undefined ? undefined : options.userId;
     const session = new Session({
       sessionId,
       store: view,
