@@ -24,7 +24,7 @@ import { InflightTracker } from './inflight-tracker.js';
 import { knowledgeRoutes } from './knowledge-routes.js';
 import { type ListeningServer, type ListenOptions, listen } from './listen.js';
 import { memoryRoutes } from './memory-routes.js';
-import { RateLimiter, type RateLimitOptions, takeOrRefuse } from './rate-limiter.js';
+import { addressKey, RateLimiter, type RateLimitOptions, takeOrRefuse } from './rate-limiter.js';
 import { requestIdOf } from './request-id.js';
 import { clientAddress, hasRequestId, type RouteDeps, type ServerEnv } from './server-env.js';
 import { flushLogger, type ServerLogger, serverLogger } from './server-logger.js';
@@ -93,6 +93,9 @@ export interface AgentServer {
 /** 10 MiB. */
 export const DEFAULT_BODY_LIMIT: number = 10 * 1024 * 1024;
 
+/** Client addresses whose requests without a valid token are counted at once (the oldest dropped). */
+const MAX_REFUSING_ADDRESSES = 10_000;
+
 const ROUTES: ReadonlyArray<{ pattern: RegExp; methods: string[] }> = [
   { pattern: /^\/health$/, methods: ['GET'] },
   { pattern: /^\/agent$/, methods: ['POST'] },
@@ -151,7 +154,10 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const authenticate = options.auth ? bearerAuthenticator(options.auth) : undefined;
   const limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
   // Requests without a valid token, counted per client address (guessed tokens, floods of 401s).
-  const refusals = limiter && authenticate ? new RateLimiter(options.rateLimit!) : undefined;
+  const refusals =
+    limiter && authenticate
+      ? new RateLimiter(options.rateLimit!, Date.now, MAX_REFUSING_ADDRESSES)
+      : undefined;
   const access = new SessionAccess({
     store: options.store,
     model: options.model,
@@ -234,12 +240,12 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       const principal = authenticate(c.req.header('authorization'));
       if (principal === undefined) {
         // Requests without a valid token count per client address: guessing tokens or flooding
-        // the log with refusals is rate limited like any principal's requests.
+        // sending refusals at speed is rate limited like any principal's requests.
         if (refusals) {
           const address = clientAddress(c);
           takeOrRefuse(
             refusals,
-            address ?? '',
+            addressKey(address),
             `from ${address ?? 'an unknown address'} without a valid token`,
           );
         }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RateLimiter } from './rate-limiter.js';
+import { addressKey, RateLimiter } from './rate-limiter.js';
 import { type Harness, startHarness } from './server-harness.test-helper.js';
 
 describe('RateLimiter', () => {
@@ -49,6 +49,27 @@ describe('RateLimiter', () => {
     expect(limiter.take('k').allowed).toBe(false);
     now = 12_101; // the whole burst is more than 2 s ago
     expect([1, 2, 3, 4].map(() => limiter.take('k').allowed)).toEqual([true, true, true, false]);
+  });
+
+  it('counts at most maxKeys keys, dropping the one counted first', () => {
+    const limiter = new RateLimiter({ limit: 1, windowMs: 60_000 }, () => 1_000, 2);
+    expect(limiter.take('a').allowed).toBe(true);
+    expect(limiter.take('b').allowed).toBe(true);
+    expect(limiter.take('a').allowed).toBe(false);
+    expect(limiter.take('c').allowed).toBe(true); // drops a
+    expect(limiter.take('b').allowed).toBe(false);
+    expect(limiter.take('a').allowed).toBe(true); // counted afresh, drops b
+  });
+
+  it('keys IPv4 addresses as they are and IPv6 ones by their /64', () => {
+    expect(addressKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:0db8:0001:0002::1')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey(undefined)).toBe('');
   });
 
   it('refuses bad options', () => {

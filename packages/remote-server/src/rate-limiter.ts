@@ -34,7 +34,15 @@ export class RateLimiter {
   readonly #windows = new Map<string, Counts>();
   #nextSweep: number;
 
-  constructor(options: RateLimitOptions, now: () => number = Date.now) {
+  /**
+   * `maxKeys`: at most this many keys are counted; a new key beyond it drops the key counted first
+   * (for keys anyone can make up, such as client addresses).
+   */
+  constructor(
+    options: RateLimitOptions,
+    now: () => number = Date.now,
+    readonly maxKeys: number = Number.POSITIVE_INFINITY,
+  ) {
     const { limit, windowMs } = options;
     if (!Number.isInteger(limit) || limit < 1) {
       throw new InvalidInputError(`rateLimit.limit must be a positive integer, got ${limit}`);
@@ -55,6 +63,9 @@ export class RateLimiter {
     const start = Math.floor(time / this.windowMs) * this.windowMs;
     let window = this.#windows.get(key);
     if (!window || window.start < start - this.windowMs) {
+      if (!window && this.#windows.size >= this.maxKeys) {
+        this.#windows.delete(this.#windows.keys().next().value!);
+      }
       window = { start, count: 0, last: 0, previous: 0, previousLast: 0 };
       this.#windows.set(key, window);
     } else if (window.start < start) {
@@ -101,4 +112,24 @@ export function takeOrRefuse(limiter: RateLimiter, key: string, who: string): vo
     `Too many requests ${who}: at most ${limiter.limit} per ${limiter.windowMs} ms; retry in ${decision.retryAfterMs} ms`,
     { retryAfterMs: decision.retryAfterMs },
   );
+}
+
+/**
+ * The key a client address is counted under: an IPv4 address as it is (also when IPv4-mapped),
+ * an IPv6 address by its /64 network (one host commonly holds a whole /64), `''` when unknown.
+ */
+export function addressKey(address: string | undefined): string {
+  if (address === undefined) return '';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const [head = '', tail] = address.split('%')[0]!.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(':')}::/64`;
 }
