@@ -26,12 +26,27 @@ function copy(value: unknown, depth: number): unknown {
   const out: Record<string, unknown> = {};
   for (const key in value) {
     const item = (value as Record<string, unknown>)[key];
-    out[key] =
+    setField(
+      out,
+      key,
       typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol'
         ? copy(item, depth + 1)
-        : item;
+        : item,
+    );
   }
   return out;
+}
+
+/**
+ * `target[key] = value`, as an own property even for `__proto__` (which an assignment would take
+ * as the object's prototype; `JSON.parse` makes it an own property, and so does this).
+ */
+export function setField(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { copyData } from './copy-data.js';
 import { assertJsonValue, copyJsonValue } from './json-value.js';
 
 describe('assertJsonValue', () => {
@@ -41,5 +42,17 @@ describe('copyJsonValue', () => {
     expect(Object.keys(copy)).toEqual(['a']);
     expect(copy.a).not.toBe(value.a);
     expect(copy.a.b[1]).not.toBe(value.a.b[1]);
+  });
+
+  it('keeps a "__proto__" key as JSON.parse makes it: an own property, at any depth', () => {
+    const value = JSON.parse('{"__proto__":{"x":1},"data":{"__proto__":{"y":2}}}') as Record<string, unknown>;
+    const copy = copyJsonValue(value, 'state');
+    expect(JSON.stringify(copy)).toBe(JSON.stringify(value));
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(Object.keys(copy)).toEqual(['__proto__', 'data']);
+    expect(() => assertJsonValue(value, 'state')).not.toThrow();
+    const copied = copyData(value);
+    expect(JSON.stringify(copied)).toBe(JSON.stringify(value));
+    expect(Object.getPrototypeOf(copied)).toBe(Object.prototype);
   });
 });

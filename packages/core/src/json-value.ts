@@ -1,3 +1,4 @@
+import { setField } from './copy-data.js';
 import { InvalidInputError } from './errors.js';
 
 /** Deeper than this, each object is also looked for among its ancestors (a cycle goes on forever). */
@@ -29,7 +30,10 @@ function describe(value: unknown): string {
       return `a bigint (${String(value)}n)`;
     case 'object': {
       const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-      const what = typeof name === 'string' && name !== '' ? `a ${name}` : 'an object that is not plain';
+      const what =
+        typeof name === 'string' && name !== ''
+          ? `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`
+          : 'an object that is not plain';
       return value instanceof Date ? `${what} (store date.toISOString())` : what;
     }
     default:
@@ -83,7 +87,7 @@ function walk(value: unknown, path: Path, ancestors: object[], copy: boolean): u
         kept = walk(item, path, ancestors, copy);
         path.pop();
       }
-      if (fields) fields[key] = kept;
+      if (fields) setField(fields, key, kept);
     }
     out = fields;
   }
