@@ -75,6 +75,34 @@ export class SessionCorruptError extends SessionsError {
   }
 }
 
+/** SQLite's codes for a file that is not a database, or a damaged one. */
+const DAMAGED_SQLITE = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
+
+/**
+ * For stores on Keyv (memory, knowledge): `error` as a `SessionCorruptError` naming `file` when it
+ * says the store is damaged — a SQLite file that is not a database, or a stored value that is not
+ * JSON (at `key` when known) — otherwise `error` as it is.
+ */
+export function storeDamage(error: unknown, options: { store: string; file: string; key?: string }): unknown {
+  if (SessionsError.is(error)) return error;
+  const { store, file, key } = options;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && DAMAGED_SQLITE.has(code)) {
+    return new SessionCorruptError(
+      `${store} ${file} is not a readable SQLite database (${code}): restore it from a backup, or move it away to start empty`,
+      { file, cause: error },
+    );
+  }
+  if (error instanceof SyntaxError) {
+    const what = key === undefined ? 'a stored value' : `the value at "${key}"`;
+    return new SessionCorruptError(
+      `${store} ${file} is damaged: ${what} is not valid JSON (Keyv cannot deserialize it)`,
+      { file, cause: error },
+    );
+  }
+  return error;
+}
+
 /** The model failed. `status` is the provider's HTTP status when there was one. */
 export class ModelError extends SessionsError {
   readonly status: number | undefined;

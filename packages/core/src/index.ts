@@ -21,6 +21,7 @@ export {
   RateLimitError,
   SessionCorruptError,
   SessionsError,
+  storeDamage,
   TimeoutError,
 } from './errors.js';
 export { isHttpUrl } from './http-url.js';

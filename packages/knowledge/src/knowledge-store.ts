@@ -1,11 +1,10 @@
-import { SessionCorruptError, SessionsError } from '@sessions/core';
+import { SessionCorruptError, SessionsError, storeDamage } from '@sessions/core';
 import type { Keyv } from 'keyv';
 import type { Chunk } from './chunker.js';
 
 const SCHEMA = 1;
 const PREFIX = 'kb:';
 /** SQLite's answers for a file that is not a database, or one whose pages are damaged. */
-const DAMAGED_SQLITE = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
 
 /** A document as stored: the public record plus what is needed to find its chunks. */
 export interface DocumentRecord {
@@ -180,22 +179,11 @@ export class KnowledgeStore {
    * SQLite database, a value at `key` that is not JSON); otherwise as it is.
    */
   damaged(error: unknown, key?: string): unknown {
-    if (SessionsError.is(error)) return error;
-    const code = (error as { code?: unknown } | null)?.code;
-    if (typeof code === 'string' && DAMAGED_SQLITE.has(code)) {
-      return new SessionCorruptError(
-        `Knowledge store ${this.#label} is not a readable SQLite database (${code}): restore it from a backup, or move it away to start empty`,
-        { file: this.#label, cause: error },
-      );
-    }
-    if (error instanceof SyntaxError) {
-      const what = key === undefined ? 'a stored value' : `the value at "${key}"`;
-      return new SessionCorruptError(
-        `Knowledge store ${this.#label} is damaged: ${what} is not valid JSON (Keyv cannot deserialize it)`,
-        { file: this.#label, cause: error },
-      );
-    }
-    return error;
+    return storeDamage(error, {
+      store: 'Knowledge store',
+      file: this.#label,
+      ...(key !== undefined && { key }),
+    });
   }
 
   async #get(key: string): Promise<unknown> {

@@ -13,6 +13,7 @@ import {
   type Scope,
   SessionCorruptError,
   SessionsError,
+  storeDamage,
 } from '@sessions/core';
 import {
   type SearchDocument,
@@ -78,7 +79,6 @@ const NAMESPACE = 'memory';
 const RECORD = 'm:';
 const SNAPSHOT = 'index';
 /** SQLite's answers for a file that is not a database, or one whose pages are damaged. */
-const DAMAGED_SQLITE = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
 const SCOPE_KEYS = ['userId', 'sessionId', 'agentName'] as const;
 
 /**
@@ -285,21 +285,7 @@ export class Memory implements MemoryStore {
 
   /** `error` as a `SessionCorruptError` naming the store when it says the store is damaged; else as it is. */
   #damaged(error: unknown): unknown {
-    if (SessionsError.is(error)) return error;
-    const code = (error as { code?: unknown } | null)?.code;
-    if (typeof code === 'string' && DAMAGED_SQLITE.has(code)) {
-      return new SessionCorruptError(
-        `Memory store ${this.#file} is not a readable SQLite database (${code}): restore it from a backup, or move it away to start empty`,
-        { file: this.#file, cause: error },
-      );
-    }
-    if (error instanceof SyntaxError) {
-      return new SessionCorruptError(
-        `Memory store ${this.#file} holds a value that is not valid JSON: Keyv cannot deserialize it`,
-        { file: this.#file, cause: error },
-      );
-    }
-    return error;
+    return storeDamage(error, { store: 'Memory store', file: this.#file });
   }
 
   async #read(): Promise<void> {
