@@ -21,6 +21,7 @@ import {
   type StoreDriver,
   summaryOf,
   unknownEpoch,
+  unlessDamaged,
 } from './store-driver.js';
 import { hashKey, seqPart, storedMessage, storedState } from './validate.js';
 import { WriterLease } from './writer-lease.js';
@@ -253,7 +254,8 @@ export class GenericDriver implements StoreDriver {
       const wanted = lastKeys.filter((key): key is string => key !== undefined);
       const raws = wanted.length === 0 ? [] : await this.#io.getManyRaw(wanted);
       const lasts = new Map<string, unknown>();
-      for (const [k, key] of wanted.entries()) lasts.set(key, await this.#lastMessage(raws[k], key));
+      for (const [k, key] of wanted.entries())
+        lasts.set(key, await unlessDamaged(() => this.#io.decode(raws[k], key)));
       for (const [j, id] of part.entries()) {
         const head = values[2 * j];
         const state = values[2 * j + 1];
@@ -264,16 +266,6 @@ export class GenericDriver implements StoreDriver {
       }
     }
     yield* rows;
-  }
-
-  /** A last message's stored form decoded (`undefined` when absent or it cannot be read: `list` does not fail on it). */
-  async #lastMessage(raw: unknown, key: string): Promise<unknown> {
-    try {
-      return await this.#io.decode(raw, key);
-    } catch (error) {
-      if (SessionsError.is(error) && error.code === 'session_corrupt') return undefined;
-      throw error;
-    }
   }
 
   async delete(sessionId: string): Promise<void> {

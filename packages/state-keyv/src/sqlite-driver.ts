@@ -23,6 +23,7 @@ import {
   type StoreDriver,
   summaryOf,
   unknownEpoch,
+  unlessDamaged,
   untilWritten,
 } from './store-driver.js';
 import { hashKey, parseStored, seqPart, storedMessage, storedState } from './validate.js';
@@ -367,20 +368,14 @@ export class SqliteDriver implements StoreDriver {
       for (const row of rows) {
         const id = row.key.slice(start.length);
         const entry = (await this.#codec.decode(row.value, row.key)) as IndexEntry | undefined;
-        yield summaryOf(id, entry, await this.#lastMessage(row.last, `${root}:${id}:msg:`));
+        yield summaryOf(
+          id,
+          entry,
+          await unlessDamaged(() => this.#codec.decode(row.last, `${root}:${id}:msg:`)),
+        );
       }
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1]!.key;
-    }
-  }
-
-  /** A session's last message row decoded (`undefined` when there is none or it cannot be read: `list` does not fail on it). */
-  async #lastMessage(raw: string | null, key: string): Promise<unknown> {
-    try {
-      return await this.#codec.decode(raw, key);
-    } catch (error) {
-      if (SessionsError.is(error) && error.code === 'session_corrupt') return undefined;
-      throw error;
     }
   }
 

@@ -7,6 +7,7 @@ import {
   SessionCorruptError,
   type SessionState,
   type SessionSummary,
+  SessionsError,
   type StoredSession,
   type StoredTail,
   TimeoutError,
@@ -209,5 +210,18 @@ export async function untilWritten<T>(
       throw new TimeoutError(`${what}: other writes kept changing the state for ${timeoutMs} ms`);
     }
     await sleep(Math.random() * Math.min(2 ** lost, 50));
+  }
+}
+
+/**
+ * What `read` answers, or `undefined` when it finds the data damaged (`session_corrupt`): for what
+ * `list` reads beside the index (a last message), which must not make it fail.
+ */
+export async function unlessDamaged<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (SessionsError.is(error) && error.code === 'session_corrupt') return undefined;
+    throw error;
   }
 }
