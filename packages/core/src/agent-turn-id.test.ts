@@ -108,7 +108,12 @@ describe.each(stores)('a retried turn id on $name', ({ make }) => {
       sessionId: 's',
       store,
       model,
-      middleware: [(turn, next) => (seen.push(turn.message), next())],
+      middleware: [
+        (turn, next) => {
+          seen.push(turn.message);
+          return next();
+        },
+      ],
     });
     const agent = session.Agent({ name: 'A' });
     expect(await agent.chat('once', { turnId: 't1' })).toBe('answer #1');

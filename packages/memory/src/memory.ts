@@ -12,7 +12,6 @@ import {
   type MemoryStore,
   type Scope,
   SessionCorruptError,
-  SessionsError,
   storeDamage,
 } from '@sessions/core';
 import {

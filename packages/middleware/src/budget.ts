@@ -1,7 +1,7 @@
 import type { Middleware, TurnContext, TurnResult } from '@sessions/core';
 import { BudgetExceededError, estimateTokens } from '@sessions/core';
 import type { OptionRule } from './check-option.js';
-import { aFunction, aNumber, anObject, checkOption } from './check-option.js';
+import { aFunction, aNumber, anObject, checkOption, withMethods } from './check-option.js';
 
 /**
  * Where `budget` keeps the tokens spent per key: a `Map<string, number>` is one; async methods are
@@ -25,11 +25,8 @@ export interface BudgetOptions {
 }
 
 const aStore: OptionRule = {
+  ...withMethods('get', 'set'),
   expected: 'an object with get and set methods (a Map)',
-  test: (value) =>
-    anObject.test(value) &&
-    typeof (value as BudgetStore).get === 'function' &&
-    typeof (value as BudgetStore).set === 'function',
 };
 
 const defaultCount = (turn: TurnContext, result: TurnResult): number =>

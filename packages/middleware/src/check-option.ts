@@ -29,6 +29,16 @@ export const anObject: OptionRule = {
   test: (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
 };
 
+/** An object with these methods: `withMethods('get', 'set')` (a Map, say). */
+export function withMethods(...names: readonly string[]): OptionRule {
+  return {
+    expected: `an object with ${names.join(' and ')} methods`,
+    test: (value) =>
+      anObject.test(value) &&
+      names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function'),
+  };
+}
+
 /** A number in `[min, max]` (or `(min, max]` with `above`), a whole one with `integer`. */
 export function aNumber({
   min = Number.NEGATIVE_INFINITY,

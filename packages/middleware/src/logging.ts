@@ -1,7 +1,7 @@
 import type { Middleware, TurnContext, TurnResult } from '@sessions/core';
 import { SessionsError } from '@sessions/core';
 import type { OptionRule } from './check-option.js';
-import { anObject, checkOption, oneOf } from './check-option.js';
+import { anObject, checkOption, oneOf, withMethods } from './check-option.js';
 import { truncate } from './truncate.js';
 
 /**
@@ -105,13 +105,7 @@ export const logging = (options: LoggingOptions = {}): Middleware => {
   };
 };
 
-const aLogger: OptionRule = {
-  expected: 'an object with info and error methods',
-  test: (value) =>
-    anObject.test(value) &&
-    typeof (value as Logger).info === 'function' &&
-    typeof (value as Logger).error === 'function',
-};
+const aLogger: OptionRule = withMethods('info', 'error');
 
 const aLength: OptionRule = {
   expected: 'a non-negative integer or Infinity',

@@ -5,7 +5,6 @@ import {
   SessionCorruptError,
   type SessionState,
   type SessionSummary,
-  SessionsError,
   type StoredSession,
   type StoredTail,
 } from '@sessions/core';

@@ -4,7 +4,6 @@ import {
   type Message,
   type SessionState,
   type SessionSummary,
-  SessionsError,
   type StoredSession,
   type StoredTail,
   TimeoutError,
