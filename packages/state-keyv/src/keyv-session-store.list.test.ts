@@ -1,8 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import KeyvRedis from '@keyv/redis';
-import KeyvSqlite from '@keyv/sqlite';
+import type KeyvSqlite from '@keyv/sqlite';
 import {
   type ChatEvent,
   type ChatModel,
@@ -12,37 +8,14 @@ import {
   type SessionSummary,
   SessionsError,
 } from '@sessions/core';
-import { type RedisServer, rejectionOf, startRedisServer, testMessage, testState } from '@sessions/testing';
+import { rejectionOf, testMessage, testState } from '@sessions/testing';
 import Keyv from 'keyv';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KeyvSessionStore, type KeyvSessionStoreDriver } from './index.js';
 import { PlainAdapter } from './plain-adapter.test-helper.js';
+import { recordStatements, redisCommand, useTestBackends } from './test-backends.test-helper.js';
 
-let redis: RedisServer;
-const temps: string[] = [];
-const opened: Keyv[] = [];
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((keyv) => keyv.disconnect()));
-});
-afterAll(async () => {
-  await redis?.stop();
-  await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-/**
- * A SQLite file in a temp folder. `unsynced`: commits are not flushed to disk (`synchronous=OFF`,
- * this connection only), for the tests that write many sessions to list them.
- */
-async function sqliteAdapter(unsynced = false): Promise<KeyvSqlite> {
-  const dir = await mkdtemp(join(tmpdir(), 'state-keyv-'));
-  temps.push(dir);
-  const adapter = new KeyvSqlite({ uri: `sqlite://${join(dir, 'sessions.sqlite')}` });
-  if (unsynced) await adapter.query('PRAGMA synchronous = OFF');
-  return adapter;
-}
+const { track, redisKeyv, sqliteAdapter } = useTestBackends();
 
 /** How the last message of a session is damaged: a value that is no message, or not even JSON. */
 type Damage = 'not a message' | 'not JSON';
@@ -88,8 +61,7 @@ const backends: Backend[] = [
     driver: 'generic',
     page: 250,
     async keyv(unsynced) {
-      const sqlite = new Keyv({ store: await sqliteAdapter(unsynced) });
-      opened.push(sqlite);
+      const sqlite = track(new Keyv({ store: await sqliteAdapter(unsynced) }));
       return new Keyv({ store: new PlainAdapter(sqlite.store as KeyvSqlite) });
     },
     async damage(keyv, sessionId, seq, damage) {
@@ -101,9 +73,7 @@ const backends: Backend[] = [
     driver: 'sqlite',
     page: 500,
     async keyv(unsynced) {
-      const keyv = new Keyv({ store: await sqliteAdapter(unsynced) });
-      opened.push(keyv);
-      return keyv;
+      return track(new Keyv({ store: await sqliteAdapter(unsynced) }));
     },
     async damage(keyv, sessionId, seq, damage) {
       await (keyv.store as KeyvSqlite).query('UPDATE keyv SET value = $value WHERE key = $key', {
@@ -117,17 +87,12 @@ const backends: Backend[] = [
     driver: 'redis',
     page: 500,
     async keyv() {
-      const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace: `list${++namespaces}` });
-      opened.push(keyv);
-      return keyv;
+      return redisKeyv(`list${++namespaces}`);
     },
     async damage(keyv, sessionId, seq, damage) {
       const ns = keyv.namespace;
-      const client = (await (keyv.store as KeyvRedis<unknown>).getClient()) as unknown as {
-        sendCommand(args: string[]): Promise<unknown>;
-      };
       const value = damage === 'not JSON' ? 'not json' : '{"not":"a message"}';
-      await client.sendCommand([
+      await redisCommand(keyv, [
         'LSET',
         `${ns}::${ns}:sessions:${sessionId}:messages`,
         String(seq - 1),
@@ -260,19 +225,13 @@ describe.each(backends)('KeyvSessionStore.list() on $name ($driver driver)', (ba
 describe('KeyvSessionStore.list() reads no history', () => {
   it('sqlite driver: one statement per page, searched in the key index, never a scan of the table', async () => {
     const adapter = await sqliteAdapter();
-    const keyv = new Keyv({ store: adapter });
-    opened.push(keyv);
+    const keyv = track(new Keyv({ store: adapter }));
     const store = new KeyvSessionStore({ keyv });
     for (const id of ['s1', 's2']) {
       await store.saveState(id, testState(id));
       await store.append(id, [testMessage(1), testMessage(2, { createdAt: T2 })]);
     }
-    const statements: Array<{ sql: string; params: unknown }> = [];
-    const query = adapter.query.bind(adapter);
-    adapter.query = (async (sql: string, params: unknown) => {
-      statements.push({ sql, params });
-      return query(sql, params);
-    }) as typeof adapter.query;
+    const { statements, query } = recordStatements(adapter);
     expect(await updatedAts(store)).toEqual({ s1: T2, s2: T2 });
     expect(statements).toHaveLength(1);
     const [{ sql, params }] = statements as [{ sql: string; params: unknown }];

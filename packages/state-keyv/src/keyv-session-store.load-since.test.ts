@@ -1,7 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import KeyvRedis from '@keyv/redis';
 import KeyvSqlite from '@keyv/sqlite';
 import {
   type ChatEvent,
@@ -14,24 +10,13 @@ import {
   SessionsError,
   type StoredTail,
 } from '@sessions/core';
-import { type RedisServer, rejectionOf, startRedisServer, testMessage, testState } from '@sessions/testing';
+import { rejectionOf, testMessage, testState } from '@sessions/testing';
 import Keyv from 'keyv';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KeyvSessionStore, type KeyvSessionStoreDriver } from './index.js';
+import { recordStatements, redisCommand, useTestBackends } from './test-backends.test-helper.js';
 
-let redis: RedisServer;
-const temps: string[] = [];
-const opened: Keyv[] = [];
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((keyv) => keyv.disconnect()));
-});
-afterAll(async () => {
-  await redis?.stop();
-  await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
-});
+const { track, redisKeyv, sqliteUri, sqliteAdapter } = useTestBackends();
 
 /** A Map that counts the reads of the generic driver (on a `Map` it reads key by key). */
 class CountingMap extends Map<string, unknown> {
@@ -63,13 +48,6 @@ interface Backend {
 
 let namespaces = 0;
 
-async function redisCommand(keyv: Keyv, args: string[]): Promise<unknown> {
-  const client = (await (keyv.store as KeyvRedis<unknown>).getClient()) as unknown as {
-    sendCommand(args: string[]): Promise<unknown>;
-  };
-  return client.sendCommand(args);
-}
-
 const backends: Record<KeyvSessionStoreDriver, Backend> = {
   generic: {
     driver: 'generic',
@@ -91,13 +69,8 @@ const backends: Record<KeyvSessionStoreDriver, Backend> = {
   sqlite: {
     driver: 'sqlite',
     async database() {
-      const dir = await mkdtemp(join(tmpdir(), 'state-keyv-'));
-      temps.push(dir);
-      return () => {
-        const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${join(dir, 'sessions.sqlite')}` }) });
-        opened.push(keyv);
-        return keyv;
-      };
+      const uri = await sqliteUri();
+      return () => track(new Keyv({ store: new KeyvSqlite({ uri }) }));
     },
     async corruptFirst(keyv, sessionId) {
       await keyv.set(`sessions:${sessionId}:msg:0000000001`, { not: 'a message' });
@@ -119,11 +92,7 @@ const backends: Record<KeyvSessionStoreDriver, Backend> = {
     driver: 'redis',
     async database() {
       const namespace = `since${++namespaces}`;
-      return () => {
-        const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace });
-        opened.push(keyv);
-        return keyv;
-      };
+      return () => redisKeyv(namespace);
     },
     async corruptFirst(keyv, sessionId) {
       const ns = keyv.namespace;
@@ -520,20 +489,12 @@ describe('KeyvSessionStore.loadSince reads', () => {
   });
 
   it('sqlite driver: one statement (two for a cursor that does not hold), searched in the key index, never a scan of the table', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'state-keyv-'));
-    temps.push(dir);
-    const adapter = new KeyvSqlite({ uri: `sqlite://${join(dir, 'sessions.sqlite')}` });
-    const keyv = new Keyv({ store: adapter });
-    opened.push(keyv);
+    const adapter = await sqliteAdapter();
+    const keyv = track(new Keyv({ store: adapter }));
     const store = new KeyvSessionStore({ keyv });
     await store.saveState('s1', testState('s1'));
     await store.append('s1', [testMessage(1), testMessage(2)]);
-    const statements: Array<{ sql: string; params: unknown }> = [];
-    const query = adapter.query.bind(adapter);
-    adapter.query = (async (sql: string, params: unknown) => {
-      statements.push({ sql, params });
-      return query(sql, params);
-    }) as typeof adapter.query;
+    const { statements, query } = recordStatements(adapter);
     const { epoch, stateVersion } = (await store.loadSince('s1'))!;
     expect(statements).toHaveLength(1);
     await store.loadSince('s1', { seq: 2, epoch });

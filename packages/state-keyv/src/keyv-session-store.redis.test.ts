@@ -1,44 +1,30 @@
 import KeyvRedis, { createKeyv } from '@keyv/redis';
-import { type RedisServer, rejectionOf, startRedisServer, testMessage, testState } from '@sessions/testing';
+import { rejectionOf, startRedisServer, testMessage, testState } from '@sessions/testing';
 import Keyv from 'keyv';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KeyvSessionStore } from './index.js';
+import { redisCommand, useTestBackends } from './test-backends.test-helper.js';
 
-let redis: RedisServer;
-const opened: Keyv[] = [];
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((keyv) => keyv.disconnect()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const backends = useTestBackends();
 
 let n = 0;
 /** A Keyv on the test server, in a namespace of its own. */
 function redisKeyv(namespace = `t${++n}`): Keyv {
-  const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace });
-  opened.push(keyv);
-  return keyv;
+  return backends.redisKeyv(namespace);
 }
 
 /** Runs one command on the server through a fresh client. */
 async function command(args: string[]): Promise<unknown> {
-  const keyv = redisKeyv();
-  const client = (await (keyv.store as KeyvRedis<unknown>).getClient()) as unknown as {
-    sendCommand(args: string[]): Promise<unknown>;
-  };
-  return client.sendCommand(args);
+  return redisCommand(redisKeyv(), args);
 }
 
 describe('KeyvSessionStore on Redis', () => {
   it('a new client (a restarted process) sees history, state and idempotency keys', async () => {
-    const first = new KeyvSessionStore({ keyv: redisKeyv('restart') });
+    const firstKeyv = redisKeyv('restart');
+    const first = new KeyvSessionStore({ keyv: firstKeyv });
     await first.append('s1', [testMessage(1), testMessage(2)], { idempotencyKey: 'turn-1' });
     await first.saveState('s1', testState('s1', { data: { topic: 'AI' } }));
-    await opened.pop()!.disconnect();
+    await backends.close(firstKeyv);
 
     const second = new KeyvSessionStore({ keyv: redisKeyv('restart') });
     expect(await second.load('s1')).toEqual({
@@ -82,8 +68,7 @@ describe('KeyvSessionStore on Redis', () => {
   });
 
   it("works with @keyv/redis's createKeyv (no Keyv prefix, the adapter's namespace)", async () => {
-    const keyv = createKeyv(redis.url, { namespace: 'created' });
-    opened.push(keyv);
+    const keyv = backends.track(createKeyv(backends.redisUrl, { namespace: 'created' }));
     const store = new KeyvSessionStore({ keyv });
     expect(store.driver).toBe('redis');
     await store.append('s1', [testMessage(1)]);
