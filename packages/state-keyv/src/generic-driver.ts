@@ -65,6 +65,9 @@ function isHead(value: unknown): value is Head {
   );
 }
 
+/** A value `list` read that cannot be decoded (damaged), told apart from an absent one (`undefined`). */
+const DAMAGED: unique symbol = Symbol('damaged');
+
 function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 }
@@ -232,39 +235,64 @@ export class GenericDriver implements StoreDriver {
     await this.#io.setMany([[keys.state, state]]);
   }
 
+  /**
+   * The index, then per page of 250 sessions their heads and states in one read, then the last
+   * messages the heads name in one more. Each value of a page is decoded on its own, so one
+   * session's damaged head, state or last message (or a damaged index entry) leaves out only
+   * what it held: the session is still listed, with what the rest tells.
+   */
   async *summaries(): AsyncIterable<SessionSummary> {
     const root = keyRoot(this.#keyv, this.#prefix);
     const index = await this.#io.get(`${root}:~index`);
     const count = (index as { count?: unknown } | undefined)?.count;
     if (typeof count !== 'number') return;
-    const listed = await this.#io.getMany(range(1, count).map((n) => `${root}:~index:${n}`));
+    const listed: unknown[] = [];
+    const indexKeys = range(1, count).map((n) => `${root}:~index:${n}`);
+    for (let i = 0; i < indexKeys.length; i += 500) {
+      listed.push(...(await this.#readPage(indexKeys.slice(i, i + 500))));
+    }
+    // A damaged index entry names no session: it is left out (the session, if any, is not listed).
     const ids = [...new Set(listed.filter((id): id is string => typeof id === 'string'))].sort();
     const rows: SessionSummary[] = [];
     for (let i = 0; i < ids.length; i += 250) {
       const part = ids.slice(i, i + 250);
-      const values = await this.#io.getMany(
-        part.flatMap((id) => [this.#keys(id).head, this.#keys(id).state]),
-      );
+      const values = await this.#readPage(part.flatMap((id) => [this.#keys(id).head, this.#keys(id).state]));
       // Each session's last message (the head names its key), all in one read: never the history.
       const lastKeys = part.map((id, j) => {
         const head = values[2 * j];
         return isHead(head) && head.count > 0 ? this.#keys(id).msg(head.count) : undefined;
       });
       const wanted = lastKeys.filter((key): key is string => key !== undefined);
-      const raws = wanted.length === 0 ? [] : await this.#io.getManyRaw(wanted);
       const lasts = new Map<string, unknown>();
-      for (const [k, key] of wanted.entries())
-        lasts.set(key, await unlessDamaged(() => this.#io.decode(raws[k], key)));
+      const read = wanted.length === 0 ? [] : await this.#readPage(wanted);
+      for (const [k, key] of wanted.entries()) lasts.set(key, read[k]);
       for (const [j, id] of part.entries()) {
         const head = values[2 * j];
         const state = values[2 * j + 1];
         if (head === undefined && state === undefined) continue; // deleted
-        const checked = state === undefined ? undefined : storedState(state, this.#keys(id).state);
+        const checked =
+          state === undefined || state === DAMAGED
+            ? undefined
+            : await unlessDamaged(async () => storedState(state, this.#keys(id).state));
         const lastKey = lastKeys[j];
         rows.push(summaryOf(id, checked, lastKey === undefined ? undefined : lasts.get(lastKey)));
       }
     }
     yield* rows;
+  }
+
+  /**
+   * The values of `keys` (at most 500) in one read, each decoded on its own: `undefined` when
+   * absent, `DAMAGED` when it cannot be decoded (so that damage is told apart from absence).
+   */
+  async #readPage(keys: string[]): Promise<unknown[]> {
+    const raws = await this.#io.getManyRaw(keys);
+    return Promise.all(
+      keys.map(async (key, i) => {
+        const value = await unlessDamaged(async () => ({ value: await this.#io.decode(raws[i], key) }));
+        return value === undefined ? DAMAGED : value.value;
+      }),
+    );
   }
 
   async delete(sessionId: string): Promise<void> {

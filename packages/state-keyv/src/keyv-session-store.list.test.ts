@@ -20,6 +20,9 @@ const { track, redisKeyv, sqliteAdapter } = useTestBackends();
 /** How the last message of a session is damaged: a value that is no message, or not even JSON. */
 type Damage = 'not a message' | 'not JSON';
 
+/** How a session's index entry and state are damaged: not even JSON, or JSON of the wrong shape. */
+type EntryDamage = 'not JSON' | 'wrong shape';
+
 /** One backend: a new, empty Keyv on it, and a way to damage a stored message behind the store's back. */
 interface Backend {
   name: string;
@@ -30,6 +33,12 @@ interface Backend {
   page: number;
   /** Replaces message `seq` of the session, as stored, with damage. */
   damage(keyv: Keyv, sessionId: string, seq: number, damage: Damage): Promise<void>;
+  /**
+   * Replaces, as stored, what `list` reads of the session beside its last message (the index entry
+   * and the state for the redis and sqlite drivers, the state for the generic one) with damage, so
+   * that `load` reports it too.
+   */
+  damageState(keyv: Keyv, sessionId: string, damage: EntryDamage): Promise<void>;
 }
 
 /** A message key as stored by the sqlite and generic drivers (with Keyv's namespace). */
@@ -40,6 +49,25 @@ function messageKey(keyv: Keyv, sessionId: string, seq: number): string {
 /** The damage as stored in Keyv's format (sqlite and generic drivers). */
 function keyvStored(damage: Damage): string {
   return damage === 'not JSON' ? 'not json' : JSON.stringify({ value: { not: 'a message' } });
+}
+
+/** A key of the sqlite and generic drivers, under `{namespace}:sessions:` (Keyv's namespace). */
+function sessionsKey(keyv: Keyv, rest: string): string {
+  return `${keyv.namespace}:sessions:${rest}`;
+}
+
+/**
+ * A damaged state or index entry in Keyv's format: not JSON, or a state of an unknown
+ * `schemaVersion` (generic), or a value that is not a Keyv entry (sqlite's index entry).
+ */
+function keyvDamagedState(damage: EntryDamage, what: 'state' | 'entry'): string {
+  if (damage === 'not JSON') return 'not json';
+  return what === 'state' ? JSON.stringify({ value: { schemaVersion: 9, userId: 'u1' } }) : '{"not":"keyv"}';
+}
+
+/** Writes `raw` as stored at `key` of a generic backend (a `Map` or a `PlainAdapter`), behind the store's back. */
+async function setRaw(keyv: Keyv, key: string, raw: string): Promise<void> {
+  await (keyv.store as Map<string, unknown> | PlainAdapter).set(key, raw);
 }
 
 let namespaces = 0;
@@ -55,6 +83,9 @@ const backends: Backend[] = [
     async damage(keyv, sessionId, seq, damage) {
       (keyv.store as Map<string, unknown>).set(messageKey(keyv, sessionId, seq), keyvStored(damage));
     },
+    async damageState(keyv, sessionId, damage) {
+      await setRaw(keyv, sessionsKey(keyv, `${sessionId}:state`), keyvDamagedState(damage, 'state'));
+    },
   },
   {
     name: 'another persistent adapter',
@@ -66,6 +97,9 @@ const backends: Backend[] = [
     },
     async damage(keyv, sessionId, seq, damage) {
       await (keyv.store as PlainAdapter).set(messageKey(keyv, sessionId, seq), keyvStored(damage));
+    },
+    async damageState(keyv, sessionId, damage) {
+      await setRaw(keyv, sessionsKey(keyv, `${sessionId}:state`), keyvDamagedState(damage, 'state'));
     },
   },
   {
@@ -80,6 +114,17 @@ const backends: Backend[] = [
         $value: keyvStored(damage),
         $key: messageKey(keyv, sessionId, seq),
       });
+    },
+    async damageState(keyv, sessionId, damage) {
+      for (const [key, what] of [
+        [sessionsKey(keyv, `~sessions:${sessionId}`), 'entry'],
+        [sessionsKey(keyv, `${sessionId}:state`), 'state'],
+      ] as const) {
+        await (keyv.store as KeyvSqlite).query('UPDATE keyv SET value = $value WHERE key = $key', {
+          $value: keyvDamagedState(damage, what),
+          $key: key,
+        });
+      }
     },
   },
   {
@@ -97,6 +142,22 @@ const backends: Backend[] = [
         `${ns}::${ns}:sessions:${sessionId}:messages`,
         String(seq - 1),
         value,
+      ]);
+    },
+    async damageState(keyv, sessionId, damage) {
+      const ns = keyv.namespace;
+      const notJson = damage === 'not JSON';
+      // An index entry that is no object, and a state of an unknown schemaVersion.
+      await redisCommand(keyv, [
+        'HSET',
+        `${ns}::${ns}:sessions:~sessions`,
+        sessionId,
+        notJson ? 'not json' : '["u1"]',
+      ]);
+      await redisCommand(keyv, [
+        'SET',
+        `${ns}::${ns}:sessions:${sessionId}:state`,
+        notJson ? 'not json' : '{"schemaVersion":9,"userId":"u1"}',
       ]);
     },
   },
@@ -205,6 +266,36 @@ describe.each(backends)('KeyvSessionStore.list() on $name ($driver driver)', (ba
     }
   });
 
+  it.each<EntryDamage>(['not JSON', 'wrong shape'])(
+    'a damaged index entry or state (%s) does not fail list(): the session is listed with what can be read',
+    async (damage) => {
+      const keyv = await backend.keyv();
+      const store = new KeyvSessionStore({ keyv });
+      for (const id of ['a', 'b', 'c', 'd']) await store.saveState(id, testState(id, { userId: `u-${id}` }));
+      await store.append('b', [testMessage(1, { createdAt: T2 })]);
+      await store.append('c', [testMessage(1, { createdAt: T3 })]);
+      await backend.damageState(keyv, 'b', damage);
+      await backend.damageState(keyv, 'd', damage);
+      const createdAt = '2025-01-01T00:00:00.000Z';
+      // The healthy sessions as before; the damaged ones by id, with their last message's time if any.
+      expect(await rows(store)).toEqual([
+        { sessionId: 'a', userId: 'u-a', createdAt, updatedAt: T1 },
+        { sessionId: 'b', userId: undefined, createdAt: undefined, updatedAt: T2 },
+        { sessionId: 'c', userId: 'u-c', createdAt, updatedAt: T3 },
+        { sessionId: 'd', userId: undefined, createdAt: undefined, updatedAt: undefined },
+      ]);
+      const forC: string[] = [];
+      for await (const row of store.list({ userId: 'u-c' })) forC.push(row.sessionId);
+      expect(forC).toEqual(['c']);
+      // `load` still reports the damage; the healthy sessions load.
+      for (const id of ['b', 'd']) {
+        const error = await rejectionOf(store.load(id));
+        expect(SessionsError.is(error) && error.code, id).toBe('session_corrupt');
+      }
+      expect((await store.load('c'))?.state?.userId).toBe('u-c');
+    },
+  );
+
   it('many sessions, over several pages: each summary has its own last message', async () => {
     const store = new KeyvSessionStore({ keyv: await backend.keyv(true) });
     const ids = Array.from({ length: backend.page + 20 }, (_, i) => `s${String(i).padStart(4, '0')}`);
@@ -221,6 +312,29 @@ describe.each(backends)('KeyvSessionStore.list() on $name ($driver driver)', (ba
     expect(Object.values(listed)).toEqual(ids.map((_, i) => (i % 3 === 0 ? T1 : at(i))));
   });
 });
+
+describe.each(backends.filter((backend) => backend.driver === 'generic'))(
+  'KeyvSessionStore.list() past damaged keys of the generic driver on $name',
+  (backend) => {
+    it('a damaged head lists the session from its state; a damaged index record leaves out only its session', async () => {
+      const keyv = await backend.keyv();
+      const store = new KeyvSessionStore({ keyv });
+      for (const id of ['a', 'b', 'c']) {
+        await store.saveState(id, testState(id));
+        await store.append(id, [testMessage(1, { createdAt: T2 })]);
+      }
+      await setRaw(keyv, sessionsKey(keyv, 'a:head'), 'not json'); // its last message is then unknown
+      await setRaw(keyv, sessionsKey(keyv, '~index:3'), 'not json'); // names 'c', made third
+      expect(await rows(store)).toEqual([
+        { sessionId: 'a', userId: 'u1', createdAt: '2025-01-01T00:00:00.000Z', updatedAt: T1 },
+        { sessionId: 'b', userId: 'u1', createdAt: '2025-01-01T00:00:00.000Z', updatedAt: T2 },
+      ]);
+      const error = await rejectionOf(store.load('a'));
+      expect(SessionsError.is(error) && error.code).toBe('session_corrupt');
+      expect((await store.load('c'))?.messages).toHaveLength(1);
+    });
+  },
+);
 
 describe('KeyvSessionStore.list() reads no history', () => {
   it('sqlite driver: one statement per page, searched in the key index, never a scan of the table', async () => {

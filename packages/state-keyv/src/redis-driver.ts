@@ -11,7 +11,6 @@ import type { Keyv } from 'keyv';
 import { processMutex } from './keyed-mutex.js';
 import {
   type Batch,
-  type IndexEntry,
   indexEntry,
   keyRoot,
   type NextState,
@@ -55,8 +54,11 @@ const UPDATE_TIMEOUT_MS = 30_000;
 /** How many sessions' last messages `list` reads in one script. */
 const SUMMARY_PAGE = 500;
 
-/** A list element read back as a message (`undefined` when absent or not JSON: `list` does not fail on it). */
-function lastMessage(json: string | null | undefined): unknown {
+/**
+ * A session's index entry or last message as `list` reads it: the parsed JSON, or `undefined` when
+ * absent or not JSON (damaged), so one session's damage does not fail `list`.
+ */
+function parsedOrUndefined(json: string | null | undefined): unknown {
   if (typeof json !== 'string') return undefined;
   try {
     return JSON.parse(json);
@@ -355,8 +357,8 @@ export class RedisDriver implements StoreDriver {
         [],
       )) as Array<string | null>;
       for (const [j, id] of page.entries()) {
-        const entry = parseStored(entries.get(id)!, `${index}[${id}]`) as IndexEntry;
-        yield summaryOf(id, entry, lastMessage(lasts[j]));
+        // A damaged entry (not JSON) lists the session with what its last message tells.
+        yield summaryOf(id, parsedOrUndefined(entries.get(id)), parsedOrUndefined(lasts[j]));
       }
     }
   }

@@ -366,10 +366,10 @@ export class SqliteDriver implements StoreDriver {
       )) as Array<Row & { last: string | null }>;
       for (const row of rows) {
         const id = row.key.slice(start.length);
-        const entry = (await this.#codec.decode(row.value, row.key)) as IndexEntry | undefined;
+        // A damaged entry or last message lists the session with what the other tells.
         yield summaryOf(
           id,
-          entry,
+          await unlessDamaged(() => this.#codec.decode(row.value, row.key)),
           await unlessDamaged(() => this.#codec.decode(row.last, `${root}:${id}:msg:`)),
         );
       }

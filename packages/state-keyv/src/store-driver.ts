@@ -120,20 +120,20 @@ export function indexEntry(state: SessionState, stateVersion?: string): IndexEnt
  * when it has none, or it could not be read). `updatedAt` is the time of the session's last change,
  * as `Session.getContext()` answers it: the later of the state's `updatedAt` and the last message's
  * `createdAt` (a turn appends messages without rewriting the state). A last message that is not a
- * message (damaged) is left out: the state's `updatedAt` is answered.
+ * message (damaged) is left out: the state's `updatedAt` is answered. An entry that could not be
+ * read (`undefined`) or is not an object (damaged) gives no `userId`, `createdAt` or state time,
+ * and so does each of its fields that is not a string: one session's damage never fails `list`.
  */
-export function summaryOf(
-  sessionId: string,
-  entry: IndexEntry | undefined,
-  lastMessage?: unknown,
-): SessionSummary {
+export function summaryOf(sessionId: string, entry: unknown, lastMessage?: unknown): SessionSummary {
   const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-  const stateAt = text(entry?.updatedAt);
+  const fields: Partial<IndexEntry> =
+    typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? (entry as IndexEntry) : {};
+  const stateAt = text(fields.updatedAt);
   const messageAt = messageTime(lastMessage);
   return {
     sessionId,
-    userId: text(entry?.userId),
-    createdAt: text(entry?.createdAt),
+    userId: text(fields.userId),
+    createdAt: text(fields.createdAt),
     updatedAt:
       messageAt !== undefined && (stateAt === undefined || messageAt > stateAt) ? messageAt : stateAt,
   };
@@ -215,7 +215,8 @@ export async function untilWritten<T>(
 
 /**
  * What `read` answers, or `undefined` when it finds the data damaged (`session_corrupt`): for what
- * `list` reads beside the index (a last message), which must not make it fail.
+ * `list` reads of one session (its index entry or state, its last message), whose damage must not
+ * make it fail.
  */
 export async function unlessDamaged<T>(read: () => Promise<T>): Promise<T | undefined> {
   try {
