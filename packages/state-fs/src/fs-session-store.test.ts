@@ -1,7 +1,13 @@
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Message, SessionCorruptError, type SessionState, SessionsError } from '@sessions/core';
+import {
+  type Message,
+  SessionCorruptError,
+  type SessionState,
+  type SessionSummary,
+  SessionsError,
+} from '@sessions/core';
 import { rejectionOf, sessionStoreConformance, testMessage, testState } from '@sessions/testing';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FsSessionStore, type FsSessionStoreWarning } from './index.js';
@@ -540,7 +546,7 @@ describe('FsSessionStore', () => {
       expect(await readdir(root)).toEqual(['s2']);
     });
 
-    it('list leaves out a session whose state.json is damaged, with a warning, and lists the others', async () => {
+    it('list shows a session whose state.json is damaged by its id alone, with a warning, and lists the others', async () => {
       for (const id of ['a', 'b', 'c']) await store.saveState(id, testState(id, { userId: 'u' }));
       await store.append('b', [testMessage(1)]);
       const file = join(root, 'b', 'state.json');
@@ -551,7 +557,16 @@ describe('FsSessionStore', () => {
       ]) {
         await writeFile(file, text);
         warnings.length = 0;
-        expect(await collectIds(store)).toEqual(['a', 'c']);
+        const rows: SessionSummary[] = [];
+        for await (const row of store.list()) rows.push(row);
+        expect(rows.map((row) => row.sessionId)).toEqual(['a', 'b', 'c']);
+        expect(rows[1]).toEqual({
+          sessionId: 'b',
+          userId: undefined,
+          createdAt: undefined,
+          updatedAt: testMessage(1).createdAt,
+        });
+        expect(await rejectionOf(store.load('b'))).toMatchObject({ code: 'session_corrupt', file });
         const mine: string[] = [];
         for await (const row of store.list({ userId: 'u' })) mine.push(row.sessionId);
         expect(mine).toEqual(['a', 'c']);

@@ -499,21 +499,23 @@ export class FsSessionStore implements SessionStore {
     for (const sessionId of names) {
       const dir = join(this.root, sessionId);
       let state: SessionState | undefined;
+      let damaged = false;
       try {
         state = await this.#readState(dir);
       } catch (error) {
-        // One damaged session must not hide the others: it is left out, and `load` names the damage.
+        // One damaged session must not hide the others: it is listed with what can be read (as the
+        // Keyv store lists it), with a warning, and `load` names the damage.
         if (!(SessionsError.is(error) && error.code === 'session_corrupt')) throw error;
+        damaged = true;
         const file = (error as SessionCorruptError).file ?? join(dir, STATE_FILE);
         this.#warn({
           code: 'corrupt_state',
           file,
-          message: `Left session ${sessionId} out of list(): ${error.message}`,
+          message: `Listed session ${sessionId} without its state: ${error.message}`,
         });
-        continue;
       }
       const history = join(dir, MESSAGES_FILE);
-      if (state === undefined && !(await this.#exists(history))) continue;
+      if (state === undefined && !damaged && !(await this.#exists(history))) continue;
       if (filter.userId !== undefined && state?.userId !== filter.userId) continue;
       // A turn appends messages without rewriting state.json: the last change is the later of the two.
       const lastMessageAt = await lastMessageTime(history);
