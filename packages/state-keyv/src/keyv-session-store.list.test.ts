@@ -70,6 +70,16 @@ async function setRaw(keyv: Keyv, key: string, raw: string): Promise<void> {
   await (keyv.store as Map<string, unknown> | PlainAdapter).set(key, raw);
 }
 
+/** How the generic driver's backends (a Map, or another adapter) are damaged: the raw value set. */
+const genericDamage: Pick<Backend, 'damage' | 'damageState'> = {
+  async damage(keyv, sessionId, seq, damage) {
+    await setRaw(keyv, messageKey(keyv, sessionId, seq), keyvStored(damage));
+  },
+  async damageState(keyv, sessionId, damage) {
+    await setRaw(keyv, sessionsKey(keyv, `${sessionId}:state`), keyvDamagedState(damage, 'state'));
+  },
+};
+
 let namespaces = 0;
 
 const backends: Backend[] = [
@@ -80,12 +90,7 @@ const backends: Backend[] = [
     async keyv() {
       return new Keyv();
     },
-    async damage(keyv, sessionId, seq, damage) {
-      (keyv.store as Map<string, unknown>).set(messageKey(keyv, sessionId, seq), keyvStored(damage));
-    },
-    async damageState(keyv, sessionId, damage) {
-      await setRaw(keyv, sessionsKey(keyv, `${sessionId}:state`), keyvDamagedState(damage, 'state'));
-    },
+    ...genericDamage,
   },
   {
     name: 'another persistent adapter',
@@ -95,12 +100,7 @@ const backends: Backend[] = [
       const sqlite = track(new Keyv({ store: await sqliteAdapter(unsynced) }));
       return new Keyv({ store: new PlainAdapter(sqlite.store as KeyvSqlite) });
     },
-    async damage(keyv, sessionId, seq, damage) {
-      await (keyv.store as PlainAdapter).set(messageKey(keyv, sessionId, seq), keyvStored(damage));
-    },
-    async damageState(keyv, sessionId, damage) {
-      await setRaw(keyv, sessionsKey(keyv, `${sessionId}:state`), keyvDamagedState(damage, 'state'));
-    },
+    ...genericDamage,
   },
   {
     name: 'SQLite',
