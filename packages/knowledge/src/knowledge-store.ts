@@ -4,7 +4,6 @@ import type { Chunk } from './chunker.js';
 
 const SCHEMA = 1;
 const PREFIX = 'kb:';
-/** SQLite's answers for a file that is not a database, or one whose pages are damaged. */
 
 /** A document as stored: the public record plus what is needed to find its chunks. */
 export interface DocumentRecord {

@@ -77,7 +77,6 @@ const FEEDBACK = { minIdf: 2 } as const;
 const NAMESPACE = 'memory';
 const RECORD = 'm:';
 const SNAPSHOT = 'index';
-/** SQLite's answers for a file that is not a database, or one whose pages are damaged. */
 const SCOPE_KEYS = ['userId', 'sessionId', 'agentName'] as const;
 
 /**
