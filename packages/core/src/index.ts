@@ -71,6 +71,6 @@ export type {
   StoredSession,
   StoredTail,
 } from './session-store.js';
-export { assertSessionState, encodeSessionState } from './state-json.js';
+export { assertSessionState, encodeSessionState, lastChange } from './state-json.js';
 export { estimateTokens } from './tokens.js';
 export type { Tool, ToolContext } from './tool.js';

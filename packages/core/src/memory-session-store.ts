@@ -13,7 +13,7 @@ import type {
   StoredSession,
   StoredTail,
 } from './session-store.js';
-import { assertSessionState } from './state-json.js';
+import { assertSessionState, lastChange } from './state-json.js';
 
 interface Entry {
   state: SessionState | undefined;
@@ -98,12 +98,7 @@ export class MemorySessionStore implements SessionStore {
   async *list(filter: ListFilter = {}): AsyncIterable<SessionSummary> {
     for (const [sessionId, { state, messages }] of [...this.#sessions]) {
       if (filter.userId !== undefined && state?.userId !== filter.userId) continue;
-      // A turn appends messages without writing the state: the last change is the later of the two.
-      const messageAt = messages.at(-1)?.createdAt;
-      const updatedAt =
-        messageAt !== undefined && (state === undefined || messageAt > state.updatedAt)
-          ? messageAt
-          : state?.updatedAt;
+      const updatedAt = lastChange(state?.updatedAt, messages.at(-1)?.createdAt);
       yield { sessionId, userId: state?.userId, createdAt: state?.createdAt, updatedAt };
     }
   }

@@ -27,6 +27,7 @@ import type {
   StoredSession,
   StoredTail,
 } from './session-store.js';
+import { lastChange } from './state-json.js';
 import { estimateTokens } from './tokens.js';
 
 export interface SessionOptions {
@@ -380,7 +381,7 @@ export class Session {
       sessionId: this.sessionId,
       userId: this.#userId,
       createdAt: this.#createdAt,
-      updatedAt: last !== undefined && last > this.#updatedAt ? last : this.#updatedAt,
+      updatedAt: lastChange(this.#updatedAt, last) ?? this.#updatedAt,
       messageCount: this.#messages.length,
       agents: [...this.#agents.keys()],
     };

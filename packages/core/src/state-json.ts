@@ -33,3 +33,17 @@ export function encodeSessionState(state: unknown): string {
     throw new InvalidInputError('The state must be JSON-serialisable', { cause });
   }
 }
+
+/**
+ * A session's `updatedAt` as `SessionSummary` and `getContext()` answer it: the later of its
+ * state's `updatedAt` and its last message's `createdAt` (a turn appends messages without
+ * rewriting the state); either may be unknown.
+ */
+export function lastChange(
+  stateUpdatedAt: string | undefined,
+  lastMessageAt: string | undefined,
+): string | undefined {
+  return lastMessageAt !== undefined && (stateUpdatedAt === undefined || lastMessageAt > stateUpdatedAt)
+    ? lastMessageAt
+    : stateUpdatedAt;
+}

@@ -12,6 +12,7 @@ import {
   InvalidInputError,
   isValidSessionId,
   type ListFilter,
+  lastChange,
   type Message,
   SessionCorruptError,
   type SessionState,
@@ -518,11 +519,7 @@ export class FsSessionStore implements SessionStore {
       if (state === undefined && !damaged && !(await this.#exists(history))) continue;
       if (filter.userId !== undefined && state?.userId !== filter.userId) continue;
       // A turn appends messages without rewriting state.json: the last change is the later of the two.
-      const lastMessageAt = await lastMessageTime(history);
-      const updatedAt =
-        lastMessageAt !== undefined && (state === undefined || lastMessageAt > state.updatedAt)
-          ? lastMessageAt
-          : state?.updatedAt;
+      const updatedAt = lastChange(state?.updatedAt, await lastMessageTime(history));
       yield { sessionId, userId: state?.userId, createdAt: state?.createdAt, updatedAt };
     }
   }

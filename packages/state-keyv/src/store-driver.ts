@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AppendResult,
   type HistoryCursor,
+  lastChange,
   type Message,
   newId,
   SessionCorruptError,
@@ -128,14 +129,11 @@ export function summaryOf(sessionId: string, entry: unknown, lastMessage?: unkno
   const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
   const fields: Partial<IndexEntry> =
     typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? (entry as IndexEntry) : {};
-  const stateAt = text(fields.updatedAt);
-  const messageAt = messageTime(lastMessage);
   return {
     sessionId,
     userId: text(fields.userId),
     createdAt: text(fields.createdAt),
-    updatedAt:
-      messageAt !== undefined && (stateAt === undefined || messageAt > stateAt) ? messageAt : stateAt,
+    updatedAt: lastChange(text(fields.updatedAt), messageTime(lastMessage)),
   };
 }
 
