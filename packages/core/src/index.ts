@@ -1,5 +1,6 @@
 export type { AgentOptions, AgentStream, ChatOptions, StreamChunk } from './agent.js';
 export { Agent } from './agent.js';
+export { Channel } from './channel.js';
 export type {
   ChatEvent,
   ChatModel,

@@ -1,6 +1,7 @@
 import {
   type AgentStream,
   assertSessionId,
+  Channel,
   InvalidInputError,
   type KnowledgeDocument,
   type KnowledgeHit,
@@ -795,42 +796,27 @@ function toContext(body: Record<string, unknown>): SessionContext {
 }
 
 /**
- * Reads `source` to its end at once, keeping what it yields (and how it ended) for the iterator it
- * answers, which gives all of it in order, whenever it is read.
+ * Reads `source` to its end at once into a `Channel`, keeping what it yields (and how it ended) for
+ * the iterator it answers, which gives all of it in order, whenever it is read.
  */
 function buffered<T>(source: AsyncIterator<T>): AsyncIterator<T> {
-  const kept: T[] = [];
-  let ended: { error: unknown } | true | undefined;
-  let wake: (() => void) | undefined;
+  const channel = new Channel<T>();
   const pump = (): void => {
     source.next().then(
       (item) => {
-        if (item.done) ended = true;
-        else kept.push(item.value);
-        wake?.();
-        if (!item.done) pump();
+        if (item.done) return channel.end();
+        channel.push(item.value);
+        pump();
       },
-      (error: unknown) => {
-        ended = { error };
-        wake?.();
-      },
+      (error: unknown) => channel.fail(error),
     );
   };
   pump();
+  const kept = channel[Symbol.asyncIterator]();
   return {
-    next: async (): Promise<IteratorResult<T>> => {
-      while (kept.length === 0 && ended === undefined) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
-      if (kept.length > 0) return { done: false, value: kept.shift()! };
-      if (ended !== true) throw ended!.error;
-      return { done: true, value: undefined };
-    },
+    next: () => kept.next(),
     return: async (): Promise<IteratorResult<T>> => {
-      kept.length = 0;
-      ended = true;
+      await kept.return?.();
       await source.return?.();
       return { done: true, value: undefined };
     },
