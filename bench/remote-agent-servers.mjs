@@ -101,6 +101,42 @@ function instantModel() {
 /** Starts the server of `kind` on an ephemeral port; returns its Node HTTP server and port. */
 export async function startKind(kind, root) {
   const { serve: nodeServe } = await import('@hono/node-server');
+  if (kind === 'raw' || kind === 'raw-kept') {
+    const http = await import('node:http');
+    const coreMod = await import('@sessions/core');
+    const store = new coreMod.MemorySessionStore();
+    const model = instantModel();
+    const kept = new Map();
+    const server = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', async () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString());
+        const sessionId = body.session_id ?? coreMod.newId('sess');
+        let content = ANSWER;
+        if (kind === 'raw-kept') {
+          let live = kept.get(sessionId);
+          if (!live) {
+            const session = new coreMod.Session({ sessionId, store, model, metadata: { owner: 'bench' } });
+            live = { session, agent: session.Agent({ name: 'Bench Agent' }) };
+            kept.set(sessionId, live);
+          }
+          await live.session.refresh();
+          content = await live.agent.chat(body.message);
+        }
+        const out = JSON.stringify({
+          content,
+          response: content,
+          session_id: sessionId,
+          metadata: { agent_name: 'Bench Agent', timestamp: new Date().toISOString() },
+        });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
+        res.end(out);
+      });
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    return { server, port: server.address().port, close: () => server.close() };
+  }
   const { Hono } = await import('hono');
   const core = await import('@sessions/core');
   if (kind === 'bare' || kind === 'core-turn' || kind.startsWith('core-kept')) {

@@ -19,8 +19,7 @@ import { type AgentRequest, parseAgentRequest } from './wire-schemas.js';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /** The `Idempotency-Key` header, checked: 1-255 visible ASCII characters. */
-function idempotencyKeyOf(c: ServerContext): string | undefined {
-  const key = c.req.header('idempotency-key');
+export function idempotencyKeyOf(key: string | undefined): string | undefined {
   if (key === undefined) return undefined;
   if (!IDEMPOTENCY_KEY.test(key)) {
     throw new InvalidInputError('Invalid Idempotency-Key: use 1-255 visible ASCII characters (a UUID, say)');
@@ -65,26 +64,49 @@ function answerOnce(
   return deps.idempotency.run(`${principal}\n${key}`, fingerprint(request), run);
 }
 
+/** The turn a `POST /agent` body asks for, checked. */
+export function agentRequestOf(body: unknown): AgentRequest {
+  const request = parseAgentRequest(body);
+  if (request.sessionId !== undefined) assertSessionId(request.sessionId);
+  return request;
+}
+
+/** The header of an answer replayed for its `Idempotency-Key`. */
+export const REPLAYED: Readonly<Record<string, string>> = { 'idempotent-replayed': 'true' };
+
+/**
+ * The answer of a JSON (not streamed) turn. `onReplayed` is called when it is a replay: from this
+ * server's cache, or the reply the store holds for the key.
+ */
+export function jsonTurn(
+  deps: RouteDeps,
+  principal: string,
+  request: AgentRequest,
+  key: string | undefined,
+  watch: ClientWatch,
+  onReplayed: () => void,
+): Promise<AgentAnswer> {
+  if (key === undefined) return deps.turns.run(principal, request, { watch });
+  return answerOnce(deps, principal, request, key, { watch, onReplay: onReplayed }).then(
+    ({ value, replayed }) => {
+      if (replayed) onReplayed();
+      return value;
+    },
+  );
+}
+
 /** `POST /agent`: one turn, answered as JSON or (with `Accept: text/event-stream`) as a stream. */
 export function agentRoute(app: Hono<ServerEnv>, deps: RouteDeps): void {
   app.post('/agent', async (c) => {
-    const request = parseAgentRequest(await readJson(c));
-    if (request.sessionId !== undefined) assertSessionId(request.sessionId);
-    const key = idempotencyKeyOf(c);
+    const request = agentRequestOf(await readJson(c));
+    const key = idempotencyKeyOf(c.req.header('idempotency-key'));
     const principal = c.get('principal');
     if (wantsEventStream(c.req.header('accept'))) return streamAnswer(c, deps, principal, request, key);
-    if (key === undefined) {
-      return answerJson(c, await deps.turns.run(principal, request, { watch: watchClient(c) }));
-    }
-    // Replayed from this server's cache, or from the reply the store holds for the key.
-    let stored = false;
-    const { value, replayed } = await answerOnce(deps, principal, request, key, {
-      watch: watchClient(c),
-      onReplay: () => {
-        stored = true;
-      },
+    let replayed = false;
+    const answer = await jsonTurn(deps, principal, request, key, watchClient(c), () => {
+      replayed = true;
     });
-    return answerJson(c, value, 200, replayed || stored ? { 'idempotent-replayed': 'true' } : undefined);
+    return answerJson(c, answer, 200, replayed ? REPLAYED : undefined);
   });
 }
 

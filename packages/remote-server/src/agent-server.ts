@@ -18,12 +18,13 @@ import {
 } from './agent-turns.js';
 import { ANONYMOUS, type AuthOptions, bearerAuthenticator } from './bearer-auth.js';
 import { crossSiteGuard } from './cross-site-guard.js';
-import { errorAnswer, HttpError } from './error-response.js';
+import { type ErrorAnswer, errorAnswer, HttpError } from './error-response.js';
 import { IdempotencyCache, type IdempotencyOptions } from './idempotency-cache.js';
 import { InflightTracker } from './inflight-tracker.js';
 import { knowledgeRoutes } from './knowledge-routes.js';
 import { type ListeningServer, type ListenOptions, listen } from './listen.js';
 import { memoryRoutes } from './memory-routes.js';
+import { nodeAgentRoute, type RequestLine } from './node-agent-route.js';
 import { addressKey, RateLimiter, type RateLimitOptions, takeOrRefuse } from './rate-limiter.js';
 import { requestIdOf } from './request-id.js';
 import { clientAddress, hasRequestId, type RouteDeps, type ServerEnv } from './server-env.js';
@@ -185,6 +186,49 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     onSessionDelete: options.onSessionDelete,
   };
 
+  /** The principal of a request, or the 401 (or, counted per client address, 429) it gets; then its rate limit. */
+  const authorize = (authorization: string | undefined, address: string | undefined): string => {
+    let principal = ANONYMOUS;
+    if (authenticate) {
+      const found = authenticate(authorization);
+      if (found === undefined) {
+        // Requests without a valid token count per client address: guessing tokens or flooding
+        // sending refusals at speed is rate limited like any principal's requests.
+        if (refusals) {
+          takeOrRefuse(
+            refusals,
+            addressKey(address),
+            `from ${address ?? 'an unknown address'} without a valid token`,
+          );
+        }
+        throw new HttpError(
+          'unauthorized',
+          'Missing or unknown bearer token: send Authorization: Bearer <token>',
+          { 'www-authenticate': 'Bearer realm="sessions"' },
+        );
+      }
+      principal = found;
+    }
+    if (limiter) takeOrRefuse(limiter, principal, `for "${principal}"`);
+    return principal;
+  };
+  /** The answer to an error, logged; `undefined` when the client went away (nobody to answer). */
+  const failure = (error: unknown, reqId: string): ErrorAnswer | undefined => {
+    if (error instanceof ClientGoneError) {
+      log.info({ reqId }, 'turn cancelled: the client went away');
+      return undefined;
+    }
+    const answer = errorAnswer(error, reqId);
+    const code = answer.body.error.code;
+    // A server fault with its error and stack; a refusal (401, 404, 429...) with what the client
+    // was told, no stack: anyone can send those, and each would otherwise log kilobytes.
+    if (answer.serverFault) log.error({ reqId, code, err: error }, 'request failed');
+    else
+      log.info({ reqId, code, status: answer.status, reason: answer.body.error.message }, 'request refused');
+    return answer;
+  };
+  const logRequest = logs ? (line: RequestLine): void => log.info(line, 'request') : undefined;
+
   const app = new Hono<ServerEnv>();
   app.use(async function observe(c, next) {
     const started = performance.now();
@@ -199,17 +243,14 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       // Answers made by `answerJson` carry the header already (as plain headers, which Node's
       // adapter writes without building a web `Headers` object); the others get it here.
       if (!hasRequestId(c.res)) c.res.headers.set('x-request-id', requestId);
-      if (logs) {
-        const fields = {
-          reqId: requestId,
-          method: c.req.method,
-          path: c.req.path,
-          status: c.res.status,
-          principal: c.get('principal'),
-          ms: Math.round((performance.now() - started) * 10) / 10,
-        };
-        log.info(fields, 'request');
-      }
+      logRequest?.({
+        reqId: requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        principal: c.get('principal'),
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
     }
   });
   if (options.cors) {
@@ -236,31 +277,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   });
   // Auth, then the rate limit, then the body limit: one middleware (each layer costs a promise).
   app.use(function guard(c, next) {
-    if (authenticate) {
-      const principal = authenticate(c.req.header('authorization'));
-      if (principal === undefined) {
-        // Requests without a valid token count per client address: guessing tokens or flooding
-        // sending refusals at speed is rate limited like any principal's requests.
-        if (refusals) {
-          const address = clientAddress(c);
-          takeOrRefuse(
-            refusals,
-            addressKey(address),
-            `from ${address ?? 'an unknown address'} without a valid token`,
-          );
-        }
-        throw new HttpError(
-          'unauthorized',
-          'Missing or unknown bearer token: send Authorization: Bearer <token>',
-          { 'www-authenticate': 'Bearer realm="sessions"' },
-        );
-      }
-      c.set('principal', principal);
-    }
-    if (limiter) {
-      const principal = c.get('principal');
-      takeOrRefuse(limiter, principal, `for "${principal}"`);
-    }
+    c.set('principal', authorize(c.req.header('authorization'), clientAddress(c)));
     const method = c.req.method;
     if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next();
     // A declared length is checked before reading (and reading stops there: Node's parser never
@@ -297,20 +314,25 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     return c.json(answer.body, answer.status as 404, answer.headers);
   });
   app.onError((error, c) => {
-    if (error instanceof ClientGoneError) {
-      // Nobody is left to read an answer; 499 (as nginx logs it) marks the request in the log.
-      log.info({ reqId: c.get('requestId') }, 'turn cancelled: the client went away');
-      return c.body(null, 499 as 400);
-    }
-    const answer = errorAnswer(error, c.get('requestId'));
-    const reqId = c.get('requestId');
-    const code = answer.body.error.code;
-    // A server fault with its error and stack; a refusal (401, 404, 429...) with what the client
-    // was told, no stack: anyone can send those, and each would otherwise log kilobytes.
-    if (answer.serverFault) log.error({ reqId, code, err: error }, 'request failed');
-    else
-      log.info({ reqId, code, status: answer.status, reason: answer.body.error.message }, 'request refused');
+    const answer = failure(error, c.get('requestId'));
+    // Nobody is left to read an answer; 499 (as nginx logs it) marks the request in the log.
+    if (answer === undefined) return c.body(null, 499 as 400);
     return c.json(answer.body, answer.status as 400, answer.headers);
+  });
+  // What the app is as built: `listen()` answers the plain `POST /agent` on Node itself while
+  // nobody has added routes, middleware or an error handler to it.
+  // (Hono's `errorHandler` is public in JavaScript, marked private in its types.)
+  const errorHandlerOf = (): unknown => (app as unknown as { errorHandler: unknown }).errorHandler;
+  const builtRoutes = app.routes.length;
+  const builtErrorHandler = errorHandlerOf();
+  const nodeRoute = nodeAgentRoute({
+    deps,
+    authorize,
+    maxBody,
+    leaveBrowsers: options.cors !== undefined || !options.auth,
+    appUnchanged: () => app.routes.length === builtRoutes && errorHandlerOf() === builtErrorHandler,
+    failure,
+    logRequest,
   });
 
   const fetch = async (request: Request, env?: unknown): Promise<Response> => app.fetch(request, env);
@@ -322,6 +344,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
         // Node's adapter takes a Response or a promise of one: no extra promise per request.
         {
           fetch: app.fetch,
+          nodeRoute,
           tracker,
           authConfigured: authenticate !== undefined,
           flushLogs: () => flushLogger(log),

@@ -1,10 +1,12 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { InvalidInputError } from '@sessions/core';
 import { errorAnswer, HttpError } from './error-response.js';
 import type { InflightTracker } from './inflight-tracker.js';
 import { isLoopbackHost } from './loopback.js';
+import type { NodeRoute } from './node-agent-route.js';
 import { requestIdOf } from './request-id.js';
 
 export interface ListenOptions {
@@ -35,6 +37,8 @@ export interface ListeningServer {
 export interface ListenDeps {
   /** Gets the Node bindings (`{ incoming, outgoing }`) as its second argument. */
   fetch: (request: Request, env: unknown) => Response | Promise<Response>;
+  /** Answers what it can straight from Node's request (`false`: `fetch` answers it). */
+  nodeRoute?: NodeRoute;
   tracker: InflightTracker;
   authConfigured: boolean;
   /** Writes out buffered log lines; called last when the server closes. */
@@ -107,22 +111,30 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   if (!deps.authConfigured && !isLoopbackHost(host)) refuseOpenBinding(host);
   let closing = false;
   const isLoopbackName = deps.authConfigured ? undefined : loopbackHostCheck();
-  const server = createAdaptorServer({
-    fetch: (request: Request, env: unknown) => {
-      if (isLoopbackName !== undefined) {
-        const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
-        if (!isLoopbackName(incoming?.headers.host)) return foreignHostAnswer(incoming, deps);
-      }
-      if (!closing) return deps.fetch(request, env);
-      const answer = errorAnswer(
-        new HttpError('unavailable', 'The server is shutting down: try again shortly'),
-      );
-      return Response.json(answer.body, {
-        status: answer.status,
-        headers: { connection: 'close', 'retry-after': '1' },
-      });
-    },
-  }) as Server;
+  const viaFetch = getRequestListener((request: Request, env: unknown) => {
+    if (isLoopbackName !== undefined) {
+      const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
+      if (!isLoopbackName(incoming?.headers.host)) return foreignHostAnswer(incoming, deps);
+    }
+    if (!closing) return deps.fetch(request, env);
+    const answer = errorAnswer(
+      new HttpError('unavailable', 'The server is shutting down: try again shortly'),
+    );
+    return Response.json(answer.body, {
+      status: answer.status,
+      headers: { connection: 'close', 'retry-after': '1' },
+    });
+  });
+  const nodeRoute = deps.nodeRoute;
+  const server = createServer((incoming, outgoing) => {
+    // The plain case of a hot route straight on Node; the rest (refusals included) through the app.
+    const direct =
+      nodeRoute !== undefined &&
+      !closing &&
+      (isLoopbackName === undefined || isLoopbackName(incoming.headers.host)) &&
+      nodeRoute(incoming, outgoing);
+    if (!direct) viaFetch(incoming, outgoing);
+  });
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       const reason =

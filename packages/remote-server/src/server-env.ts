@@ -39,18 +39,21 @@ export function readJson(
   c: ServerContext,
   { optional = false }: { optional?: boolean } = {},
 ): Promise<unknown> {
-  return c.req.text().then((text) => {
-    if (text.trim() === '') {
-      if (optional) return {};
-      throw new InvalidInputError('The request body is empty: send a JSON object');
-    }
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      const reason = error instanceof Error ? ` (${error.message})` : '';
-      throw new InvalidInputError(`Malformed JSON in the request body${reason}`);
-    }
-  });
+  return c.req.text().then((text) => parseJsonBody(text, optional));
+}
+
+/** A request body's text parsed as JSON (see `readJson`). */
+export function parseJsonBody(text: string, optional = false): unknown {
+  if (text.trim() === '') {
+    if (optional) return {};
+    throw new InvalidInputError('The request body is empty: send a JSON object');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? ` (${error.message})` : '';
+    throw new InvalidInputError(`Malformed JSON in the request body${reason}`);
+  }
 }
 
 const REQUEST_ID_SET = Symbol('sessions.remote-server.requestIdSet');
@@ -90,14 +93,17 @@ export function clientSignal(c: ServerContext): AbortSignal {
  */
 export type ClientWatch = (onGone: (reason: unknown) => void) => () => void;
 
+/** What the server reads of Node's response (`@hono/node-server`'s `outgoing` binding). */
+export interface NodeOutgoing {
+  writableFinished: boolean;
+  destroyed: boolean;
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
 interface NodeBindings {
   incoming?: { socket?: { remoteAddress?: string } };
-  outgoing?: {
-    writableFinished: boolean;
-    destroyed: boolean;
-    once(event: 'close', listener: () => void): unknown;
-    off(event: 'close', listener: () => void): unknown;
-  };
+  outgoing?: NodeOutgoing;
 }
 
 /** The client's IP address on Node (`@hono/node-server` bindings); `undefined` on other hosts. */
@@ -107,26 +113,12 @@ export function clientAddress(c: ServerContext): string | undefined {
 
 /**
  * A `ClientWatch` for the request. On Node (`@hono/node-server` bindings) it listens for the
- * response's `close` before it finished, as the adapter itself does, which costs far less than
- * the request's `AbortSignal` (each `AbortController` is expensive on Node 20); on other hosts it
- * uses the request's signal.
+ * response's `close` before it finished (see `watchOutgoing`); on other hosts it uses the
+ * request's signal.
  */
 export function watchClient(c: ServerContext): ClientWatch {
   const outgoing = (c.env as NodeBindings | undefined)?.outgoing;
-  if (outgoing && typeof outgoing.once === 'function') {
-    return (onGone) => {
-      const reason = (): Error => new Error('The client closed the connection');
-      if (outgoing.destroyed && !outgoing.writableFinished) {
-        onGone(reason());
-        return () => {};
-      }
-      const onClose = (): void => {
-        if (!outgoing.writableFinished) onGone(reason());
-      };
-      outgoing.once('close', onClose);
-      return () => outgoing.off('close', onClose);
-    };
-  }
+  if (outgoing && typeof outgoing.once === 'function') return watchOutgoing(outgoing);
   return (onGone) => {
     const signal = clientSignal(c);
     const onAbort = (): void => onGone(signal.reason);
@@ -136,6 +128,26 @@ export function watchClient(c: ServerContext): ClientWatch {
     }
     signal.addEventListener('abort', onAbort, { once: true });
     return () => signal.removeEventListener('abort', onAbort);
+  };
+}
+
+/**
+ * A `ClientWatch` on Node's response: the client is gone when the response closes before it
+ * finished, as `@hono/node-server` itself tells. It costs far less than the request's
+ * `AbortSignal` (each `AbortController` is expensive on Node 20).
+ */
+export function watchOutgoing(outgoing: NodeOutgoing): ClientWatch {
+  return (onGone) => {
+    const reason = (): Error => new Error('The client closed the connection');
+    if (outgoing.destroyed && !outgoing.writableFinished) {
+      onGone(reason());
+      return () => {};
+    }
+    const onClose = (): void => {
+      if (!outgoing.writableFinished) onGone(reason());
+    };
+    outgoing.once('close', onClose);
+    return () => outgoing.off('close', onClose);
   };
 }
 
