@@ -12,6 +12,20 @@ export const ANSWER = 'instant answer';
 export const CONFIGS = [
   { id: 'bare', name: 'bare Hono route, same JSON', kind: 'bare', sessions: 64, group: 'memory' },
   {
+    id: 'raw',
+    name: 'Node route without Hono, same JSON (what Hono and its Node adapter cost)',
+    kind: 'raw',
+    sessions: 64,
+    group: 'memory',
+  },
+  {
+    id: 'raw-kept',
+    name: 'Node route without Hono + a kept core Session: refresh() and a turn, no signal (the floor without Hono)',
+    kind: 'raw-kept',
+    sessions: 64,
+    group: 'memory',
+  },
+  {
     id: 'core-turn',
     name: 'bare route + a new core Session and its turn (floor, new session per request)',
     kind: 'core-turn',
@@ -98,47 +112,57 @@ function instantModel() {
   };
 }
 
+/**
+ * A route on Node's HTTP server alone (no Hono): reads the body, parses it, answers the same JSON;
+ * `raw-kept` runs a kept core Session's turn in between, as `core-kept-nosignal` does on Hono.
+ */
+async function startRaw(kind, core) {
+  const http = await import('node:http');
+  const store = new core.MemorySessionStore();
+  const model = instantModel();
+  const kept = new Map();
+  const answer = async (body) => {
+    const sessionId = body.session_id ?? core.newId('sess');
+    let content = ANSWER;
+    if (kind === 'raw-kept') {
+      let live = kept.get(sessionId);
+      if (!live) {
+        const session = new core.Session({ sessionId, store, model, metadata: { owner: 'bench' } });
+        live = { session, agent: session.Agent({ name: 'Bench Agent' }) };
+        kept.set(sessionId, live);
+      }
+      await live.session.refresh();
+      content = await live.agent.chat(body.message);
+    }
+    return JSON.stringify({
+      content,
+      response: content,
+      session_id: sessionId,
+      metadata: { agent_name: 'Bench Agent', timestamp: new Date().toISOString() },
+    });
+  };
+  const server = http.createServer((request, response) => {
+    const chunks = [];
+    request.on('data', (chunk) => chunks.push(chunk));
+    request.on('end', async () => {
+      const out = await answer(JSON.parse(Buffer.concat(chunks).toString()));
+      response.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(out),
+      });
+      response.end(out);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: server.address().port, close: () => server.close() };
+}
+
 /** Starts the server of `kind` on an ephemeral port; returns its Node HTTP server and port. */
 export async function startKind(kind, root) {
   const { serve: nodeServe } = await import('@hono/node-server');
-  if (kind === 'raw' || kind === 'raw-kept') {
-    const http = await import('node:http');
-    const coreMod = await import('@sessions/core');
-    const store = new coreMod.MemorySessionStore();
-    const model = instantModel();
-    const kept = new Map();
-    const server = http.createServer((req, res) => {
-      const chunks = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', async () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString());
-        const sessionId = body.session_id ?? coreMod.newId('sess');
-        let content = ANSWER;
-        if (kind === 'raw-kept') {
-          let live = kept.get(sessionId);
-          if (!live) {
-            const session = new coreMod.Session({ sessionId, store, model, metadata: { owner: 'bench' } });
-            live = { session, agent: session.Agent({ name: 'Bench Agent' }) };
-            kept.set(sessionId, live);
-          }
-          await live.session.refresh();
-          content = await live.agent.chat(body.message);
-        }
-        const out = JSON.stringify({
-          content,
-          response: content,
-          session_id: sessionId,
-          metadata: { agent_name: 'Bench Agent', timestamp: new Date().toISOString() },
-        });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
-        res.end(out);
-      });
-    });
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    return { server, port: server.address().port, close: () => server.close() };
-  }
   const { Hono } = await import('hono');
   const core = await import('@sessions/core');
+  if (kind === 'raw' || kind === 'raw-kept') return startRaw(kind, core);
   if (kind === 'bare' || kind === 'core-turn' || kind.startsWith('core-kept')) {
     const store = new core.MemorySessionStore();
     const model = instantModel();
