@@ -325,15 +325,17 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const errorHandlerOf = (): unknown => (app as unknown as { errorHandler: unknown }).errorHandler;
   const builtRoutes = app.routes.length;
   const builtErrorHandler = errorHandlerOf();
-  const nodeRoute = nodeAgentRoute({
-    deps,
-    authorize,
-    maxBody,
-    leaveBrowsers: options.cors !== undefined || !options.auth,
-    appUnchanged: () => app.routes.length === builtRoutes && errorHandlerOf() === builtErrorHandler,
-    failure,
-    logRequest,
-  });
+  const nodeRoute = options.cors
+    ? undefined
+    : nodeAgentRoute({
+        deps,
+        authorize,
+        maxBody,
+        leaveBrowsers: !options.auth,
+        appUnchanged: () => app.routes.length === builtRoutes && errorHandlerOf() === builtErrorHandler,
+        failure,
+        logRequest,
+      });
 
   const fetch = async (request: Request, env?: unknown): Promise<Response> => app.fetch(request, env);
   return {

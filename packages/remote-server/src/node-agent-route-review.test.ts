@@ -7,7 +7,7 @@ import {
   startHarness,
 } from './server-harness.test-helper.js';
 
-// Review of the Node route of `POST /agent` (node-agent-route.ts): the same raw request is sent to
+// The Node route of `POST /agent` (node-agent-route.ts) against the app: the same raw request is sent to
 // `/agent` (which listen() answers on Node itself) and to `/agent?` (which it leaves to the app,
 // through @hono/node-server: Hono's path is `/agent` too), on the same listening server.
 
@@ -150,14 +150,14 @@ async function nodeAndApp(url: string, request: RawRequest): Promise<[RawAnswer[
 const HELLO = '{"message":"Hello"}';
 const ALICE = 'Authorization: Bearer token-alice';
 
-describe('review: where the Node route answers otherwise than the app (these fail while it does)', () => {
+describe('requests the Node route leaves to the app, answered as the app does', () => {
   it('refuses two Authorization headers, the first one valid, as the app does (401)', async () => {
     const h = await start();
     const request = { body: HELLO, lines: [ALICE, 'Authorization: Bearer not-a-token'] };
     const [[node], [app]] = await nodeAndApp(h.url, request);
     // The app joins them ("Bearer token-alice, Bearer not-a-token"): no single bearer token, 401.
     expect(app?.status).toBe(401);
-    // Node's IncomingMessage keeps the first Authorization and drops the others: 200 as alice.
+    // Node's IncomingMessage keeps only the first (alice's): the Node route leaves the request to the app.
     expect(shown(node)).toEqual(shown(app));
   });
 
@@ -203,7 +203,7 @@ describe('review: where the Node route answers otherwise than the app (these fai
   it('without auth, refuses a loopback-looking Host that names another host (400), as the app does', async () => {
     const h = await start({ auth: undefined });
     const { port } = new URL(h.url);
-    // hostName() cuts at the first ':' ("localhost"); the URL's host is evil.example.
+    // Its name before the first ':' is "localhost"; the URL's host is evil.example.
     const host = `localhost:${port}@evil.example`;
     const [[node], [app]] = await nodeAndApp(h.url, { body: HELLO, host });
     expect(app?.status).toBe(400);
@@ -211,7 +211,7 @@ describe('review: where the Node route answers otherwise than the app (these fai
     expect(h.fake.requests).toHaveLength(0);
   });
 
-  it('logs a client that goes away while sending its body as the app does (the app: 500 and an error line; Node: 499)', async () => {
+  it('logs a client that goes away while sending its body the same way on both paths (499, no error line)', async () => {
     const { logger, lines } = captureLogger();
     const h = await start({ logger });
     const { port } = new URL(h.url);
@@ -242,7 +242,7 @@ describe('review: where the Node route answers otherwise than the app (these fai
   });
 });
 
-describe('review: what the Node route answers as the app does', () => {
+describe('requests the Node route answers as the app does', () => {
   it('refuses two Authorization headers when the first is not a token', async () => {
     const h = await start();
     const request = { body: HELLO, lines: ['Authorization: Bearer not-a-token', ALICE] };

@@ -23,7 +23,7 @@ export interface NodeAgentRouteOptions {
   authorize(authorization: string | undefined, address: string | undefined): string;
   /** Largest body; a larger one is left to the app (its 413). */
   maxBody: number;
-  /** Requests a browser sent (`Origin`, `Sec-Fetch-Site`) are left to the app (CORS, the cross-site guard). */
+  /** Requests a browser sent (`Origin`, `Sec-Fetch-Site`) are left to the app (its cross-site guard). */
   leaveBrowsers: boolean;
   /** Whether the app is as the server built it: once routes, middleware or an error handler are added, everything goes through it. */
   appUnchanged(): boolean;
@@ -38,19 +38,36 @@ export type NodeRoute = (incoming: IncomingMessage, outgoing: ServerResponse) =>
 
 const decoder = new TextDecoder();
 
+/** A `Host` that `@hono/node-server` takes as it is (its own test); any other goes to the app, which checks it. */
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
+
+/** Whether `name` (lower case) is among the request's headers more than once. */
+function repeated(rawHeaders: string[], name: string): boolean {
+  let seen = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const header = rawHeaders[i]!;
+    if (header.length === name.length && header.toLowerCase() === name && ++seen > 1) return true;
+  }
+  return false;
+}
+
 /**
  * `POST /agent` answered as JSON, straight on Node's HTTP server: what the app does for it (request
  * id, auth, rate limits, validation, the turn, idempotency, error answers, the request's log line)
  * without building a web `Request`, a Hono context and a web `Response`, which cost a third of a
- * bare route's time (see bench/README). It takes only the plain case — a declared body within the
- * limit, no stream asked for, no browser headers when CORS or the cross-site guard apply, an app
- * nobody added to — and leaves every other request to the app, so the wire sees one behaviour.
+ * bare route's time (see bench/README). It takes only the plain case — a plain `Host`, one
+ * `Authorization`, a declared body within the limit, no stream asked for, no browser headers when
+ * the cross-site guard applies, an app nobody added to — and leaves every other request to the
+ * app, so the wire sees one behaviour. A server with CORS options has none (`cors()` answers every
+ * request with headers of its own).
  */
 export function nodeAgentRoute(options: NodeAgentRouteOptions): NodeRoute {
   const { maxBody, leaveBrowsers, appUnchanged } = options;
   return (incoming, outgoing) => {
     if (incoming.method !== 'POST' || incoming.url !== '/agent') return false;
     const headers = incoming.headers;
+    const host = headers.host;
+    if (host === undefined || !PLAIN_HOST.test(host)) return false;
     const length = headers['content-length'];
     if (length === undefined || headers['transfer-encoding'] !== undefined || Number(length) > maxBody) {
       return false;
@@ -59,6 +76,8 @@ export function nodeAgentRoute(options: NodeAgentRouteOptions): NodeRoute {
       return false;
     const accept = headers.accept;
     if (accept !== undefined && wantsEventStream(accept)) return false;
+    // Node keeps the first of several `Authorization` headers; the app sees them joined (and refuses).
+    if (headers.authorization !== undefined && repeated(incoming.rawHeaders, 'authorization')) return false;
     if (!appUnchanged()) return false;
     answer(options, incoming, outgoing).catch(() => outgoing.destroy());
     return true;

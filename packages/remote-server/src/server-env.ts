@@ -1,6 +1,6 @@
 import { assertSessionId, InvalidInputError } from '@sessions/core';
 import type { Context } from 'hono';
-import type { AgentAnswer, AgentTurns } from './agent-turns.js';
+import { type AgentAnswer, type AgentTurns, ClientGoneError } from './agent-turns.js';
 import type { IdempotencyCache } from './idempotency-cache.js';
 import type { InflightTracker } from './inflight-tracker.js';
 import type { ServerLogger } from './server-logger.js';
@@ -39,7 +39,15 @@ export function readJson(
   c: ServerContext,
   { optional = false }: { optional?: boolean } = {},
 ): Promise<unknown> {
-  return c.req.text().then((text) => parseJsonBody(text, optional));
+  return c.req.text().then(
+    (text) => parseJsonBody(text, optional),
+    (error: unknown) => {
+      // Node's request ended before its body did: the client went away while sending it.
+      const incoming = (c.env as NodeBindings | undefined)?.incoming;
+      if (incoming !== undefined && incoming.complete === false) throw new ClientGoneError({ cause: error });
+      throw error;
+    },
+  );
 }
 
 /** A request body's text parsed as JSON (see `readJson`). */
@@ -102,7 +110,7 @@ export interface NodeOutgoing {
 }
 
 interface NodeBindings {
-  incoming?: { socket?: { remoteAddress?: string } };
+  incoming?: { socket?: { remoteAddress?: string }; complete?: boolean };
   outgoing?: NodeOutgoing;
 }
 
