@@ -113,6 +113,21 @@ function instantModel() {
 }
 
 /**
+ * A turn of the session's `Session`, kept in `kept` (made on first use): `refresh()`, then the
+ * agent's turn, with `signal` when given.
+ */
+async function keptTurn(core, { kept, store, model }, sessionId, message, signal) {
+  let live = kept.get(sessionId);
+  if (!live) {
+    const session = new core.Session({ sessionId, store, model, metadata: { owner: 'bench' } });
+    live = { session, agent: session.Agent({ name: 'Bench Agent' }) };
+    kept.set(sessionId, live);
+  }
+  await live.session.refresh();
+  return live.agent.chat(message, signal ? { signal } : {});
+}
+
+/**
  * A route on Node's HTTP server alone (no Hono): reads the body, parses it, answers the same JSON;
  * `raw-kept` runs a kept core Session's turn in between, as `core-kept-nosignal` does on Hono.
  */
@@ -124,16 +139,7 @@ async function startRaw(kind, core) {
   const answer = async (body) => {
     const sessionId = body.session_id ?? core.newId('sess');
     let content = ANSWER;
-    if (kind === 'raw-kept') {
-      let live = kept.get(sessionId);
-      if (!live) {
-        const session = new core.Session({ sessionId, store, model, metadata: { owner: 'bench' } });
-        live = { session, agent: session.Agent({ name: 'Bench Agent' }) };
-        kept.set(sessionId, live);
-      }
-      await live.session.refresh();
-      content = await live.agent.chat(body.message);
-    }
+    if (kind === 'raw-kept') content = await keptTurn(core, { kept, store, model }, sessionId, body.message);
     return JSON.stringify({
       content,
       response: content,
@@ -178,15 +184,8 @@ export async function startKind(kind, root) {
         const session = new core.Session({ sessionId, store, model, metadata: { owner: 'bench' } });
         content = await session.Agent({ name: 'Bench Agent' }).chat(body.message);
       } else if (kind.startsWith('core-kept')) {
-        let live = kept.get(sessionId);
-        if (!live) {
-          const session = new core.Session({ sessionId, store, model, metadata: { owner: 'bench' } });
-          live = { session, agent: session.Agent({ name: 'Bench Agent' }) };
-          kept.set(sessionId, live);
-        }
-        await live.session.refresh();
         const signal = kind === 'core-kept' ? new AbortController().signal : undefined;
-        content = await live.agent.chat(body.message, signal ? { signal } : {});
+        content = await keptTurn(core, { kept, store, model }, sessionId, body.message, signal);
       }
       return c.json({
         content,
