@@ -27,7 +27,13 @@ import { memoryRoutes } from './memory-routes.js';
 import { nodeAgentRoute, type RequestLine } from './node-agent-route.js';
 import { addressKey, RateLimiter, type RateLimitOptions, takeOrRefuse } from './rate-limiter.js';
 import { requestIdOf } from './request-id.js';
-import { clientAddress, hasRequestId, type RouteDeps, type ServerEnv } from './server-env.js';
+import {
+  clientAddress,
+  clientLeftMidBody,
+  hasRequestId,
+  type RouteDeps,
+  type ServerEnv,
+} from './server-env.js';
 import { flushLogger, type ServerLogger, serverLogger } from './server-logger.js';
 import { type KnowledgeFactory, type MemoryFactory, SessionAccess } from './session-access.js';
 import { sessionRoutes } from './session-routes.js';
@@ -186,8 +192,8 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     onSessionDelete: options.onSessionDelete,
   };
 
-  /** The principal of a request, or the 401 (or, counted per client address, 429) it gets; then its rate limit. */
-  const authorize = (authorization: string | undefined, address: string | undefined): string => {
+  /** The principal of a request, or the 401 (or, counted per client address, 429) it gets. */
+  const authenticatePrincipal = (authorization: string | undefined, address: string | undefined): string => {
     let principal = ANONYMOUS;
     if (authenticate) {
       const found = authenticate(authorization);
@@ -209,8 +215,11 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       }
       principal = found;
     }
-    if (limiter) takeOrRefuse(limiter, principal, `for "${principal}"`);
     return principal;
+  };
+  /** The 429 of a principal over its rate limit. */
+  const limit = (principal: string): void => {
+    if (limiter) takeOrRefuse(limiter, principal, `for "${principal}"`);
   };
   /** The answer to an error, logged; `undefined` when the client went away (nobody to answer). */
   const failure = (error: unknown, reqId: string): ErrorAnswer | undefined => {
@@ -277,7 +286,9 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   });
   // Auth, then the rate limit, then the body limit: one middleware (each layer costs a promise).
   app.use(function guard(c, next) {
-    c.set('principal', authorize(c.req.header('authorization'), clientAddress(c)));
+    const principal = authenticatePrincipal(c.req.header('authorization'), clientAddress(c));
+    c.set('principal', principal);
+    limit(principal);
     const method = c.req.method;
     if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next();
     // A declared length is checked before reading (and reading stops there: Node's parser never
@@ -292,7 +303,11 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       }
       return next();
     }
-    return streamedBodyLimit(c, next);
+    return streamedBodyLimit(c, next).catch((error: unknown) => {
+      // A chunked body cut short: the client went away while sending it (as in `readJson`).
+      if (!(error instanceof HttpError) && clientLeftMidBody(c)) throw new ClientGoneError({ cause: error });
+      throw error;
+    });
   });
   agentRoute(app, deps);
   sessionRoutes(app, deps);
@@ -329,7 +344,8 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     ? undefined
     : nodeAgentRoute({
         deps,
-        authorize,
+        authenticate: authenticatePrincipal,
+        limit,
         maxBody,
         leaveBrowsers: !options.auth,
         appUnchanged: () => app.routes.length === builtRoutes && errorHandlerOf() === builtErrorHandler,

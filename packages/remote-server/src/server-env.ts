@@ -42,12 +42,16 @@ export function readJson(
   return c.req.text().then(
     (text) => parseJsonBody(text, optional),
     (error: unknown) => {
-      // Node's request ended before its body did: the client went away while sending it.
-      const incoming = (c.env as NodeBindings | undefined)?.incoming;
-      if (incoming !== undefined && incoming.complete === false) throw new ClientGoneError({ cause: error });
+      if (clientLeftMidBody(c)) throw new ClientGoneError({ cause: error });
       throw error;
     },
   );
+}
+
+/** Whether Node's request ended before its body did: the client went away while sending it. */
+export function clientLeftMidBody(c: ServerContext): boolean {
+  const incoming = (c.env as NodeBindings | undefined)?.incoming;
+  return incoming !== undefined && incoming.complete === false;
 }
 
 /** A request body's text parsed as JSON (see `readJson`). */

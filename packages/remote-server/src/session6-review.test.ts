@@ -1,5 +1,6 @@
-// Review of session 6 (since 1f4367c): the Node route of `POST /agent` and the refactored app path.
-// Each test fails on a real difference (see the review report); none fixes anything in src.
+// From the review of session 6: what the Node route of `POST /agent` and the app path it shares code
+// with answer and log in the corners: a rate limit's principal, a chunked body cut short, a logger
+// that throws.
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { type ChatModel, MemorySessionStore } from '@sessions/core';
@@ -63,7 +64,7 @@ function statusOf(received: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-describe('session 6 review: the app path as it was before 1f4367c', () => {
+describe('the app path', () => {
   it('logs the principal of a request its rate limit refuses (alice, not anonymous), on Node and through the app', async () => {
     // Before the refactor the guard set the principal, then took from its rate limit: a 429's
     // request line named who was limited. `authorize` now throws before `c.set('principal')`.
@@ -82,8 +83,7 @@ describe('session 6 review: the app path as it was before 1f4367c', () => {
   });
 
   it('logs a client gone while sending a chunked body as 499, with no error line (as with a declared length)', async () => {
-    // e8cca7a made a body cut short a 499 in `readJson`; a chunked body is read earlier, by the
-    // guard's streamed body limit, whose failure is still a 500 and a "request failed" error line.
+    // A chunked body is read by the guard's streamed body limit, before the route's `readJson`.
     const { logger, lines } = captureLogger();
     const h = await start({ logger });
     const server = h.listening.server;
@@ -111,7 +111,7 @@ describe('session 6 review: the app path as it was before 1f4367c', () => {
   });
 });
 
-describe('session 6 review: the Node route when logging fails', () => {
+describe('when logging fails', () => {
   /** A logger whose "request refused" line throws (a destination that fails, say). */
   const failingRefusals = (): ServerLogger => ({
     info(_fields, message) {
@@ -121,7 +121,7 @@ describe('session 6 review: the Node route when logging fails', () => {
     error() {},
   });
 
-  it('answers a refused request as the app does (500) when its refusal cannot be logged', async () => {
+  it('answers a refused request with its refusal on both paths when the refusal cannot be logged', async () => {
     const server = createAgentServer({
       agent: { name: 'Remote Assistant', instructions: 'Answer.' },
       // Never called: every request here is refused before its turn.
@@ -130,24 +130,23 @@ describe('session 6 review: the Node route when logging fails', () => {
       auth: { tokens: TOKENS },
       logger: failingRefusals(),
     });
-    // A short shutdown: the Node route leaves its request counted in flight (next test).
     listening = await server.listen({ port: 0, host: '127.0.0.1', shutdownTimeoutMs: 500 });
-    // No token: a 401 whose "request refused" line throws. The app answers 500 (its error handler
-    // runs again on the logger's error); the Node route answers nothing and cuts the connection.
+    // No token: a 401 whose "request refused" line throws; the line is lost, not the answer.
     const app = await exchange(listening.port, post('/agent?'));
     const node = await exchange(listening.port, post('/agent'));
-    expect(statusOf(app)).toBe(500);
-    expect(statusOf(node)).toBe(statusOf(app));
+    expect(statusOf(app)).toBe(401);
+    expect(statusOf(node)).toBe(401);
   });
 
-  it('ends its in-flight count when the failure cannot be logged (close() would otherwise wait shutdownTimeoutMs)', async () => {
+  it('ends its in-flight count whatever fails (close() would otherwise wait shutdownTimeoutMs)', async () => {
     const tracker = new InflightTracker();
     const route = nodeAgentRoute({
-      // Only the tracker is reached: authorize refuses before the body or the turn.
+      // Only the tracker is reached: authentication refuses before the body or the turn.
       deps: { tracker } as unknown as RouteDeps,
-      authorize: () => {
+      authenticate: () => {
         throw new HttpError('unauthorized', 'Missing or unknown bearer token');
       },
+      limit: () => {},
       maxBody: 1024,
       leaveBrowsers: false,
       appUnchanged: () => true,
