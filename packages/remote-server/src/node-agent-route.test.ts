@@ -6,6 +6,7 @@ import {
   type Harness,
   type HarnessOptions,
   jsonOf,
+  leaveMidBody,
   startHarness,
 } from './server-harness.test-helper.js';
 
@@ -233,19 +234,11 @@ describe('what the app keeps answering', () => {
   it('cancels the request of a client that goes away while sending its body, and keeps serving', async () => {
     const { logger, lines } = captureLogger();
     const h = await start({ logger });
-    const { port } = new URL(h.url);
-    await new Promise<void>((resolve, reject) => {
-      const socket = connect(Number(port), '127.0.0.1', () => {
-        // Gone once the server has the head of the request, before its body is complete.
-        h.listening.server.once('request', () => setImmediate(() => socket.destroy()));
-        socket.write(
-          'POST /agent HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer token-alice\r\n' +
-            'x-request-id: req-gone\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"message":',
-        );
-      });
-      socket.on('close', () => resolve());
-      socket.on('error', reject);
-    });
+    await leaveMidBody(
+      h.listening,
+      'POST /agent HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer token-alice\r\n' +
+        'x-request-id: req-gone\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"message":',
+    );
     await expect
       .poll(() => lines.find((line) => line.fields.reqId === 'req-gone' && line.message === 'request'))
       .toMatchObject({
@@ -450,23 +443,15 @@ describe('requests the Node route leaves to the app, answered as the app does', 
   it('logs a client that goes away while sending its body the same way on both paths (499, no error line)', async () => {
     const { logger, lines } = captureLogger();
     const h = await start({ logger });
-    const { port } = new URL(h.url);
     for (const [target, reqId] of [
       ['/agent', 'gone-node'],
       ['/agent?', 'gone-app'],
     ] as const) {
-      await new Promise<void>((resolve, reject) => {
-        const socket = connect(Number(port), '127.0.0.1', () => {
-          // Gone once the server has the head of the request, before its body is complete.
-          h.listening.server.once('request', () => setImmediate(() => socket.destroy()));
-          socket.write(
-            `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${ALICE}\r\nX-Request-Id: ${reqId}\r\n` +
-              'Content-Length: 100\r\n\r\n{"message":',
-          );
-        });
-        socket.on('close', () => resolve());
-        socket.on('error', reject);
-      });
+      await leaveMidBody(
+        h.listening,
+        `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${ALICE}\r\nX-Request-Id: ${reqId}\r\n` +
+          'Content-Length: 100\r\n\r\n{"message":',
+      );
       await expect
         .poll(() => lines.some((line) => line.fields.reqId === reqId && line.message === 'request'))
         .toBe(true);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { type ChatModel, MemorySessionStore, type SessionStore } from '@sessions/core';
 import { OpenAIChatModel } from '@sessions/openai';
 import { type FakeOpenAI, startFakeOpenAI } from '@sessions/testing';
@@ -143,4 +144,19 @@ export function captureLogger(): { logger: ServerLogger; lines: LogLine[] } {
     (fields: Record<string, unknown>, message: string): void =>
       void lines.push({ level, fields, message });
   return { logger: { info: at('info'), warn: at('warn'), error: at('error') }, lines };
+}
+
+/**
+ * Sends the start of a request (`text`: its head and part of its body) on a new connection, and
+ * closes the connection once the server has the head: a client gone while sending its body.
+ */
+export function leaveMidBody(listening: ListeningServer, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(listening.port, '127.0.0.1', () => {
+      listening.server.once('request', () => setImmediate(() => socket.destroy()));
+      socket.write(text);
+    });
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+  });
 }

@@ -1,6 +1,5 @@
-// From the review of session 6: what the Node route of `POST /agent` and the app path it shares code
-// with answer and log in the corners: a rate limit's principal, a chunked body cut short, a logger
-// that throws.
+// What the Node route of `POST /agent` and the app path it shares code with answer and log in the
+// corners: a rate limit's principal, a chunked body cut short, a logger that throws.
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { type ChatModel, MemorySessionStore } from '@sessions/core';
@@ -15,6 +14,7 @@ import {
   captureLogger,
   type Harness,
   type HarnessOptions,
+  leaveMidBody,
   startHarness,
 } from './server-harness.test-helper.js';
 import type { ServerLogger } from './server-logger.js';
@@ -86,18 +86,11 @@ describe('the app path', () => {
     // A chunked body is read by the guard's streamed body limit, before the route's `readJson`.
     const { logger, lines } = captureLogger();
     const h = await start({ logger });
-    const server = h.listening.server;
-    await new Promise<void>((resolve, reject) => {
-      const socket = connect(h.listening.port, '127.0.0.1', () => {
-        server.once('request', () => setImmediate(() => socket.destroy()));
-        socket.write(
-          'POST /agent HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer token-alice\r\n' +
-            'X-Request-Id: chunked-gone\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"mes\r\n',
-        );
-      });
-      socket.on('close', () => resolve());
-      socket.on('error', reject);
-    });
+    await leaveMidBody(
+      h.listening,
+      'POST /agent HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer token-alice\r\n' +
+        'X-Request-Id: chunked-gone\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"mes\r\n',
+    );
     await expect
       .poll(() => lines.some((line) => line.fields.reqId === 'chunked-gone' && line.message === 'request'))
       .toBe(true);
