@@ -28,9 +28,10 @@ import { nodeAgentRoute, type RequestLine } from './node-agent-route.js';
 import { addressKey, RateLimiter, type RateLimitOptions, takeOrRefuse } from './rate-limiter.js';
 import { requestIdOf } from './request-id.js';
 import {
-  clientAddress,
   clientLeftMidBody,
   hasRequestId,
+  type Peer,
+  peerOf,
   type RouteDeps,
   type ServerEnv,
 } from './server-env.js';
@@ -192,8 +193,11 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     onSessionDelete: options.onSessionDelete,
   };
 
-  /** The principal of a request, or the 401 (or, counted per client address, 429) it gets. */
-  const authenticatePrincipal = (authorization: string | undefined, address: string | undefined): string => {
+  /**
+   * The principal of a request, or the 401 (or, counted per client address, 429) it gets. The
+   * peer's address is read only for a refusal.
+   */
+  const authenticatePrincipal = (authorization: string | undefined, peer: Peer | undefined): string => {
     let principal = ANONYMOUS;
     if (authenticate) {
       const found = authenticate(authorization);
@@ -201,6 +205,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
         // Requests without a valid token count per client address: guessing tokens or flooding
         // sending refusals at speed is rate limited like any principal's requests.
         if (refusals) {
+          const address = peer?.remoteAddress;
           takeOrRefuse(
             refusals,
             addressKey(address),
@@ -286,7 +291,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   });
   // Auth, then the rate limit, then the body limit: one middleware (each layer costs a promise).
   app.use(function guard(c, next) {
-    const principal = authenticatePrincipal(c.req.header('authorization'), clientAddress(c));
+    const principal = authenticatePrincipal(c.req.header('authorization'), peerOf(c));
     c.set('principal', principal);
     limit(principal);
     const method = c.req.method;

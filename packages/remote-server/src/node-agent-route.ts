@@ -4,7 +4,7 @@ import { ClientGoneError } from './agent-turns.js';
 import { ANONYMOUS } from './bearer-auth.js';
 import type { ErrorAnswer } from './error-response.js';
 import { requestIdOf } from './request-id.js';
-import { parseJsonBody, type RouteDeps, watchOutgoing } from './server-env.js';
+import { type Peer, parseJsonBody, type RouteDeps, watchOutgoing } from './server-env.js';
 import { wantsEventStream } from './sse.js';
 
 /** What a request's line in the log says (the app's `observe` middleware writes the same). */
@@ -20,7 +20,7 @@ export type RequestLine = {
 export interface NodeAgentRouteOptions {
   deps: RouteDeps;
   /** The principal of the request's `Authorization`; throws the 401 (or 429) the app would answer. */
-  authenticate(authorization: string | undefined, address: string | undefined): string;
+  authenticate(authorization: string | undefined, peer: Peer | undefined): string;
   /** Throws the 429 the app would answer when the principal is over its rate limit. */
   limit(principal: string): void;
   /** Largest body; a larger one is left to the app (its 413). */
@@ -102,7 +102,7 @@ async function answer(
   let extra: Readonly<Record<string, string>> | undefined;
   try {
     try {
-      principal = options.authenticate(headers.authorization, incoming.socket.remoteAddress);
+      principal = options.authenticate(headers.authorization, incoming.socket);
       options.limit(principal);
       const request = agentRequestOf(parseJsonBody(await readBody(incoming)));
       const key = idempotencyKeyOf(headers['idempotency-key'] as string | undefined);

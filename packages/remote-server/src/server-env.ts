@@ -113,14 +113,19 @@ export interface NodeOutgoing {
   off(event: 'close', listener: () => void): unknown;
 }
 
+/** Where a request came from: Node's socket, whose `remoteAddress` is read only when asked. */
+export interface Peer {
+  readonly remoteAddress?: string | undefined;
+}
+
 interface NodeBindings {
-  incoming?: { socket?: { remoteAddress?: string }; complete?: boolean };
+  incoming?: { socket?: Peer; complete?: boolean };
   outgoing?: NodeOutgoing;
 }
 
-/** The client's IP address on Node (`@hono/node-server` bindings); `undefined` on other hosts. */
-export function clientAddress(c: ServerContext): string | undefined {
-  return (c.env as NodeBindings | undefined)?.incoming?.socket?.remoteAddress;
+/** The request's peer on Node (`@hono/node-server` bindings); `undefined` on other hosts. */
+export function peerOf(c: ServerContext): Peer | undefined {
+  return (c.env as NodeBindings | undefined)?.incoming?.socket;
 }
 
 /**
