@@ -19,6 +19,13 @@ export const CONFIGS = [
     group: 'memory',
   },
   {
+    id: 'raw-batched',
+    name: 'the same, answers written together at the end of each loop turn (what batching gives a bare route)',
+    kind: 'raw-batched',
+    sessions: 64,
+    group: 'memory',
+  },
+  {
     id: 'raw-kept',
     name: 'Node route without Hono + a kept core Session: refresh() and a turn, no signal (the floor without Hono)',
     kind: 'raw-kept',
@@ -147,16 +154,28 @@ async function startRaw(kind, core) {
       metadata: { agent_name: 'Bench Agent', timestamp: new Date().toISOString() },
     });
   };
+  // raw-batched: the answers ready in one loop turn are written together after it, as the
+  // server's Node route writes them (its `writeBatch`).
+  let pending = [];
+  const flush = () => {
+    const sends = pending;
+    pending = [];
+    for (const send of sends) send();
+  };
   const server = http.createServer((request, response) => {
     const chunks = [];
     request.on('data', (chunk) => chunks.push(chunk));
     request.on('end', async () => {
       const out = await answer(JSON.parse(Buffer.concat(chunks).toString()));
-      response.writeHead(200, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(out),
-      });
-      response.end(out);
+      const send = () => {
+        response.writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(out),
+        });
+        response.end(out);
+      };
+      if (kind !== 'raw-batched') send();
+      else if (pending.push(send) === 1) setImmediate(flush);
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -168,7 +187,7 @@ export async function startKind(kind, root) {
   const { serve: nodeServe } = await import('@hono/node-server');
   const { Hono } = await import('hono');
   const core = await import('@sessions/core');
-  if (kind === 'raw' || kind === 'raw-kept') return startRaw(kind, core);
+  if (kind.startsWith('raw')) return startRaw(kind, core);
   if (kind === 'bare' || kind === 'core-turn' || kind.startsWith('core-kept')) {
     const store = new core.MemorySessionStore();
     const model = instantModel();

@@ -6,6 +6,7 @@ import type { ErrorAnswer } from './error-response.js';
 import { requestIdOf } from './request-id.js';
 import { type Peer, parseJsonBody, type RouteDeps, watchOutgoing } from './server-env.js';
 import { wantsEventStream } from './sse.js';
+import { writeBatch } from './write-batch.js';
 
 /** What a request's line in the log says (the app's `observe` middleware writes the same). */
 export type RequestLine = {
@@ -65,6 +66,7 @@ function repeated(rawHeaders: string[], name: string): boolean {
  */
 export function nodeAgentRoute(options: NodeAgentRouteOptions): NodeRoute {
   const { maxBody, leaveBrowsers, appUnchanged } = options;
+  const write = writeBatch();
   return (incoming, outgoing) => {
     if (incoming.method !== 'POST' || incoming.url !== '/agent') return false;
     const headers = incoming.headers;
@@ -81,13 +83,14 @@ export function nodeAgentRoute(options: NodeAgentRouteOptions): NodeRoute {
     // Node keeps the first of several `Authorization` headers; the app sees them joined (and refuses).
     if (headers.authorization !== undefined && repeated(incoming.rawHeaders, 'authorization')) return false;
     if (!appUnchanged()) return false;
-    answer(options, incoming, outgoing);
+    answer(options, write, incoming, outgoing);
     return true;
   };
 }
 
 async function answer(
   options: NodeAgentRouteOptions,
+  write: (send: () => void) => void,
   incoming: IncomingMessage,
   outgoing: ServerResponse,
 ): Promise<void> {
@@ -101,18 +104,18 @@ async function answer(
   let body: string | undefined;
   let extra: Readonly<Record<string, string>> | undefined;
   try {
+    principal = options.authenticate(headers.authorization, incoming.socket);
+    options.limit(principal);
+    const request = agentRequestOf(parseJsonBody(await readBody(incoming)));
+    const key = idempotencyKeyOf(headers['idempotency-key'] as string | undefined);
+    let replayed = false;
+    const turn = await jsonTurn(deps, principal, request, key, watchOutgoing(outgoing), () => {
+      replayed = true;
+    });
+    body = JSON.stringify(turn);
+    if (replayed) extra = REPLAYED;
+  } catch (error) {
     try {
-      principal = options.authenticate(headers.authorization, incoming.socket);
-      options.limit(principal);
-      const request = agentRequestOf(parseJsonBody(await readBody(incoming)));
-      const key = idempotencyKeyOf(headers['idempotency-key'] as string | undefined);
-      let replayed = false;
-      const turn = await jsonTurn(deps, principal, request, key, watchOutgoing(outgoing), () => {
-        replayed = true;
-      });
-      body = JSON.stringify(turn);
-      if (replayed) extra = REPLAYED;
-    } catch (error) {
       const failed = options.failure(error, requestId);
       if (failed === undefined) {
         status = 499;
@@ -121,33 +124,43 @@ async function answer(
         body = JSON.stringify(failed.body);
         extra = failed.headers;
       }
+    } catch {
+      // Not expected (`failure` never throws), but the count must end and the client be told.
+      outgoing.destroy();
+      end();
+      return;
     }
-    if (body === undefined) {
-      outgoing.writeHead(status, { 'x-request-id': requestId });
-      outgoing.end();
-    } else {
-      outgoing.writeHead(status, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-        'x-request-id': requestId,
-        ...extra,
-      });
-      outgoing.end(body);
-    }
-    options.logRequest?.({
-      reqId: requestId,
-      method: 'POST',
-      path: '/agent',
-      status,
-      principal,
-      ms: Math.round((performance.now() - started) * 10) / 10,
-    });
-  } catch {
-    // Only a response that cannot be written gets here (the logger never throws): end it.
-    outgoing.destroy();
-  } finally {
-    end();
   }
+  // Written with the other answers of this loop turn (see `writeBatch`).
+  write(() => {
+    try {
+      if (body === undefined) {
+        outgoing.writeHead(status, { 'x-request-id': requestId });
+        outgoing.end();
+      } else {
+        outgoing.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'x-request-id': requestId,
+          ...extra,
+        });
+        outgoing.end(body);
+      }
+      options.logRequest?.({
+        reqId: requestId,
+        method: 'POST',
+        path: '/agent',
+        status,
+        principal,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
+    } catch {
+      // Only a response that cannot be written gets here (the logger never throws): end it.
+      outgoing.destroy();
+    } finally {
+      end();
+    }
+  });
 }
 
 /** The request's body as text (UTF-8, a byte order mark dropped, as `Request.text()` reads it). */

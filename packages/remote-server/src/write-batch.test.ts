@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { writeBatch } from './write-batch.js';
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('writeBatch', () => {
+  it('runs the writes of one loop turn together, in order, after that turn', async () => {
+    const write = writeBatch();
+    const done: string[] = [];
+    write(() => done.push('a'));
+    await Promise.resolve();
+    write(() => done.push('b'));
+    process.nextTick(() => write(() => done.push('c')));
+    expect(done).toEqual([]);
+    await nextTurn();
+    expect(done).toEqual(['a', 'b', 'c']);
+  });
+
+  it('puts a write given while a batch is written in the next batch', async () => {
+    const write = writeBatch();
+    const done: string[] = [];
+    write(() => {
+      done.push('first');
+      write(() => done.push('later'));
+    });
+    await nextTurn();
+    expect(done).toEqual(['first']);
+    await nextTurn();
+    expect(done).toEqual(['first', 'later']);
+  });
+
+  it('writes what became ready in an I/O callback before the loop waits again', async () => {
+    const write = writeBatch();
+    const done: string[] = [];
+    await new Promise<void>((resolve) => {
+      // A timer's callback stands for a socket's: the write comes in the same loop turn.
+      setTimeout(() => {
+        write(() => {
+          done.push('written');
+          resolve();
+        });
+      }, 0);
+    });
+    expect(done).toEqual(['written']);
+  });
+});
