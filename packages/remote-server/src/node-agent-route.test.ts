@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type AnyJson,
   captureLogger,
@@ -562,6 +562,27 @@ describe('requests the Node route answers as the app does', () => {
     expect(requestLines).toHaveLength(4);
     expect(requestLines.slice(0, 2)).toEqual(requestLines.slice(2));
     expect(requestLines[1]).toMatchObject({ fields: { status: 429, principal: 'alice' } });
+  });
+
+  it('answers while the code around it fakes timers, as the app does (and close() still ends)', async () => {
+    // A test of an app built on the server may fake every timer (vitest's and jest's defaults fake
+    // setImmediate too): its requests must still get their answers, with a model that needs no timer.
+    const h = await start({
+      model: {
+        generate: async () => ({ content: 'Hello' }),
+        async *stream() {
+          yield { type: 'done' as const, response: { content: 'Hello' } };
+        },
+      },
+    });
+    vi.useFakeTimers();
+    try {
+      const [node, app] = await nodeAndApp(h.url, { body: HELLO, lines: [ALICE] });
+      expect(node.map((answer) => answer.status)).toEqual([200]);
+      expect(node.map((answer) => shown(answer))).toEqual(app.map((answer) => shown(answer)));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('lets close() wait for a turn it answers, and refuses a request arriving meanwhile with 503', async () => {
