@@ -44,6 +44,23 @@ describe('writeBatch', () => {
     expect(done).toEqual(['written']);
   });
 
+  it('runs every write of a batch when one throws, then throws its error', () => {
+    let flush: (() => void) | undefined;
+    const write = writeBatch({
+      schedule: (run) => {
+        flush = run;
+      },
+    });
+    const done: string[] = [];
+    write(() => done.push('a'));
+    write(() => {
+      throw new Error('boom');
+    });
+    write(() => done.push('c'));
+    expect(flush).toThrow('boom');
+    expect(done).toEqual(['a', 'c']);
+  });
+
   it('writes while timers are faked (a test of an app that fakes them still gets its answers)', async () => {
     const write = writeBatch();
     vi.useFakeTimers();
