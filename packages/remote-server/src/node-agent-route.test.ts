@@ -53,16 +53,20 @@ interface Sent {
 
 /**
  * Sends `POST /agent` twice: to the listening server (Node's HTTP server, where `listen()` answers
- * the plain case itself) and through the app's `fetch` (Hono, as any other host runs it).
+ * the plain case itself, unless `viaApp`) and through the app's `fetch` (Hono, as any other host
+ * runs it).
  */
-async function bothWays(h: Harness, sent: Sent): Promise<[Seen, Seen]> {
+async function bothWays(h: Harness, sent: Sent, { viaApp = false } = {}): Promise<[Seen, Seen]> {
   const init = (): RequestInit => ({
     method: 'POST',
     headers: { 'content-type': 'application/json', ...sent.headers },
     body: sent.body ?? null,
   });
   const requestId = sent.headers?.['x-request-id'];
+  const before = h.appAnswered();
   const listened = await seen(await fetch(`${h.url}/agent`, init()), requestId);
+  // Who answered it: the Node route, unless told otherwise (else this compares the app with itself).
+  expect(h.appAnswered() - before).toBe(viaApp ? 1 : 0);
   const fetched = await seen(await h.server.fetch(new Request(`${h.url}/agent`, init())), requestId);
   return [listened, fetched];
 }
@@ -183,7 +187,7 @@ describe('what the app keeps answering', () => {
     h.server.app.get('/added', (c) => c.text('added'));
     // Hono runs handlers in the order they were added: the agent's route answers before it.
     const body = '{"message":"Hi","session_id":"later"}';
-    const [listened, fetched] = await bothWays(h, { body, headers: alice });
+    const [listened, fetched] = await bothWays(h, { body, headers: alice }, { viaApp: true });
     expect(listened.status).toBe(200);
     expect(listened).toEqual(fetched);
     expect(seenPaths).toEqual([]);
@@ -390,6 +394,17 @@ describe('requests the Node route leaves to the app, answered as the app does', 
     expect(shown(node)).toEqual(shown(app));
   });
 
+  it('refuses two Authorization headers when the first is not a token', async () => {
+    const h = await start();
+    const request = { body: HELLO, lines: ['Authorization: Bearer not-a-token', ALICE] };
+    const before = h.appAnswered();
+    const [[node], [app]] = await nodeAndApp(h.url, request);
+    // The app answered both: the Node route leaves a repeated Authorization to it.
+    expect(h.appAnswered() - before).toBe(2);
+    expect(node?.status).toBe(401);
+    expect(shown(node)).toEqual(shown(app));
+  });
+
   it('answers a request without Origin with the CORS headers the app sets (cors: origin "*")', async () => {
     const h = await start({ cors: { origin: '*' } });
     const [[node], [app]] = await nodeAndApp(h.url, { body: HELLO, lines: [ALICE] });
@@ -465,20 +480,14 @@ describe('requests the Node route leaves to the app, answered as the app does', 
 });
 
 describe('requests the Node route answers as the app does', () => {
-  it('refuses two Authorization headers when the first is not a token', async () => {
-    const h = await start();
-    const request = { body: HELLO, lines: ['Authorization: Bearer not-a-token', ALICE] };
-    const [[node], [app]] = await nodeAndApp(h.url, request);
-    expect(node?.status).toBe(401);
-    expect(shown(node)).toEqual(shown(app));
-  });
-
   it('joins repeated X-Request-Id and Idempotency-Key headers as the app does (so both refuse them)', async () => {
     const h = await start();
+    const before = h.appAnswered();
     const [[node], [app]] = await nodeAndApp(h.url, {
       body: HELLO,
       lines: [ALICE, 'Idempotency-Key: k1', 'Idempotency-Key: k2', 'X-Request-Id: a', 'X-Request-Id: b'],
     });
+    expect(h.appAnswered() - before).toBe(1);
     expect(node?.status).toBe(400);
     expect(shown(node)).toEqual(shown(app));
     expect(node?.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
@@ -503,7 +512,9 @@ describe('requests the Node route answers as the app does', () => {
 
   it('answers Expect: 100-continue the same way (100, then the answer)', async () => {
     const h = await start();
+    const before = h.appAnswered();
     const [node, app] = await nodeAndApp(h.url, { body: HELLO, lines: [ALICE, 'Expect: 100-continue'] });
+    expect(h.appAnswered() - before).toBe(1);
     expect(node.map((answer) => answer.status)).toEqual([100, 200]);
     expect(node.map((answer) => shown(answer))).toEqual(app.map((answer) => shown(answer)));
   });
@@ -577,7 +588,9 @@ describe('requests the Node route answers as the app does', () => {
     });
     vi.useFakeTimers();
     try {
+      const before = h.appAnswered();
       const [node, app] = await nodeAndApp(h.url, { body: HELLO, lines: [ALICE] });
+      expect(h.appAnswered() - before).toBe(1);
       expect(node.map((answer) => answer.status)).toEqual([200]);
       expect(node.map((answer) => shown(answer))).toEqual(app.map((answer) => shown(answer)));
     } finally {

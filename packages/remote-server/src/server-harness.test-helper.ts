@@ -14,6 +14,8 @@ export interface Harness {
   server: AgentServer;
   listening: ListeningServer;
   url: string;
+  /** How many requests the app has answered so far (the listening server's and `server.fetch`'s). */
+  appAnswered(): number;
   /** `fetch` against the server: JSON bodies are serialised, `token` becomes a bearer header. */
   request(path: string, init?: RequestOptions): Promise<Response>;
   /** `request`, with the answer's body parsed as JSON (`undefined` when empty). */
@@ -67,6 +69,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     model,
     store,
   });
+  // Counted before listen() takes the app's `fetch`: what the app answers, and not `listen()` itself.
+  let appAnswered = 0;
+  const appFetch = server.app.fetch;
+  server.app.fetch = (...args) => {
+    appAnswered += 1;
+    return appFetch(...args);
+  };
   const listening = await server.listen({ port: 0, host: '127.0.0.1' });
   const url = listening.url;
   const request = (path: string, init: RequestOptions = {}): Promise<Response> => {
@@ -87,6 +96,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     server,
     listening,
     url,
+    appAnswered: () => appAnswered,
     request,
     call: async (path, init) => {
       const response = await request(path, init);
