@@ -1,9 +1,31 @@
+import { request as httpRequest } from 'node:http';
 import { MemorySessionStore } from '@sessions/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAgentServer } from './agent-server.js';
 import { type Harness, startHarness } from './server-harness.test-helper.js';
 
 let harness: Harness | undefined;
+
+/** A keep-alive `POST` of `body` to `url` with node:http: the answer's status and `Connection` header. */
+function keptAlivePost(
+  url: string,
+  body: unknown,
+): Promise<{ status: number; connection: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const sent = httpRequest(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', connection: 'keep-alive' } },
+      (answer) => {
+        answer.resume();
+        answer.on('end', () =>
+          resolve({ status: answer.statusCode ?? 0, connection: answer.headers.connection }),
+        );
+      },
+    );
+    sent.on('error', reject);
+    sent.end(JSON.stringify(body));
+  });
+}
 afterEach(async () => {
   await harness?.close();
   harness = undefined;
@@ -86,6 +108,32 @@ describe('listen', () => {
     await closed;
     expect((await harness.store.load('closing'))?.messages).toHaveLength(2);
     await expect(fetch(`${harness.url}/health`)).rejects.toThrow();
+  });
+
+  it('tells kept-alive clients of answers still in flight at a shutdown to close the connection, on both paths', async () => {
+    harness = await startHarness();
+    harness.fake.reply({ content: 'one', delayMs: 200 });
+    harness.fake.reply({ content: 'two', delayMs: 200 });
+    // `/agent` is the Node route's; `/agent?` goes through the app.
+    const direct = keptAlivePost(`${harness.url}/agent`, { message: 'A', session_id: 'close-a' });
+    const viaApp = keptAlivePost(`${harness.url}/agent?`, { message: 'B', session_id: 'close-b' });
+    await expect.poll(() => harness!.fake.chatRequests().length).toBe(2);
+    const closed = harness.listening.close();
+    expect(await direct).toEqual({ status: 200, connection: 'close' });
+    expect(await viaApp).toEqual({ status: 200, connection: 'close' });
+    await closed;
+  });
+
+  it('keeps connections alive while not shutting down', async () => {
+    harness = await startHarness();
+    expect(await keptAlivePost(`${harness.url}/agent`, { message: 'A' })).toEqual({
+      status: 200,
+      connection: 'keep-alive',
+    });
+    expect(await keptAlivePost(`${harness.url}/agent?`, { message: 'B' })).toEqual({
+      status: 200,
+      connection: 'keep-alive',
+    });
   });
 
   it('shuts down gracefully while a stream is in flight: the stream ends with done', async () => {

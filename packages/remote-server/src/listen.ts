@@ -162,10 +162,15 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
     sockets.set(socket, 0);
     socket.on('close', () => sockets.delete(socket));
   });
+  // Answers not yet written when a shutdown starts say `Connection: close`: a kept-alive client then
+  // sends its next request on a new connection (refused), not into one being closed (reset).
+  const answering = new Set<ServerResponse>();
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket;
     sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
+    answering.add(response);
     response.on('close', () => {
+      answering.delete(response);
       if (!sockets.has(socket)) return;
       sockets.set(socket, Math.max(0, (sockets.get(socket) ?? 1) - 1));
       endIfIdle(socket);
@@ -175,6 +180,9 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   const close = (): Promise<void> => {
     closed ??= new Promise<void>((resolve) => {
       closing = true;
+      for (const response of answering) {
+        if (!response.headersSent) response.setHeader('connection', 'close');
+      }
       const connectionsClosed = new Promise<void>((resolveClosed) => server.close(() => resolveClosed()));
       for (const socket of sockets.keys()) endIfIdle(socket);
       let cut!: () => void;
