@@ -158,19 +158,28 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   const endIfIdle = (socket: Socket): void => {
     if (closing && sockets.get(socket) === 0) socket.end();
   };
+  // The last request's answer on each connection: when a shutdown starts before it is written, it
+  // says `Connection: close`, so a kept-alive client sends its next request on a new connection
+  // (refused) instead of into this one as it closes (reset). A request pipelined behind it takes
+  // that over (its own answer, a 503, says it).
+  const lastAnswers = new Map<Socket, ServerResponse>();
   server.on('connection', (socket: Socket) => {
     sockets.set(socket, 0);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      lastAnswers.delete(socket);
+    });
   });
-  // Answers not yet written when a shutdown starts say `Connection: close`: a kept-alive client then
-  // sends its next request on a new connection (refused), not into one being closed (reset).
-  const answering = new Set<ServerResponse>();
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket;
     sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
-    answering.add(response);
+    if (closing) {
+      const earlier = lastAnswers.get(socket);
+      if (earlier !== undefined && !earlier.headersSent) earlier.removeHeader('connection');
+    }
+    lastAnswers.set(socket, response);
     response.on('close', () => {
-      answering.delete(response);
+      if (lastAnswers.get(socket) === response) lastAnswers.delete(socket);
       if (!sockets.has(socket)) return;
       sockets.set(socket, Math.max(0, (sockets.get(socket) ?? 1) - 1));
       endIfIdle(socket);
@@ -180,8 +189,8 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   const close = (): Promise<void> => {
     closed ??= new Promise<void>((resolve) => {
       closing = true;
-      for (const response of answering) {
-        if (!response.headersSent) response.setHeader('connection', 'close');
+      for (const answer of lastAnswers.values()) {
+        if (!answer.headersSent) answer.setHeader('connection', 'close');
       }
       const connectionsClosed = new Promise<void>((resolveClosed) => server.close(() => resolveClosed()));
       for (const socket of sockets.keys()) endIfIdle(socket);
