@@ -152,6 +152,66 @@ describe('Session.refresh', () => {
     expect(a.getContext().messageCount).toBe(0);
   });
 
+  it('shares reads between concurrent calls: those made while a read runs wait for one more', async () => {
+    const store = new CountingStore();
+    const session = new Session({ sessionId: 's', store, model: new ScriptedModel() });
+    await session.Agent({ name: 'A' }).chat('one');
+    store.tails.length = 0;
+    await Promise.all(Array.from({ length: 64 }, () => session.refresh()));
+    // The first call's read, then one read for the 63 calls made while it ran.
+    expect(store.tails).toHaveLength(2);
+    await session.refresh();
+    expect(store.tails).toHaveLength(3);
+  });
+
+  it('sees what was written before a call made while an older read was still running', async () => {
+    const store = await seeded();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding = false;
+    // Each read takes what the store holds when it begins; while `holding`, it answers later.
+    const slow: MemorySessionStore = Object.create(store);
+    slow.loadSince = async (sessionId, cursor) => {
+      const tail = await store.loadSince(sessionId, cursor);
+      if (holding) await held;
+      return tail;
+    };
+    const reader = new Session({ sessionId: 's', store: slow });
+    await reader.refresh();
+    holding = true;
+    const older = reader.refresh();
+    const writer = new Session({ sessionId: 's', store, model: new ScriptedModel() });
+    await writer.Agent({ name: 'W' }).chat('written meanwhile');
+    const newer = reader.refresh();
+    holding = false;
+    release();
+    await Promise.all([older, newer]);
+    expect(contents(await reader.messages())).toEqual([
+      'seed',
+      'written meanwhile',
+      'echo: written meanwhile',
+    ]);
+  });
+
+  it('lets a failed read fail only the calls that shared it', async () => {
+    const store = await seeded();
+    const flaky: MemorySessionStore = Object.create(store);
+    let fail = false;
+    flaky.loadSince = async (sessionId, cursor) => {
+      if (fail) throw new Error('disk gone');
+      return store.loadSince(sessionId, cursor);
+    };
+    const session = new Session({ sessionId: 's', store: flaky });
+    await session.refresh();
+    fail = true;
+    await expect(Promise.all([session.refresh(), session.refresh()])).rejects.toThrow('disk gone');
+    fail = false;
+    await expect(session.refresh()).resolves.toBeUndefined();
+    expect(contents(await session.messages())).toEqual(['seed']);
+  });
+
   it('keeps the history of one Session in the store’s order under concurrent turns', async () => {
     const store = await seeded();
     const model = new ScriptedModel();

@@ -204,6 +204,9 @@ export class Session {
   #behind = false;
   /** The store's `stateVersion` of the state held here, when it gave one and nothing was written since. */
   #stateVersion: string | undefined;
+  /** The `refresh()` read of the store in flight, and the one the calls made meanwhile share. */
+  #refreshing: Promise<void> | undefined;
+  #refreshNext: Promise<void> | undefined;
 
   constructor(options: SessionOptions = {}) {
     const sessionId = options.sessionId ?? newId('sess');
@@ -302,16 +305,43 @@ export class Session {
       this.#loading = this.#load();
       return this.#loading;
     }
+    const running = this.#refreshing;
+    if (running === undefined) return this.#readTail(cursor);
+    // The read in flight may have begun before this call: the calls made while it runs share the
+    // next one (so 64 concurrent turns of one session read the store twice, not 64 times).
+    this.#refreshNext ??= running.then(this.#afterRefresh, this.#afterRefresh);
+    return this.#refreshNext;
+  }
+
+  /** The read shared by the `refresh()` calls made while another ran: one begun since then, or a new one. */
+  readonly #afterRefresh = (): Promise<void> => {
+    this.#refreshNext = undefined;
+    return this.#refreshing ?? this.refresh();
+  };
+
+  /** Reads (and takes in) what the store holds after `cursor`: the `refresh()` in flight. */
+  #readTail(cursor: HistoryCursor): Promise<void> {
     this.#behind = false;
     let tail: Promise<StoredTail | undefined>;
     try {
       const since: HistoryCursor = { seq: cursor.seq, epoch: cursor.epoch };
       if (this.#stateVersion !== undefined) since.stateVersion = this.#stateVersion;
-      tail = this.store.loadSince(this.sessionId, since);
+      tail = this.store.loadSince!(this.sessionId, since);
     } catch (error) {
       return Promise.reject(error);
     }
-    return tail.then((loaded) => this.#applyTail(loaded));
+    const read: Promise<void> = tail.then(
+      (loaded) => {
+        if (this.#refreshing === read) this.#refreshing = undefined;
+        this.#applyTail(loaded);
+      },
+      (error: unknown) => {
+        if (this.#refreshing === read) this.#refreshing = undefined;
+        throw error;
+      },
+    );
+    this.#refreshing = read;
+    return read;
   }
 
   /**
