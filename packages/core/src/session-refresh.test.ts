@@ -195,6 +195,38 @@ describe('Session.refresh', () => {
     ]);
   });
 
+  it('sees what was written before a call made after another call began a read', async () => {
+    const store = await seeded();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding = false;
+    // Each read takes what the store holds when it begins; while `holding`, it answers once released.
+    const slow: MemorySessionStore = Object.create(store);
+    slow.loadSince = async (sessionId, cursor) => {
+      const tail = await store.loadSince(sessionId, cursor);
+      if (holding) await held;
+      return tail;
+    };
+    const reader = new Session({ sessionId: 's', store: slow });
+    await reader.refresh();
+    holding = true;
+    const first = reader.refresh();
+    let late: Promise<void> | undefined;
+    // Runs as soon as the first read settles, before the calls that shared the next read move on.
+    const continued = first.then(() => {
+      void reader.refresh(); // a new read begins: the store holds no 'late' yet
+      void store.append('s', [{ id: 'late', role: 'user', content: 'late', createdAt: '' }]);
+      late = reader.refresh(); // made after 'late' was written: must see it
+    });
+    const waiting = reader.refresh(); // made while the first read ran: shares the next one
+    release();
+    await continued;
+    await Promise.all([late, waiting]);
+    expect(contents(reader.loadedHistory() ?? [])).toEqual(['seed', 'late']);
+  });
+
   it('lets a failed read fail only the calls that shared it', async () => {
     const store = await seeded();
     const flaky: MemorySessionStore = Object.create(store);

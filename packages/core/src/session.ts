@@ -313,11 +313,12 @@ export class Session {
     return this.#refreshNext;
   }
 
-  /** The read shared by the `refresh()` calls made while another ran: one begun since then, or a new one. */
-  readonly #afterRefresh = (): Promise<void> => {
-    this.#refreshNext = undefined;
-    return this.#refreshing ?? this.refresh();
-  };
+  /**
+   * The read shared by the `refresh()` calls made while another ran: one begun since then, or a
+   * new one. (`#refreshNext` was let go when that read settled: a call made after then, while a
+   * read begun since then runs, waits for a later one.)
+   */
+  readonly #afterRefresh = (): Promise<void> => this.#refreshing ?? this.refresh();
 
   /** Reads (and takes in) what the store holds after `cursor`: the `refresh()` in flight. */
   #readTail(cursor: HistoryCursor): Promise<void> {
@@ -330,13 +331,19 @@ export class Session {
     } catch (error) {
       return Promise.reject(error);
     }
+    // Once it settles, the calls made from then on share no read begun before them.
+    const settled = (): void => {
+      if (this.#refreshing !== read) return;
+      this.#refreshing = undefined;
+      this.#refreshNext = undefined;
+    };
     const read: Promise<void> = tail.then(
       (loaded) => {
-        if (this.#refreshing === read) this.#refreshing = undefined;
+        settled();
         this.#applyTail(loaded);
       },
       (error: unknown) => {
-        if (this.#refreshing === read) this.#refreshing = undefined;
+        settled();
         throw error;
       },
     );
