@@ -5,7 +5,7 @@ import { MemorySessionStore } from './memory-session-store.js';
 import type { Message } from './message.js';
 import { ScriptedModel } from './scripted-model.test-helper.js';
 import { Session } from './session.js';
-import type { HistoryCursor, StoredTail } from './session-store.js';
+import type { HistoryCursor, SessionStore, StoredTail } from './session-store.js';
 
 /** A MemorySessionStore that records what each load and loadSince returned. */
 class CountingStore extends MemorySessionStore {
@@ -31,6 +31,19 @@ async function seeded(): Promise<MemorySessionStore> {
   const store = new MemorySessionStore();
   await store.append('s', [{ id: 'seed', role: 'system', content: 'seed', createdAt: '' }]);
   return store;
+}
+
+/** `store` with its own `loadSince` (every other method goes to `store`). */
+function withLoadSince(store: MemorySessionStore, loadSince: SessionStore['loadSince']): SessionStore {
+  return {
+    load: (sessionId) => store.load(sessionId),
+    append: (sessionId, messages, opts) => store.append(sessionId, messages, opts),
+    saveState: (sessionId, state) => store.saveState(sessionId, state),
+    updateState: (sessionId, update) => store.updateState(sessionId, update),
+    list: (filter) => store.list(filter),
+    delete: (sessionId) => store.delete(sessionId),
+    loadSince,
+  };
 }
 
 describe('Session.refresh', () => {
@@ -242,6 +255,26 @@ describe('Session.refresh', () => {
     fail = false;
     await expect(session.refresh()).resolves.toBeUndefined();
     expect(contents(await session.messages())).toEqual(['seed']);
+  });
+
+  it('still knows it is behind after a read that failed', async () => {
+    const store = await seeded();
+    let fail = false;
+    const flaky = withLoadSince(store, async (sessionId, cursor) => {
+      if (fail) throw new Error('disk gone');
+      return store.loadSince(sessionId, cursor);
+    });
+    const model = new ScriptedModel();
+    const a = new Session({ sessionId: 's', store: flaky, model });
+    const agentA = a.Agent({ name: 'A' });
+    await agentA.chat('one');
+    await new Session({ sessionId: 's', store, model }).Agent({ name: 'B' }).chat('two');
+    // A's append lands after B's turn: A knows it holds neither.
+    await agentA.chat('three');
+    fail = true;
+    await expect(a.refresh()).rejects.toThrow('disk gone');
+    fail = false;
+    expect(await a.messages()).toEqual((await store.load('s'))?.messages);
   });
 
   it('keeps the history of one Session in the store’s order under concurrent turns', async () => {

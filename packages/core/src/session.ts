@@ -322,6 +322,8 @@ export class Session {
 
   /** Reads (and takes in) what the store holds after `cursor`: the `refresh()` in flight. */
   #readTail(cursor: HistoryCursor): Promise<void> {
+    // Behind (turns known to be missing) until a read takes them in: not after one that failed.
+    const behind = this.#behind;
     this.#behind = false;
     let tail: Promise<StoredTail | undefined>;
     try {
@@ -329,6 +331,7 @@ export class Session {
       if (this.#stateVersion !== undefined) since.stateVersion = this.#stateVersion;
       tail = this.store.loadSince!(this.sessionId, since);
     } catch (error) {
+      if (behind) this.#behind = true;
       return Promise.reject(error);
     }
     // Once it settles, the calls made from then on share no read begun before them.
@@ -344,6 +347,7 @@ export class Session {
       },
       (error: unknown) => {
         settled();
+        if (behind) this.#behind = true;
         throw error;
       },
     );
