@@ -277,6 +277,70 @@ describe('Session.refresh', () => {
     expect(await a.messages()).toEqual((await store.load('s'))?.messages);
   });
 
+  it('does not take back its own state write with a read begun before it', async () => {
+    const store = await seeded();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holdNext = false;
+    const slow = withLoadSince(store, async (sessionId, cursor) => {
+      const hold = holdNext;
+      holdNext = false;
+      const tail = await store.loadSince(sessionId, cursor);
+      if (hold) await held;
+      return tail;
+    });
+    const session = new Session({ sessionId: 's', store: slow });
+    await session.setState('topic', 'old');
+    holdNext = true;
+    const reading = session.refresh(); // reads the state before the write below
+    await session.setState('topic', 'new');
+    release();
+    await reading;
+    expect(session.getState('topic')).toBe('new');
+    expect((await store.load('s'))?.state?.data).toEqual({ topic: 'new' });
+    await session.refresh();
+    expect(session.getState('topic')).toBe('new');
+  });
+
+  it('takes in a state written elsewhere while its own write was answered late', async () => {
+    const store = await seeded();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let landed!: () => void;
+    const written = new Promise<void>((resolve) => {
+      landed = resolve;
+    });
+    let holdWrites = false;
+    // Its state writes land in the store at once; while `holdWrites`, they are answered once released.
+    const late: SessionStore = {
+      ...withLoadSince(store, (sessionId, cursor) => store.loadSince(sessionId, cursor)),
+      updateState: async (sessionId, update) => {
+        const state = await store.updateState(sessionId, update);
+        if (holdWrites) {
+          landed();
+          await held;
+        }
+        return state;
+      },
+    };
+    const a = new Session({ sessionId: 's', store: late });
+    await a.setState('mine', 1);
+    holdWrites = true;
+    const writing = a.setState('mine', 2);
+    await written;
+    // Another process writes after A's write landed.
+    await store.updateState('s', (state) => ({ ...state!, data: { ...state!.data, theirs: 'B' } }));
+    await a.refresh(); // while A's write is not answered yet: reads both
+    release();
+    await writing;
+    await a.refresh();
+    expect([a.getState('mine'), a.getState('theirs')]).toEqual([2, 'B']);
+  });
+
   it('keeps the history of one Session in the store’s order under concurrent turns', async () => {
     const store = await seeded();
     const model = new ScriptedModel();

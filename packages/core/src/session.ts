@@ -207,6 +207,11 @@ export class Session {
   /** The `refresh()` read of the store in flight, and the one the calls made meanwhile share. */
   #refreshing: Promise<void> | undefined;
   #refreshNext: Promise<void> | undefined;
+  /**
+   * Counts the states taken in other than by a `refresh()` read (written here, loaded whole): a
+   * read begun before one may answer an older state than the one held.
+   */
+  #statesTaken = 0;
 
   constructor(options: SessionOptions = {}) {
     const sessionId = options.sessionId ?? newId('sess');
@@ -322,9 +327,30 @@ export class Session {
 
   /** Reads (and takes in) what the store holds after `cursor`: the `refresh()` in flight. */
   #readTail(cursor: HistoryCursor): Promise<void> {
+    // Once it settles, the calls made from then on share no read begun before them.
+    const settled = (): void => {
+      if (this.#refreshing !== read) return;
+      this.#refreshing = undefined;
+      this.#refreshNext = undefined;
+    };
+    const read: Promise<void> = this.#readOnce(cursor, true).then(settled, (error: unknown) => {
+      settled();
+      throw error;
+    });
+    this.#refreshing = read;
+    return read;
+  }
+
+  /**
+   * One read of what the store holds after `cursor`, taken in. When a state was written or loaded
+   * here while it ran, which of the two is the newer is not known: its history is taken in, and
+   * (`again`) the store read once more for the state.
+   */
+  #readOnce(cursor: HistoryCursor, again: boolean): Promise<void> {
     // Behind (turns known to be missing) until a read takes them in: not after one that failed.
     const behind = this.#behind;
     this.#behind = false;
+    const taken = this.#statesTaken;
     let tail: Promise<StoredTail | undefined>;
     try {
       const since: HistoryCursor = { seq: cursor.seq, epoch: cursor.epoch };
@@ -334,25 +360,17 @@ export class Session {
       if (behind) this.#behind = true;
       return Promise.reject(error);
     }
-    // Once it settles, the calls made from then on share no read begun before them.
-    const settled = (): void => {
-      if (this.#refreshing !== read) return;
-      this.#refreshing = undefined;
-      this.#refreshNext = undefined;
-    };
-    const read: Promise<void> = tail.then(
+    return tail.then(
       (loaded) => {
-        settled();
-        this.#applyTail(loaded);
+        if (!again || this.#statesTaken === taken) return this.#applyTail(loaded);
+        this.#applyTail(loaded, false);
+        return this.#readOnce(this.#cursor ?? cursor, false);
       },
       (error: unknown) => {
-        settled();
         if (behind) this.#behind = true;
         throw error;
       },
     );
-    this.#refreshing = read;
-    return read;
   }
 
   /**
@@ -727,6 +745,7 @@ export class Session {
       } else {
         this.#apply(await this.store.load(this.sessionId));
       }
+      this.#statesTaken += 1;
     } catch (error) {
       this.#loading = undefined;
       throw error;
@@ -734,14 +753,14 @@ export class Session {
     if (load === this.#loads) this.#ready = true;
   }
 
-  /** Takes in a `loadSince` answer: the tail (or the whole history), and the state. */
-  #applyTail(tail: StoredTail | undefined): void {
+  /** Takes in a `loadSince` answer: the tail (or the whole history), and (`takeState`) the state. */
+  #applyTail(tail: StoredTail | undefined, takeState = true): void {
     if (tail === undefined) {
       this.#cursor = { seq: 0, epoch: '' };
-      this.#apply(undefined);
+      if (takeState) this.#apply(undefined);
+      else this.#messages = [];
       return;
     }
-    this.#stateVersion = tail.stateVersion;
     const cursor = this.#cursor;
     const held = this.#messages.length;
     if (tail.from > 0 && cursor !== undefined && cursor.epoch === tail.epoch && tail.from <= held) {
@@ -756,6 +775,8 @@ export class Session {
       this.#cursor = { seq: this.#messages.length, epoch: tail.from === 0 ? tail.epoch : '' };
       if (tail.from !== 0) this.#behind = true;
     }
+    if (!takeState) return;
+    this.#stateVersion = tail.stateVersion;
     // The store still holds the state held here (the cursor named its version): nothing to take in.
     if (tail.stateUnchanged !== true) this.#applyState(tail.state);
   }
@@ -842,6 +863,9 @@ export class Session {
       for (const change of this.#changes) applyChange(this.#data, change);
       this.#metadata = { ...written.metadata, ...this.#metadataGiven };
       for (const agent of written.agents ?? []) this.#holdAgent(agent);
+      // Not the version a read that answered meanwhile named (its state may be older or newer).
+      this.#stateVersion = undefined;
+      this.#statesTaken += 1;
     } catch (error) {
       for (const name of agentNames) this.#agentsChanged.add(name);
       this.#stateDirty = true;
@@ -871,6 +895,8 @@ export class Session {
     const data: Record<string, unknown> = { ...stored?.data };
     for (const change of this.#changes) applyChange(data, change);
     this.#data = data;
+    this.#stateVersion = undefined;
+    this.#statesTaken += 1;
   }
 
   /** The state as stored now: read with `loadSince` after this object's cursor (cheap) when the store has it. */
