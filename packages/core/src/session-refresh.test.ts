@@ -257,6 +257,31 @@ describe('Session.refresh', () => {
     expect(contents(await session.messages())).toEqual(['seed']);
   });
 
+  it('does not fail the calls made while a read that failed ran: they share the next one', async () => {
+    const store = await seeded();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let failNext = false;
+    const flaky = withLoadSince(store, async (sessionId, cursor) => {
+      const fail = failNext;
+      failNext = false;
+      const tail = await store.loadSince(sessionId, cursor);
+      if (!fail) return tail;
+      await held;
+      throw new Error('disk gone');
+    });
+    const session = new Session({ sessionId: 's', store: flaky });
+    await session.refresh();
+    failNext = true;
+    const failing = session.refresh();
+    const later = [session.refresh(), session.refresh()];
+    release();
+    await expect(failing).rejects.toThrow('disk gone');
+    await expect(Promise.all(later)).resolves.toEqual([undefined, undefined]);
+  });
+
   it('still knows it is behind after a read that failed', async () => {
     const store = await seeded();
     let fail = false;
