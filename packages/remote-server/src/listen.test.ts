@@ -1,7 +1,10 @@
 import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { MemorySessionStore } from '@sessions/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAgentServer } from './agent-server.js';
+import { InflightTracker } from './inflight-tracker.js';
+import { listen } from './listen.js';
 import { type Harness, startHarness } from './server-harness.test-helper.js';
 
 let harness: Harness | undefined;
@@ -25,6 +28,38 @@ function keptAlivePost(
     sent.on('error', reject);
     sent.end(JSON.stringify(body));
   });
+}
+/** The answers read from `socket` until it closes: each one's status line and headers (lower-cased names). */
+function answersOf(socket: Socket): Promise<Array<{ status: number; headers: Record<string, string> }>> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const answers = [];
+      for (const match of text.matchAll(/HTTP\/1\.[01] (\d{3})[^\r]*\r\n([\s\S]*?)\r\n\r\n/g)) {
+        const headers: Record<string, string> = {};
+        for (const line of match[2]!.split('\r\n')) {
+          const colon = line.indexOf(':');
+          headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+        }
+        answers.push({ status: Number(match[1]), headers });
+      }
+      resolve(answers);
+    });
+  });
+}
+
+/** An HTTP/1.1 `POST` of `body` to `path`, as written on a connection. */
+function rawPost(path: string, body: unknown, host = '127.0.0.1'): string {
+  const text = JSON.stringify(body);
+  return (
+    `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`
+  );
 }
 afterEach(async () => {
   await harness?.close();
@@ -121,6 +156,83 @@ describe('listen', () => {
     const closed = harness.listening.close();
     expect(await direct).toEqual({ status: 200, connection: 'close' });
     expect(await viaApp).toEqual({ status: 200, connection: 'close' });
+    await closed;
+  });
+
+  it('answers a request pipelined behind a turn in flight at a shutdown with a 503 that closes, on both paths', async () => {
+    harness = await startHarness();
+    harness.fake.reply({ content: 'one', delayMs: 200 });
+    harness.fake.reply({ content: 'two', delayMs: 200 });
+    // `/agent` is the Node route's; `/agent?` goes through the app.
+    const connections = ['/agent', '/agent?'].map((path, i) => {
+      const socket = connect(harness!.listening.port, '127.0.0.1');
+      const answers = answersOf(socket);
+      socket.write(rawPost(path, { message: 'A', session_id: `pipelined-${i}` }));
+      return { socket, answers };
+    });
+    await expect.poll(() => harness!.fake.chatRequests().length).toBe(2);
+    const closed = harness.listening.close();
+    for (const { socket } of connections) socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    for (const { answers } of connections) {
+      const [turn, refused, ...more] = await answers;
+      // The turn's answer leaves the connection open for the 503, which closes it.
+      expect(turn?.status).toBe(200);
+      expect(turn?.headers.connection).toBeUndefined();
+      expect([refused?.status, refused?.headers.connection]).toEqual([503, 'close']);
+      expect(more).toEqual([]);
+    }
+    await closed;
+  });
+
+  it('closes the connection with a refusal of a foreign Host pipelined behind a turn at a shutdown', async () => {
+    harness = await startHarness();
+    harness.fake.reply({ content: 'one', delayMs: 200 });
+    const socket = connect(harness.listening.port, '127.0.0.1');
+    const answers = answersOf(socket);
+    socket.write(rawPost('/agent', { message: 'A', session_id: 'foreign-pipelined' }));
+    await expect.poll(() => harness!.fake.chatRequests().length).toBe(1);
+    const closed = harness.listening.close();
+    socket.write('GET /health HTTP/1.1\r\nHost: rebound.example\r\n\r\n');
+    const [turn, refused, ...more] = await answers;
+    expect(turn?.status).toBe(200);
+    expect(turn?.headers.connection).toBeUndefined();
+    expect([refused?.status, refused?.headers.connection]).toEqual([403, 'close']);
+    expect(more).toEqual([]);
+    await closed;
+  });
+
+  it('leaves the Connection header an answer set itself when a request is pipelined behind it at a shutdown', async () => {
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const listening = await listen(
+      {
+        fetch: () => new Response('fetched'),
+        // `/slow` says it closes the connection, and answers once told to.
+        nodeRoute: (incoming, outgoing) => {
+          if (incoming.url !== '/slow') return false;
+          outgoing.setHeader('connection', 'close');
+          void answered.then(() => outgoing.end('slow'));
+          return true;
+        },
+        tracker: new InflightTracker(),
+        authConfigured: false,
+      },
+      { port: 0 },
+    );
+    const socket = connect(listening.port, '127.0.0.1');
+    const answers = answersOf(socket);
+    const asked = new Promise((resolve) => listening.server.once('request', resolve));
+    socket.write('GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await asked;
+    const closed = listening.close();
+    const pipelined = new Promise((resolve) => listening.server.once('request', resolve));
+    socket.write('GET /other HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await pipelined;
+    answer();
+    // The app's `close` stands: the connection ends after its answer (the pipelined request unanswered).
+    expect((await answers).map((one) => [one.status, one.headers.connection])).toEqual([[200, 'close']]);
     await closed;
   });
 

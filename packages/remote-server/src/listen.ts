@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeader,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { InvalidInputError } from '@sessions/core';
@@ -161,8 +167,23 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   // The last request's answer on each connection: when a shutdown starts before it is written, it
   // says `Connection: close`, so a kept-alive client sends its next request on a new connection
   // (refused) instead of into this one as it closes (reset). A request pipelined behind it takes
-  // that over (its own answer, a 503, says it).
+  // that over (its own answer, a 503 or a refusal, says it).
   const lastAnswers = new Map<Socket, ServerResponse>();
+  // The answers a shutdown told to close, with the `Connection` header each had before (the app's).
+  const toldToClose = new WeakMap<ServerResponse, OutgoingHttpHeader | undefined>();
+  const tellToClose = (answer: ServerResponse): void => {
+    if (answer.headersSent) return;
+    toldToClose.set(answer, answer.getHeader('connection'));
+    answer.setHeader('connection', 'close');
+  };
+  const untellToClose = (answer: ServerResponse): void => {
+    if (answer.headersSent || !toldToClose.has(answer)) return;
+    const before = toldToClose.get(answer);
+    toldToClose.delete(answer);
+    if (answer.getHeader('connection') !== 'close') return; // the app's own, set since
+    if (before === undefined) answer.removeHeader('connection');
+    else answer.setHeader('connection', before);
+  };
   server.on('connection', (socket: Socket) => {
     sockets.set(socket, 0);
     socket.on('close', () => {
@@ -170,12 +191,15 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
       lastAnswers.delete(socket);
     });
   });
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+  // Before the app's listener: a request that arrives during a shutdown is told to close before
+  // the app answers it, whatever the answer.
+  server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket;
     sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
     if (closing) {
       const earlier = lastAnswers.get(socket);
-      if (earlier !== undefined && !earlier.headersSent) earlier.removeHeader('connection');
+      if (earlier !== undefined) untellToClose(earlier);
+      tellToClose(response);
     }
     lastAnswers.set(socket, response);
     response.on('close', () => {
@@ -189,9 +213,7 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   const close = (): Promise<void> => {
     closed ??= new Promise<void>((resolve) => {
       closing = true;
-      for (const answer of lastAnswers.values()) {
-        if (!answer.headersSent) answer.setHeader('connection', 'close');
-      }
+      for (const answer of lastAnswers.values()) tellToClose(answer);
       const connectionsClosed = new Promise<void>((resolveClosed) => server.close(() => resolveClosed()));
       for (const socket of sockets.keys()) endIfIdle(socket);
       let cut!: () => void;
