@@ -107,6 +107,10 @@ function foreignHostAnswer(incoming: IncomingMessage | undefined, deps: ListenDe
   return Response.json(answer.body, { status: answer.status, headers: { 'x-request-id': requestId } });
 }
 
+/** Where `listen()` keeps a connection's last answer (see `close()`). */
+const LAST_ANSWER = Symbol('sessions.lastAnswer');
+type Tracked = Socket & { [LAST_ANSWER]?: ServerResponse | undefined };
+
 /** Serves `fetch` on Node's HTTP server, with the loopback rule and graceful shutdown. */
 export async function listen(deps: ListenDeps, options: ListenOptions = {}): Promise<ListeningServer> {
   const { port = 8000, host = '127.0.0.1', shutdownTimeoutMs = 30_000 } = options;
@@ -167,8 +171,8 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   // The last request's answer on each connection: when a shutdown starts before it is written, it
   // says `Connection: close`, so a kept-alive client sends its next request on a new connection
   // (refused) instead of into this one as it closes (reset). A request pipelined behind it takes
-  // that over (its own answer, a 503 or a refusal, says it).
-  const lastAnswers = new Map<Socket, ServerResponse>();
+  // that over (its own answer, a 503 or a refusal, says it). Kept on the socket: a `Map` of them,
+  // changed on every request, made each young-generation GC about 2.5× slower under load.
   // The answers a shutdown told to close, with the `Connection` header each had before (the app's).
   const toldToClose = new WeakMap<ServerResponse, OutgoingHttpHeader | undefined>();
   const tellToClose = (answer: ServerResponse): void => {
@@ -188,7 +192,6 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
     sockets.set(socket, 0);
     socket.on('close', () => {
       sockets.delete(socket);
-      lastAnswers.delete(socket);
     });
   });
   // Before the app's listener: a request that arrives during a shutdown is told to close before
@@ -197,13 +200,13 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
     const socket = request.socket;
     sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
     if (closing) {
-      const earlier = lastAnswers.get(socket);
+      const earlier = (socket as Tracked)[LAST_ANSWER];
       if (earlier !== undefined) untellToClose(earlier);
       tellToClose(response);
     }
-    lastAnswers.set(socket, response);
+    (socket as Tracked)[LAST_ANSWER] = response;
     response.on('close', () => {
-      if (lastAnswers.get(socket) === response) lastAnswers.delete(socket);
+      if ((socket as Tracked)[LAST_ANSWER] === response) (socket as Tracked)[LAST_ANSWER] = undefined;
       if (!sockets.has(socket)) return;
       sockets.set(socket, Math.max(0, (sockets.get(socket) ?? 1) - 1));
       endIfIdle(socket);
@@ -213,7 +216,10 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   const close = (): Promise<void> => {
     closed ??= new Promise<void>((resolve) => {
       closing = true;
-      for (const answer of lastAnswers.values()) tellToClose(answer);
+      for (const socket of sockets.keys()) {
+        const answer = (socket as Tracked)[LAST_ANSWER];
+        if (answer !== undefined) tellToClose(answer);
+      }
       const connectionsClosed = new Promise<void>((resolveClosed) => server.close(() => resolveClosed()));
       for (const socket of sockets.keys()) endIfIdle(socket);
       let cut!: () => void;
