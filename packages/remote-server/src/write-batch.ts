@@ -13,7 +13,7 @@ export interface WriteBatchOptions {
  * Runs the writes given to it together, in the order given, once the event loop has run the I/O
  * callbacks of its turn (`setImmediate`): answers that became ready while requests were read are
  * written one after the other, not each between two reads. Under 64 connections this took the
- * server from 0.52x to 0.94x a bare Hono route's requests per second (bench row `raw-batched`
+ * server from 0.52x to 0.98x a bare Hono route's requests per second (bench row `raw-batched`
  * shows what it gives a bare route). An answer waits for the rest of its loop turn; one that
  * becomes ready in the turn's check phase (inside another `setImmediate`, or a write given while a
  * batch is written) goes in the next turn's batch, which the loop reaches without waiting for I/O.
