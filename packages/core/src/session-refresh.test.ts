@@ -46,6 +46,31 @@ function withLoadSince(store: MemorySessionStore, loadSince: SessionStore['loadS
   };
 }
 
+/**
+ * `store` with a `loadSince` that reads at once and, while held (`hold()`), answers only once
+ * `release()`d: a read that began before a write answers after it.
+ */
+function holdingReads(store: MemorySessionStore): { store: SessionStore; hold(): void; release(): void } {
+  let held: Promise<void> | undefined;
+  let release = (): void => {};
+  return {
+    store: withLoadSince(store, async (sessionId, cursor) => {
+      const tail = await store.loadSince(sessionId, cursor);
+      if (held !== undefined) await held;
+      return tail;
+    }),
+    hold() {
+      held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    },
+    release() {
+      held = undefined;
+      release();
+    },
+  };
+}
+
 describe('Session.refresh', () => {
   it('loads only the turns written by another Session since, and the state', async () => {
     const store = new CountingStore();
@@ -179,27 +204,15 @@ describe('Session.refresh', () => {
 
   it('sees what was written before a call made while an older read was still running', async () => {
     const store = await seeded();
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let holding = false;
-    // Each read takes what the store holds when it begins; while `holding`, it answers later.
-    const slow: MemorySessionStore = Object.create(store);
-    slow.loadSince = async (sessionId, cursor) => {
-      const tail = await store.loadSince(sessionId, cursor);
-      if (holding) await held;
-      return tail;
-    };
-    const reader = new Session({ sessionId: 's', store: slow });
+    const reads = holdingReads(store);
+    const reader = new Session({ sessionId: 's', store: reads.store });
     await reader.refresh();
-    holding = true;
+    reads.hold();
     const older = reader.refresh();
     const writer = new Session({ sessionId: 's', store, model: new ScriptedModel() });
     await writer.Agent({ name: 'W' }).chat('written meanwhile');
     const newer = reader.refresh();
-    holding = false;
-    release();
+    reads.release();
     await Promise.all([older, newer]);
     expect(contents(await reader.messages())).toEqual([
       'seed',
@@ -210,21 +223,10 @@ describe('Session.refresh', () => {
 
   it('sees what was written before a call made after another call began a read', async () => {
     const store = await seeded();
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let holding = false;
-    // Each read takes what the store holds when it begins; while `holding`, it answers once released.
-    const slow: MemorySessionStore = Object.create(store);
-    slow.loadSince = async (sessionId, cursor) => {
-      const tail = await store.loadSince(sessionId, cursor);
-      if (holding) await held;
-      return tail;
-    };
-    const reader = new Session({ sessionId: 's', store: slow });
+    const reads = holdingReads(store);
+    const reader = new Session({ sessionId: 's', store: reads.store });
     await reader.refresh();
-    holding = true;
+    reads.hold();
     const first = reader.refresh();
     let late: Promise<void> | undefined;
     // Runs as soon as the first read settles, before the calls that shared the next read move on.
@@ -234,7 +236,7 @@ describe('Session.refresh', () => {
       late = reader.refresh(); // made after 'late' was written: must see it
     });
     const waiting = reader.refresh(); // made while the first read ran: shares the next one
-    release();
+    reads.release();
     await continued;
     await Promise.all([late, waiting]);
     expect(contents(reader.loadedHistory() ?? [])).toEqual(['seed', 'late']);
