@@ -107,7 +107,13 @@ function foreignHostAnswer(incoming: IncomingMessage | undefined, deps: ListenDe
   return Response.json(answer.body, { status: answer.status, headers: { 'x-request-id': requestId } });
 }
 
-/** Where `listen()` keeps a connection's last answer (see `close()`). */
+/**
+ * The last request's answer on a connection: when a shutdown starts before it is written, it says
+ * `Connection: close`, so a kept-alive client sends its next request on a new connection (refused)
+ * instead of into this one as it closes (reset). A request pipelined behind it takes that over (its
+ * own answer, a 503 or a refusal, says it). Kept on the socket: a `Map` of them, changed on every
+ * request, made each young-generation GC about 2.5× slower under load.
+ */
 const LAST_ANSWER = Symbol('sessions.lastAnswer');
 type Tracked = Socket & { [LAST_ANSWER]?: ServerResponse | undefined };
 
@@ -168,11 +174,6 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   const endIfIdle = (socket: Socket): void => {
     if (closing && sockets.get(socket) === 0) socket.end();
   };
-  // The last request's answer on each connection: when a shutdown starts before it is written, it
-  // says `Connection: close`, so a kept-alive client sends its next request on a new connection
-  // (refused) instead of into this one as it closes (reset). A request pipelined behind it takes
-  // that over (its own answer, a 503 or a refusal, says it). Kept on the socket: a `Map` of them,
-  // changed on every request, made each young-generation GC about 2.5× slower under load.
   // The answers a shutdown told to close, with the `Connection` header each had before (the app's).
   const toldToClose = new WeakMap<ServerResponse, OutgoingHttpHeader | undefined>();
   const tellToClose = (answer: ServerResponse): void => {
@@ -190,9 +191,7 @@ export async function listen(deps: ListenDeps, options: ListenOptions = {}): Pro
   };
   server.on('connection', (socket: Socket) => {
     sockets.set(socket, 0);
-    socket.on('close', () => {
-      sockets.delete(socket);
-    });
+    socket.on('close', () => sockets.delete(socket));
   });
   // Before the app's listener: a request that arrives during a shutdown is told to close before
   // the app answers it, whatever the answer.
